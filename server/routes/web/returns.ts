@@ -1,0 +1,4 @@
+import { Router } from 'express';
+
+// Web pages for returns: owner fills in. Mounted by server/app.ts at /.
+export const router = Router();
