@@ -7,6 +7,8 @@ const periodSchema = new Schema(
     deadline: { type: Date, required: true },
     /** Set when the results are published (final); a reopened period clears it. */
     publishedAt: { type: Date, default: null },
+    /** Closed by an admin: no more submissions (returns intake answers 409). */
+    closed: { type: Boolean, default: false },
   },
   { timestamps: true },
 );

@@ -1,0 +1,438 @@
+// Returns (SPEC §3): revisions, the latest revision, review, and the commit protocol that makes a
+// many-unit submission visible whole or not at all without multi-document transactions.
+//
+// Commit protocol
+// ---------------
+// * A revision is visible when `committed` is true, or when its batch's status is `committed`.
+// * Revision numbers are taken as max+1 with a unique index on (unit, period, revision); a lost race
+//   (E11000) retries. A writer never numbers past an invisible revision: if the highest revision of the
+//   unit+period belongs to a batch still in flight, the writer waits for that batch to commit or be
+//   discarded. So only the highest number can ever be invisible, and a discarded batch's revisions are
+//   deleted, which frees their numbers: numbers stay gapless (1, 2, 3…) and in submission order.
+// * A batch inserts its revisions in unit-code order (no deadlock between two batches), then ONE
+//   conditional write turns the batch `pending` → `committed` (this is the commit record: the batch is
+//   now visible whole). Then the revisions get `committed: true` and the audit entries are written
+//   (roll-forward; idempotent). recoverInterruptedBatches() redoes the roll-forward for batches whose
+//   commit record exists and discards the others (whose owner is gone).
+// * A batch stuck `pending` (owner process died) blocks its units only until its lease expires or its
+//   owner is known dead; then any writer discards it (conditional pending → discarded).
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Types } from 'mongoose';
+import { clock } from '../clock.ts';
+import { AppError, badRequest, conflict, forbidden, notFound, unprocessable } from '../domain/errors.ts';
+import { FIELD_KEYS, type ReturnValues, type Role } from '../domain/fields.ts';
+import { validateReturnValues } from '../domain/validation.ts';
+import { ReturnRevision } from '../models/return-revision.ts';
+import { UploadBatch } from '../models/upload-batch.ts';
+import { audit, isDuplicateKey, type Actor } from './audit.ts';
+import { notify } from './notices.ts';
+import { assertOpen, assertQuarter, deadlineOf } from './periods.ts';
+import { getUnit } from './units.ts';
+
+export type Source = 'web' | 'excel' | 'api';
+export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
+
+export interface Submitter {
+  username: string;
+  role: Role;
+  unit?: string;
+}
+
+export interface RevisionView {
+  unit: string;
+  period: string;
+  revision: number;
+  values: ReturnValues;
+  status: ReturnStatus;
+  late: boolean;
+  submittedAt: string;
+  submittedBy: string;
+  source: Source;
+  batch: string | null;
+  file: string | null;
+  review: { decision: 'approve' | 'reject'; reason: string | null; by: string; at: string } | null;
+}
+
+type RevisionLean = {
+  _id: Types.ObjectId;
+  unit: string;
+  period: string;
+  revision: number;
+  values: Record<string, unknown>;
+  source: string;
+  submittedBy: string;
+  submittedAt: Date;
+  batch?: Types.ObjectId | null;
+  committed: boolean;
+  file?: Types.ObjectId | null;
+  review?: { decision: string; reason?: string | null; by: string; at: Date } | null;
+};
+
+const LEASE_MS = 30_000;
+const INSTANCE = randomUUID();
+const HOST = hostname();
+const activeBatches = new Set<string>();
+
+function cleanValues(v: Record<string, unknown>): ReturnValues {
+  return Object.fromEntries(FIELD_KEYS.map((k) => [k, Number(v[k])])) as ReturnValues;
+}
+
+export function statusOf(doc: Pick<RevisionLean, 'review'>): ReturnStatus {
+  if (doc.review?.decision === 'approve') return 'approved';
+  if (doc.review?.decision === 'reject') return 'rejected';
+  return 'submitted';
+}
+
+function toView(doc: RevisionLean, late: boolean): RevisionView {
+  return {
+    unit: doc.unit,
+    period: doc.period,
+    revision: doc.revision,
+    values: cleanValues(doc.values),
+    status: statusOf(doc),
+    late,
+    submittedAt: doc.submittedAt.toISOString(),
+    submittedBy: doc.submittedBy,
+    source: doc.source as Source,
+    batch: doc.batch ? String(doc.batch) : null,
+    file: doc.file ? String(doc.file) : null,
+    review: doc.review
+      ? { decision: doc.review.decision as 'approve' | 'reject', reason: doc.review.reason ?? null, by: doc.review.by, at: doc.review.at.toISOString() }
+      : null,
+  };
+}
+
+// ---- visibility ----
+
+async function committedBatches(ids: (Types.ObjectId | null | undefined)[]): Promise<Set<string>> {
+  const uniq = [...new Set(ids.filter((x): x is Types.ObjectId => !!x).map(String))];
+  if (!uniq.length) return new Set();
+  const docs = await UploadBatch.find({ _id: { $in: uniq }, status: 'committed' }, { _id: 1 }).lean();
+  return new Set(docs.map((d) => String(d._id)));
+}
+
+/** Visible revisions among `docs` (committed, or of a committed batch). */
+async function visibleOnly(docs: RevisionLean[]): Promise<RevisionLean[]> {
+  const pending = docs.filter((d) => !d.committed);
+  if (!pending.length) return docs;
+  const ok = await committedBatches(pending.map((d) => d.batch));
+  return docs.filter((d) => d.committed || (d.batch && ok.has(String(d.batch))));
+}
+
+/** All visible revisions of one unit's return, oldest first. */
+export async function revisionsOf(period: string, unit: string): Promise<RevisionView[]> {
+  const docs = (await ReturnRevision.find({ unit, period }).sort({ revision: 1 }).lean()) as unknown as RevisionLean[];
+  const vis = await visibleOnly(docs);
+  if (!vis.length) return [];
+  const deadline = await deadlineOf(period);
+  const late = vis[0]!.submittedAt.getTime() > deadline.getTime();
+  return vis.map((d) => toView(d, late));
+}
+
+export async function latestRevision(period: string, unit: string): Promise<RevisionView | null> {
+  const all = await revisionsOf(period, unit);
+  return all.length ? all[all.length - 1]! : null;
+}
+
+export interface PeriodReturn {
+  unit: string;
+  latest: RevisionView;
+  firstSubmittedAt: string;
+  revisions: number;
+}
+
+/**
+ * The latest visible revision of every unit that has one, for a period (the scoring input: use
+ * `latest.values` unless `latest.status` is 'rejected'; `latest.late` is the late flag of SPEC §3).
+ */
+export async function periodReturns(period: string): Promise<Map<string, PeriodReturn>> {
+  const docs = (await ReturnRevision.find({ period }).sort({ unit: 1, revision: 1 }).lean()) as unknown as RevisionLean[];
+  const vis = await visibleOnly(docs);
+  const deadline = await deadlineOf(period);
+  const out = new Map<string, PeriodReturn>();
+  const first = new Map<string, Date>();
+  const count = new Map<string, number>();
+  const last = new Map<string, RevisionLean>();
+  for (const d of vis) {
+    if (!first.has(d.unit)) first.set(d.unit, d.submittedAt);
+    count.set(d.unit, (count.get(d.unit) ?? 0) + 1);
+    last.set(d.unit, d);
+  }
+  for (const [unit, d] of last) {
+    const f = first.get(unit)!;
+    out.set(unit, { unit, latest: toView(d, f.getTime() > deadline.getTime()), firstSubmittedAt: f.toISOString(), revisions: count.get(unit)! });
+  }
+  return out;
+}
+
+// ---- numbering and batches ----
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type BatchOwner = { host?: string | null; pid?: number | null; instance?: string | null };
+
+/** Whether a pending batch's committing process is certainly gone or its lease ran out. */
+function ownerGone(b: { owner?: BatchOwner | null; leaseAt?: Date | null; _id: unknown }): boolean {
+  if (activeBatches.has(String(b._id))) return false;
+  const o = b.owner ?? {};
+  if (o.host === HOST && typeof o.pid === 'number') {
+    if (o.pid === process.pid) return o.instance !== INSTANCE; // ours from an earlier life of this pid
+    if (!pidAlive(o.pid)) return true;
+  }
+  // Lease on wall time (a technical timeout, deliberately not the business clock).
+  return !b.leaseAt || Date.now() - b.leaseAt.getTime() > LEASE_MS;
+}
+
+/** Marks a pending batch discarded (if still pending) and deletes its uncommitted revisions. */
+async function discardBatch(id: Types.ObjectId | string, reason: string): Promise<void> {
+  await UploadBatch.updateOne({ _id: id, status: { $in: ['pending', 'staged'] } }, { $set: { status: 'discarded', discardedReason: reason } });
+  const b = await UploadBatch.findById(id, { status: 1 }).lean();
+  if (b && b.status === 'discarded') await ReturnRevision.deleteMany({ batch: id, committed: false });
+}
+
+/**
+ * Inserts one revision with the next number for (unit, period). Waits while the highest existing
+ * revision is invisible (its batch in flight); removes revisions of dead / discarded batches.
+ */
+async function appendRevision(doc: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt'>): Promise<{ revision: number; submittedAt: Date }> {
+  const { unit, period } = doc;
+  for (let attempt = 0; ; attempt++) {
+    const top = (await ReturnRevision.findOne({ unit, period }).sort({ revision: -1 }).lean()) as unknown as RevisionLean | null;
+    if (top && !top.committed) {
+      const b = top.batch ? await UploadBatch.findById(top.batch).lean() : null;
+      if (b && String(b._id) === String(doc.batch)) throw new Error('batch holds two rows for one unit');
+      if (!b || b.status === 'discarded' || b.status === 'staged') {
+        await ReturnRevision.deleteOne({ _id: top._id, committed: false });
+        continue;
+      }
+      if (b.status === 'pending') {
+        if (ownerGone(b as never)) await discardBatch(b._id, '提交进程已中断');
+        else await sleep(3 + Math.floor(Math.random() * 12));
+        continue;
+      }
+      // committed batch not yet rolled forward: visible, go on numbering after it.
+    }
+    const revision = (top?.revision ?? 0) + 1;
+    const submittedAt = clock.now();
+    try {
+      await ReturnRevision.create([{ ...doc, revision, submittedAt, review: null } as never]);
+      return { revision, submittedAt };
+    } catch (err) {
+      if (isDuplicateKey(err)) {
+        if (attempt > 5000) throw new AppError(503, 'busy', '提交过于频繁，请稍后重试');
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+export interface BatchRow {
+  unit: string;
+  values: ReturnValues;
+  row?: number | null;
+}
+
+/**
+ * Commits a batch already stored with status 'pending' (or takes a staged one): inserts its revisions
+ * invisibly, then flips the batch to committed in one write. Returns [{unit, revision}] in row order.
+ */
+export async function commitBatch(batchId: Types.ObjectId): Promise<{ unit: string; revision: number }[]> {
+  const key = String(batchId);
+  activeBatches.add(key);
+  let committed = false;
+  try {
+    const batch = await UploadBatch.findById(batchId).lean();
+    if (!batch || batch.status !== 'pending') throw conflict('batch_not_pending', '该批次已提交或已作废');
+    const rows = [...batch.rows].map((r) => ({ unit: r.unit, values: cleanValues(r.values as never) }));
+    const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
+    const numbers = new Map<string, number>();
+    let renewed = Date.now();
+    for (const r of sorted) {
+      const { revision } = await appendRevision({
+        unit: r.unit,
+        period: batch.period,
+        values: r.values,
+        source: batch.source,
+        submittedBy: batch.createdBy,
+        batch: batchId,
+        committed: false,
+        file: batch.file ?? null,
+      });
+      numbers.set(r.unit, revision);
+      if (Date.now() - renewed > LEASE_MS / 6) {
+        renewed = Date.now();
+        await UploadBatch.updateOne({ _id: batchId, status: 'pending' }, { $set: { leaseAt: new Date(renewed) } });
+      }
+    }
+    const accepted = rows.map((r) => ({ unit: r.unit, revision: numbers.get(r.unit)! }));
+    // THE commit record: one atomic, conditional write.
+    const res = await UploadBatch.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt: clock.now(), accepted } });
+    if (res.modifiedCount !== 1) throw new AppError(503, 'batch_aborted', '提交耗时过长已被中止，未保存任何数据，请重新提交');
+    committed = true;
+    await finalizeBatch(batchId);
+    return accepted;
+  } catch (err) {
+    if (!committed) await discardBatch(batchId, err instanceof AppError ? err.message : '提交失败').catch(() => {});
+    throw err;
+  } finally {
+    activeBatches.delete(key);
+  }
+}
+
+/** Roll-forward of a committed batch: flags its revisions committed, writes the audit. Idempotent. */
+async function finalizeBatch(batchId: Types.ObjectId): Promise<void> {
+  const b = await UploadBatch.findById(batchId).lean();
+  if (!b || b.status !== 'committed' || b.finalized) return;
+  await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
+  for (const a of b.accepted) {
+    const rev = (await ReturnRevision.findOne({ unit: a.unit, period: b.period, revision: a.revision }).lean()) as unknown as RevisionLean | null;
+    await audit(
+      { username: b.createdBy },
+      {
+        action: 'return.submit',
+        entity: 'return',
+        entityId: `${b.period}/${a.unit}`,
+        before: null,
+        after: rev ? { revision: a.revision, values: cleanValues(rev.values), source: b.source, batch: String(batchId) } : { revision: a.revision },
+        key: `batch:${String(batchId)}:${a.unit}`,
+        at: b.committedAt ?? undefined,
+      },
+    );
+  }
+  await UploadBatch.updateOne({ _id: batchId }, { $set: { finalized: true } });
+}
+
+export function newOwner() {
+  return { host: HOST, pid: process.pid, instance: INSTANCE };
+}
+
+/**
+ * Start-up recovery: rolls forward every batch whose commit record was written, and discards pending
+ * batches whose committing process is gone (this process's earlier life, a dead pid on this host, or an
+ * expired lease). Safe to call at any time and more than once. Call from main.ts before listening.
+ */
+export async function recoverInterruptedBatches(): Promise<{ rolledForward: number; discarded: number }> {
+  let rolledForward = 0;
+  let discarded = 0;
+  for (const b of await UploadBatch.find({ status: 'committed', finalized: { $ne: true } }, { _id: 1 }).lean()) {
+    await finalizeBatch(b._id);
+    rolledForward++;
+  }
+  for (const b of await UploadBatch.find({ status: 'pending' }).lean()) {
+    if (ownerGone(b as never)) {
+      await discardBatch(b._id, '提交进程已中断（启动时清理）');
+      discarded++;
+    }
+  }
+  // Orphans: uncommitted revisions whose batch was discarded or never written.
+  const orphans = (await ReturnRevision.find({ committed: false }, { _id: 1, batch: 1 }).lean()) as unknown as RevisionLean[];
+  if (orphans.length) {
+    const ids = [...new Set(orphans.map((o) => String(o.batch)))];
+    const alive = new Set(
+      (await UploadBatch.find({ _id: { $in: ids.filter((x) => Types.ObjectId.isValid(x)) }, status: { $in: ['pending', 'committed'] } }, { _id: 1 }).lean()).map((d) => String(d._id)),
+    );
+    const dead = orphans.filter((o) => !alive.has(String(o.batch))).map((o) => o._id);
+    if (dead.length) await ReturnRevision.deleteMany({ _id: { $in: dead }, committed: false });
+  }
+  return { rolledForward, discarded };
+}
+
+// ---- use cases ----
+
+/** Who may submit for a unit: admins for any unit, reporters for their own; reviewer and office may not. */
+export function assertCanSubmit(p: Submitter, unit: string): void {
+  if (p.role === 'admin') return;
+  if (p.role === 'reporter') {
+    if (p.unit === unit) return;
+    throw forbidden(`只能填报本单位（${p.unit ?? '未绑定单位'}）的数据，不能填报单位「${unit}」`);
+  }
+  throw forbidden('当前角色不能填报数据');
+}
+
+export function assertCanRead(p: Submitter, unit: string): void {
+  if (p.role === 'reporter' && p.unit !== unit) throw forbidden('只能查看本单位的填报数据');
+}
+
+export async function requireActiveUnit(code: string) {
+  const u = await getUnit(code);
+  if (!u) throw notFound('unit_not_found', `单位「${code}」不存在`);
+  if (!u.active) throw conflict('unit_inactive', `单位「${code}」已停用，不能填报`);
+  return u;
+}
+
+/** PUT /returns/:period/:unit and the web form: validates, then appends a revision. */
+export async function submitValues(p: Submitter, period: string, unit: string, input: unknown, source: Source): Promise<RevisionView> {
+  assertQuarter(period);
+  assertCanSubmit(p, unit);
+  await requireActiveUnit(unit);
+  await assertOpen(period);
+  const v = validateReturnValues(input, { allowUnknown: source === 'web' });
+  if (!v.ok) {
+    throw unprocessable('invalid_values', v.errors.map((e) => e.message).join('；'), { errors: v.errors });
+  }
+  const { revision, submittedAt } = await appendRevision({
+    unit,
+    period,
+    values: v.values,
+    source,
+    submittedBy: p.username,
+    batch: null,
+    committed: true,
+    file: null,
+  });
+  await audit(
+    { username: p.username, role: p.role },
+    { action: 'return.submit', entity: 'return', entityId: `${period}/${unit}`, after: { revision, values: v.values, source }, at: submittedAt },
+  );
+  const latest = (await revisionsOf(period, unit)).find((r) => r.revision === revision);
+  if (!latest) throw new AppError(500, 'internal', '保存后未能读取该版本');
+  return latest;
+}
+
+export async function reviewReturn(
+  p: Submitter,
+  period: string,
+  unit: string,
+  body: { decision?: unknown; reason?: unknown; revision?: unknown },
+): Promise<RevisionView> {
+  assertQuarter(period);
+  if (p.role !== 'reviewer' && p.role !== 'admin') throw forbidden('只有审核人员可以审核填报数据');
+  const decision = body.decision;
+  if (decision !== 'approve' && decision !== 'reject') throw badRequest('invalid_decision', '审核结论应为 approve（通过）或 reject（退回）');
+  const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
+  if (decision === 'reject' && !reason) throw unprocessable('reason_required', '退回时必须填写退回原因', { errors: [{ field: 'reason', message: '退回时必须填写退回原因' }] });
+  if (reason.length > 1000) throw unprocessable('reason_too_long', '退回原因不能超过 1000 字');
+  const latest = await latestRevision(period, unit);
+  if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
+  if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
+    throw conflict('stale_revision', `该单位已提交新的版本（第 ${latest.revision} 版），请刷新后再审核`);
+  }
+  const review = { decision, reason: reason || null, by: p.username, at: clock.now() };
+  const res = await ReturnRevision.updateOne({ unit, period, revision: latest.revision }, { $set: { review } });
+  if (res.matchedCount !== 1) throw new AppError(500, 'internal', '审核保存失败');
+  await audit(
+    { username: p.username, role: p.role },
+    { action: 'return.review', entity: 'return', entityId: `${period}/${unit}`, before: { revision: latest.revision, review: latest.review }, after: { revision: latest.revision, review } },
+  );
+  await notify({
+    unit,
+    kind: decision === 'reject' ? 'return.rejected' : 'return.approved',
+    period,
+    title: decision === 'reject' ? `${period} 期填报数据（第 ${latest.revision} 版）被退回` : `${period} 期填报数据（第 ${latest.revision} 版）已审核通过`,
+    body: decision === 'reject' ? `退回原因：${reason}。请修改后重新提交。` : '',
+    createdBy: p.username,
+  });
+  return (await latestRevision(period, unit))!;
+}
+

@@ -1,0 +1,286 @@
+// Excel uploads (SPEC §6): check → parse → validate (Excel module), keep the original in GridFS,
+// then either commit at once (API) or stage for a preview and commit on confirmation (web).
+import mongoose, { Types } from 'mongoose';
+import { clock } from '../clock.ts';
+import { AppError, conflict, forbidden, notFound } from '../domain/errors.ts';
+import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
+import { checkUpload } from '../excel/upload-check.ts';
+import { parseReturnsWorkbook, type ParseResult } from '../excel/upload-parse.ts';
+import { UploadBatch } from '../models/upload-batch.ts';
+import { assertOpen, assertQuarter } from './periods.ts';
+import { commitBatch, latestRevision, newOwner, type Submitter } from './returns.ts';
+import { listUnits } from './units.ts';
+
+export interface UploadError {
+  sheet: string | null;
+  row: number | null;
+  column: string | null;
+  field: string | null;
+  message: string;
+}
+
+/** A refused file: 422 with every problem listed (nothing stored). */
+export class UploadRejected extends AppError {
+  constructor(readonly errors: UploadError[], code = 'invalid_file', message?: string) {
+    super(422, code, message ?? `文件有 ${errors.length} 处错误，未保存任何数据：${errors.slice(0, 3).map((e) => e.message).join('；')}${errors.length > 3 ? '…' : ''}`, { errors });
+  }
+}
+
+export const STAGED_TTL_MS = 24 * 3600 * 1000;
+
+export interface ParsedUpload {
+  rows: { unit: string; row: number | null; values: ReturnValues }[];
+}
+
+/** Runs every check of SPEC §6 on the file; throws UploadRejected (422) or AppError (413). */
+export async function parseUpload(p: Submitter, period: string, buffer: Buffer): Promise<ParsedUpload> {
+  const units = await listUnits();
+  const lookup = new Map(units.map((u) => [u.code, { code: u.code, name: u.name }]));
+  let result: ParseResult;
+  try {
+    checkUpload(buffer);
+    result = await parseReturnsWorkbook(buffer, { units: lookup, ...(p.role === 'reporter' ? { onlyUnit: p.unit ?? '\u0000' } : {}) });
+  } catch (err) {
+    if (err instanceof AppError && err.status === 422) {
+      throw new UploadRejected([{ sheet: null, row: null, column: null, field: null, message: err.message }], err.code, err.message);
+    }
+    throw err;
+  }
+  if (!result.ok) throw new UploadRejected(result.errors);
+  const rows = result.rows.map((x) => ({ unit: x.unit, row: x.row, values: x.values }));
+  if (!rows.length) {
+    throw new UploadRejected([{ sheet: result.sheet, row: null, column: null, field: null, message: '文件中没有任何单位的数据行' }], 'no_rows');
+  }
+  // Defence in depth: scope and unit state are checked here too, whatever the parser did.
+  const byCode = new Map(units.map((u) => [u.code, u]));
+  const errs: UploadError[] = [];
+  for (const x of rows) {
+    const u = byCode.get(x.unit);
+    if (!u) errs.push({ sheet: null, row: x.row, column: null, field: 'unit', message: `第${x.row ?? '?'}行 单位代码「${x.unit}」不存在` });
+    else if (!u.active) errs.push({ sheet: null, row: x.row, column: null, field: 'unit', message: `第${x.row ?? '?'}行 单位「${x.unit}」已停用` });
+    else if (p.role === 'reporter' && p.unit !== x.unit) {
+      errs.push({ sheet: null, row: x.row, column: null, field: 'unit', message: `第${x.row ?? '?'}行 单位「${x.unit}」不是本单位，只能上传本单位（${p.unit}）的数据` });
+    }
+  }
+  if (errs.length) throw new UploadRejected(errs);
+  return { rows };
+}
+
+function assertCanUpload(p: Submitter): void {
+  if (p.role !== 'admin' && p.role !== 'reporter') throw forbidden('当前角色不能上传填报数据');
+}
+
+function bucket() {
+  const db = mongoose.connection.db;
+  if (!db) throw new AppError(503, 'db_unavailable', '数据库未连接');
+  return new mongoose.mongo.GridFSBucket(db, { bucketName: 'uploads' });
+}
+
+async function storeFile(buffer: Buffer, fileName: string, meta: Record<string, unknown>): Promise<Types.ObjectId> {
+  const stream = bucket().openUploadStream(fileName, { metadata: meta });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('error', reject);
+    stream.once('finish', () => resolve());
+    stream.end(buffer);
+  });
+  return stream.id as Types.ObjectId;
+}
+
+function safeName(name: string | undefined): string {
+  const n = (name ?? '').replace(/[\\/\u0000-\u001f]/g, '_').slice(0, 200);
+  return n || 'upload.xlsx';
+}
+
+/** API: validate and commit at once. → [{unit, revision}] in file order. */
+export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
+  assertQuarter(period);
+  assertCanUpload(p);
+  await assertOpen(period);
+  const parsed = await parseUpload(p, period, buffer);
+  const name = safeName(fileName);
+  const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
+  const batch = await UploadBatch.create({
+    period,
+    status: 'pending',
+    source,
+    createdBy: p.username,
+    createdByUnit: p.unit ?? null,
+    createdAt: clock.now(),
+    rows: parsed.rows,
+    file,
+    fileName: name,
+    fileSize: buffer.length,
+    owner: newOwner(),
+    leaseAt: new Date(),
+  });
+  const accepted = await commitBatch(batch._id);
+  return { batch: String(batch._id), accepted };
+}
+
+// ---- preview ----
+
+export const RATIOS: { id: string; name: string; value: (v: ReturnValues) => number | null }[] = [
+  { id: 'I1', name: '外网接入率', value: (v) => (v.systems_total ? v.systems_extranet / v.systems_total : null) },
+  { id: 'I2', name: '目录共享率', value: (v) => (v.catalogue_items ? v.catalogue_shared / v.catalogue_items : null) },
+  { id: 'I3', name: '专网整合率', value: (v) => (v.networks_private ? (v.networks_private - v.networks_standalone) / v.networks_private : 1) },
+  { id: 'I4', name: '共享申请按时响应率', value: (v) => (v.requests_received ? v.requests_on_time / v.requests_received : null) },
+  { id: 'I5', name: '政务云部署率', value: (v) => (v.systems_total ? v.systems_cloud / v.systems_total : null) },
+  { id: 'I6', name: '职责数据支撑率', value: (v) => (v.duties_total ? v.duties_with_data / v.duties_total : null) },
+];
+
+export interface PreviewUnit {
+  unit: string;
+  name: string;
+  row: number | null;
+  currentRevision: number | null;
+  currentStatus: string | null;
+  changed: boolean;
+  fields: { key: FieldKey; label: string; before: number | null; after: number; changed: boolean }[];
+  ratios: { id: string; name: string; before: number | null; after: number | null; changed: boolean }[];
+}
+
+export async function buildPreview(period: string, rows: ParsedUpload['rows']): Promise<PreviewUnit[]> {
+  const units = new Map((await listUnits()).map((u) => [u.code, u]));
+  const out: PreviewUnit[] = [];
+  for (const r of rows) {
+    const cur = await latestRevision(period, r.unit);
+    const fields = FIELD_KEYS.map((k) => ({ key: k, label: FIELD_LABELS[k], before: cur ? cur.values[k] : null, after: r.values[k], changed: !cur || cur.values[k] !== r.values[k] }));
+    const ratios = RATIOS.map((x) => {
+      const before = cur ? x.value(cur.values) : null;
+      const after = x.value(r.values);
+      return { id: x.id, name: x.name, before, after, changed: !cur || before !== after };
+    });
+    out.push({
+      unit: r.unit,
+      name: units.get(r.unit)?.name ?? r.unit,
+      row: r.row,
+      currentRevision: cur?.revision ?? null,
+      currentStatus: cur?.status ?? null,
+      changed: fields.some((f) => f.changed),
+      fields,
+      ratios,
+    });
+  }
+  return out;
+}
+
+/** Web: validate, keep the file and the rows as a staged batch, return the preview. */
+export async function stageUpload(p: Submitter, period: string, buffer: Buffer, fileName?: string) {
+  assertQuarter(period);
+  assertCanUpload(p);
+  await assertOpen(period);
+  const parsed = await parseUpload(p, period, buffer);
+  const name = safeName(fileName);
+  const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
+  const batch = await UploadBatch.create({
+    period,
+    status: 'staged',
+    source: 'excel',
+    createdBy: p.username,
+    createdByUnit: p.unit ?? null,
+    createdAt: clock.now(),
+    rows: parsed.rows,
+    file,
+    fileName: name,
+    fileSize: buffer.length,
+  });
+  return { batch: String(batch._id), preview: await buildPreview(period, parsed.rows) };
+}
+
+async function stagedBatchOf(p: Submitter, batchId: string) {
+  if (!Types.ObjectId.isValid(batchId)) throw notFound('batch_not_found', '上传记录不存在');
+  const b = await UploadBatch.findById(batchId).lean();
+  if (!b || b.createdBy !== p.username) throw notFound('batch_not_found', '上传记录不存在');
+  return b;
+}
+
+export async function stagedPreview(p: Submitter, batchId: string) {
+  const b = await stagedBatchOf(p, batchId);
+  const rows = b.rows.map((r) => ({ unit: r.unit, row: r.row ?? null, values: r.values as unknown as ReturnValues }));
+  return { batch: b, preview: await buildPreview(b.period, rows) };
+}
+
+/** Web: the user confirmed the preview — commit the staged batch (exactly once). */
+export async function confirmUpload(p: Submitter, batchId: string) {
+  const b = await stagedBatchOf(p, batchId);
+  if (b.status === 'committed') return { period: b.period, accepted: b.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })), already: true };
+  if (b.status !== 'staged') throw conflict('batch_not_staged', '该上传已提交或已作废，请重新上传');
+  if (clock.now().getTime() - b.createdAt.getTime() > STAGED_TTL_MS) {
+    await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '预览已过期' } });
+    throw conflict('batch_expired', '预览已过期（超过 24 小时），请重新上传');
+  }
+  await assertOpen(b.period);
+  // Scope and unit state may have changed since the preview.
+  const units = new Map((await listUnits()).map((u) => [u.code, u]));
+  for (const r of b.rows) {
+    const u = units.get(r.unit);
+    if (!u || !u.active) throw conflict('unit_inactive', `单位「${r.unit}」不存在或已停用，请重新上传`);
+    if (p.role === 'reporter' && p.unit !== r.unit) throw forbidden('只能提交本单位的数据');
+  }
+  const res = await UploadBatch.updateOne(
+    { _id: b._id, status: 'staged' },
+    { $set: { status: 'pending', owner: newOwner(), leaseAt: new Date() } },
+  );
+  if (res.modifiedCount !== 1) throw conflict('batch_not_staged', '该上传已在提交中或已作废');
+  const accepted = await commitBatch(b._id);
+  return { period: b.period, accepted, already: false };
+}
+
+export async function cancelUpload(p: Submitter, batchId: string): Promise<void> {
+  const b = await stagedBatchOf(p, batchId);
+  await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '用户取消' } });
+}
+
+// ---- originals ----
+
+export interface UploadView {
+  id: string;
+  period: string;
+  status: string;
+  source: string;
+  createdBy: string;
+  createdAt: string;
+  committedAt: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  units: string[];
+  accepted: { unit: string; revision: number }[];
+}
+
+function uploadView(b: {
+  _id: unknown; period: string; status: string; source: string; createdBy: string; createdAt: Date; committedAt?: Date | null;
+  fileName?: string | null; fileSize?: number | null; rows: { unit: string }[]; accepted: { unit?: string | null; revision?: number | null }[];
+}): UploadView {
+  return {
+    id: String(b._id),
+    period: b.period,
+    status: b.status,
+    source: b.source,
+    createdBy: b.createdBy,
+    createdAt: b.createdAt.toISOString(),
+    committedAt: b.committedAt ? b.committedAt.toISOString() : null,
+    fileName: b.fileName ?? null,
+    fileSize: b.fileSize ?? null,
+    units: b.rows.map((r) => r.unit),
+    accepted: b.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })),
+  };
+}
+
+/** Committed uploads of a period (reviewers: all; reporters: those containing their unit). */
+export async function listUploads(p: Submitter, period: string, unit?: string): Promise<UploadView[]> {
+  assertQuarter(period);
+  const filter: Record<string, unknown> = { period, status: 'committed' };
+  if (p.role === 'reporter') filter['rows.unit'] = p.unit ?? '\u0000';
+  else if (unit) filter['rows.unit'] = unit;
+  const docs = await UploadBatch.find(filter, { 'rows.values': 0 }).sort({ createdAt: -1 }).limit(200).lean();
+  return docs.map((d) => uploadView(d as never));
+}
+
+/** The original uploaded file of a committed batch. Reporters only for batches of their own unit. */
+export async function originalFile(p: Submitter, batchId: string) {
+  if (!Types.ObjectId.isValid(batchId)) throw notFound('upload_not_found', '上传记录不存在');
+  const b = await UploadBatch.findById(batchId).lean();
+  if (!b || !b.file || (b.status !== 'committed' && b.createdBy !== p.username)) throw notFound('upload_not_found', '上传记录不存在');
+  if (p.role === 'reporter' && !(b.rows.length > 0 && b.rows.every((r) => r.unit === p.unit))) throw forbidden('只能下载本单位上传的文件');
+  return { fileName: b.fileName ?? 'upload.xlsx', size: b.fileSize ?? null, stream: bucket().openDownloadStream(b.file as Types.ObjectId) };
+}
