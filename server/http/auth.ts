@@ -1,6 +1,10 @@
-// STUB — owned by the foundation work; signatures are the contract other modules rely on.
-import type { Request, RequestHandler } from 'express';
+// Who is calling: a bearer token (API integrations) or a web session (pages, and page scripts
+// calling /api with the session cookie). 401 = nobody identified (no, bad, expired or revoked
+// credentials); 403 = identified but not allowed (role, or a reporter touching another unit).
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AppError, forbidden, unauthorized } from '../domain/errors.ts';
 import type { Role } from '../domain/fields.ts';
+import { principalFromSession, principalFromToken } from '../services/auth.ts';
 
 export interface Principal {
   id: string;
@@ -15,25 +19,99 @@ declare global {
   namespace Express {
     interface Request {
       principal?: Principal;
+      /** How the principal was identified, and the token id for bearer tokens. */
+      auth?: { via: 'token'; jti: string } | { via: 'session' };
+      /** Set when credentials were presented but refused (message for the 401). */
+      authFailure?: string;
+      /** Memo of identify() for this request. */
+      identified?: Promise<void>;
     }
   }
 }
 
-/** Rejects with 401 unless a bearer token (API) or a session (web) identifies a user; sets req.principal. */
-export const requireAuth: RequestHandler = (_req, _res, next) => next();
+declare module 'express-session' {
+  interface SessionData {
+    userId?: string;
+    authVersion?: number;
+    flash?: { type: 'ok' | 'error'; text: string };
+  }
+}
 
-/** Rejects with 403 unless req.principal has one of the roles. Implies requireAuth. */
-export function requireRole(..._roles: Role[]): RequestHandler {
-  return (_req, _res, next) => next();
+/** The bearer token of the request, null when there is no Authorization header, '' when it is not a Bearer one. */
+export function bearerOf(req: Request): string | null {
+  const h = req.headers.authorization;
+  if (h === undefined) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1]! : '';
+}
+
+async function doIdentify(req: Request): Promise<void> {
+  const bearer = bearerOf(req);
+  if (bearer !== null) {
+    // A request carrying an Authorization header is judged on it alone (never on a cookie too).
+    const p = bearer ? await principalFromToken(bearer) : null;
+    if (p) {
+      const { jti, ...principal } = p;
+      req.principal = principal;
+      req.auth = { via: 'token', jti };
+    } else {
+      req.authFailure = '令牌无效、已过期或已被吊销';
+    }
+    return;
+  }
+  const s = req.session;
+  if (s?.userId) {
+    const p = await principalFromSession(s.userId, s.authVersion);
+    if (p) {
+      req.principal = p;
+      req.auth = { via: 'session' };
+    } else {
+      delete s.userId;
+      delete s.authVersion;
+      req.authFailure = '登录已失效，请重新登录';
+    }
+  }
+}
+
+/** Resolves req.principal once per request (no rejection). */
+export function identify(req: Request): Promise<void> {
+  req.identified ??= doIdentify(req);
+  return req.identified;
+}
+
+/** Middleware form of identify(): sets req.principal when credentials are valid, never rejects. */
+export const identifyMiddleware: RequestHandler = (req, _res, next) => {
+  identify(req).then(() => next(), next);
+};
+
+function check(req: Request, roles: readonly Role[] | null, next: NextFunction): void {
+  identify(req).then(() => {
+    if (!req.principal) return next(unauthorized(req.authFailure));
+    if (roles && !roles.includes(req.principal.role)) return next(forbidden());
+    next();
+  }, next);
+}
+
+/** Rejects with 401 unless a bearer token (API) or a session (web) identifies a user; sets req.principal. */
+export const requireAuth: RequestHandler = (req, _res, next) => check(req, null, next);
+
+/** Rejects with 403 unless req.principal has one of the roles. Implies requireAuth (401 first). */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => check(req, roles, next);
 }
 
 /** The authenticated principal; throws 401 when absent. */
 export function principalOf(req: Request): Principal {
-  if (!req.principal) throw new Error('no principal');
+  if (!req.principal) throw unauthorized(req.authFailure);
   return req.principal;
 }
 
 /** Whether the principal may see unit-private data (returns, cases) of `unitCode`. */
 export function canSeeUnit(p: Principal, unitCode: string): boolean {
   return p.role !== 'reporter' || p.unit === unitCode;
+}
+
+/** Throws 403 unless the principal may see unit-private data of `unitCode`. */
+export function assertCanSeeUnit(p: Principal, unitCode: string): void {
+  if (!canSeeUnit(p, unitCode)) throw new AppError(403, 'forbidden_unit', '无权访问其他单位的数据');
 }

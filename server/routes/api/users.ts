@@ -1,4 +1,35 @@
 import { Router } from 'express';
+import { AppError } from '../../domain/errors.ts';
+import { principalOf, requireRole } from '../../http/auth.ts';
+import { createUser, getUser, listUsers, resetPassword, setUserActive } from '../../services/users.ts';
 
-// /api/v1 routes for users: owner fills in. Mounted by server/app.ts at /api/v1.
+// /api/v1/users (admin only). Mounted by server/app.ts at /api/v1.
 export const router = Router();
+
+/** POST /users {username, password, role, unit?, displayName?} → 201 {id, username, role, unit, active, …}. */
+router.post('/users', requireRole('admin'), async (req, res) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  const user = await createUser({ username: b.username, password: b.password, role: b.role, unit: b.unit, displayName: b.displayName });
+  res.status(201).location(`/api/v1/users/${user.id}`).json(user);
+});
+
+/** GET /users → [{id, username, role, unit, active, …}]. */
+router.get('/users', requireRole('admin'), async (_req, res) => {
+  res.json(await listUsers());
+});
+
+router.get('/users/:id', requireRole('admin'), async (req, res) => {
+  res.json(await getUser(String(req.params.id)));
+});
+
+/** PATCH /users/:id {active?: boolean, password?: string} → 200 the user. Deactivation revokes the user's tokens and sessions. */
+router.patch('/users/:id', requireRole('admin'), async (req, res) => {
+  const id = String(req.params.id);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  if (b.active === undefined && b.password === undefined) throw new AppError(400, 'nothing_to_change', '请提供 active 或 password');
+  if (b.active !== undefined && typeof b.active !== 'boolean') throw new AppError(400, 'invalid_value', 'active 必须是 true 或 false');
+  let user = await getUser(id);
+  if (b.password !== undefined) user = await resetPassword(id, b.password);
+  if (typeof b.active === 'boolean') user = await setUserActive(id, b.active, principalOf(req).id);
+  res.json(user);
+});

@@ -1,4 +1,65 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
+import { AppError } from '../../domain/errors.ts';
+import { ROLES } from '../../domain/fields.ts';
+import { principalOf, requireRole } from '../../http/auth.ts';
+import { setFlash } from '../../http/flash.ts';
+import { ADMIN_LINKS } from '../../http/nav.ts';
+import { createUser, listUsers, resetPassword, ROLE_LABELS, setUserActive, unitOptions } from '../../services/users.ts';
 
-// Web pages for admin: owner fills in. Mounted by server/app.ts at /.
+// Administration pages: the /admin index and user management. Mounted by server/app.ts at /.
 export const router = Router();
+
+router.get('/admin', requireRole('admin'), (_req, res) => {
+  res.render('pages/admin/index', { title: '管理', links: ADMIN_LINKS });
+});
+
+router.get('/admin/users', requireRole('admin'), async (_req, res) => {
+  const [users, units] = await Promise.all([listUsers(), unitOptions()]);
+  res.render('pages/admin/users', {
+    title: '用户管理',
+    users,
+    units,
+    roles: ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] })),
+  });
+});
+
+/** Runs an action and comes back to the users page with its outcome (validation errors are shown, not thrown). */
+async function withFlash(req: Request, fn: () => Promise<string>): Promise<void> {
+  try {
+    setFlash(req, 'ok', await fn());
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    setFlash(req, 'error', err.message);
+  }
+}
+
+router.post('/admin/users', requireRole('admin'), async (req, res) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await withFlash(req, async () => {
+    const u = await createUser({
+      username: b.username,
+      password: b.password,
+      role: b.role,
+      unit: b.role === 'reporter' ? b.unit : undefined,
+      displayName: b.displayName,
+    });
+    return `已创建用户 ${u.username}`;
+  });
+  res.redirect(303, '/admin/users');
+});
+
+router.post('/admin/users/:id/deactivate', requireRole('admin'), async (req, res) => {
+  await withFlash(req, async () => `已停用用户 ${(await setUserActive(String(req.params.id), false, principalOf(req).id)).username}`);
+  res.redirect(303, '/admin/users');
+});
+
+router.post('/admin/users/:id/activate', requireRole('admin'), async (req, res) => {
+  await withFlash(req, async () => `已启用用户 ${(await setUserActive(String(req.params.id), true)).username}`);
+  res.redirect(303, '/admin/users');
+});
+
+router.post('/admin/users/:id/password', requireRole('admin'), async (req, res) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await withFlash(req, async () => `已重置用户 ${(await resetPassword(String(req.params.id), b.password)).username} 的密码`);
+  res.redirect(303, '/admin/users');
+});

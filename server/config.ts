@@ -1,0 +1,161 @@
+// Configuration from the environment (SPEC §8). Every value is validated here, once: a bad value
+// makes start-up fail at once with a one-line reason (ConfigError), never later at first use.
+import path from 'node:path';
+
+export interface Config {
+  /** HTTP port; 0 = any free port (tests). */
+  port: number;
+  /** Interface to listen on; undefined = all interfaces. */
+  host: string | undefined;
+  /** A MongoDB deployment; undefined = start the embedded engine on `dataDir`. */
+  mongodbUri: string | undefined;
+  /** Database name used on the deployment / engine. */
+  dbName: string;
+  /** Absolute path of the data directory of the embedded engine. */
+  dataDir: string;
+  /** On a database with no users, creates user `admin` with this password. */
+  adminPassword: string | undefined;
+  /** Load the demo province on an empty database. */
+  demoData: boolean;
+  /** IANA time zone for deadlines, jobs and display. */
+  tz: string;
+  /** Secrets for session cookies and API tokens; when unset, generated once and kept in the database. */
+  sessionSecret: string | undefined;
+  tokenSecret: string | undefined;
+  /** Lifetime of API tokens, seconds. */
+  tokenTtlSeconds: number;
+  /** Lifetime of an idle web session, seconds. */
+  sessionTtlSeconds: number;
+  /** Largest accepted upload (Excel returns), bytes. */
+  uploadMaxBytes: number;
+  /** Largest accepted JSON / form body, bytes. */
+  bodyMaxBytes: number;
+  logLevel: LogLevel;
+  /** bcrypt cost factor for password hashes. */
+  bcryptRounds: number;
+  /** Express 'trust proxy' setting (for client addresses behind a reverse proxy). */
+  trustProxy: boolean | number | string;
+  /** Mark cookies Secure and send HSTS (when served over HTTPS). */
+  secureCookies: boolean;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function present(env: Env, key: string): string | undefined {
+  const v = env[key];
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+function integer(env: Env, key: string, def: number, min: number, max: number): number {
+  const raw = present(env, key);
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${key} 必须是 ${min}–${max} 之间的整数（当前为 "${raw}"）`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${key} 必须是 ${min}–${max} 之间的整数（当前为 "${raw}"）`);
+  }
+  return n;
+}
+
+function flag(env: Env, key: string): boolean {
+  const raw = present(env, key);
+  if (raw === undefined) return false;
+  const v = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${key} 必须是 1 或 0（当前为 "${raw}"）`);
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError with a one-line reason. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+
+  const mongodbUri = present(env, 'MONGODB_URI');
+  if (mongodbUri !== undefined && !/^mongodb(\+srv)?:\/\/\S+$/.test(mongodbUri)) {
+    throw new ConfigError(`MONGODB_URI 必须以 mongodb:// 或 mongodb+srv:// 开头（当前为 "${mongodbUri}"）`);
+  }
+
+  const dbName = present(env, 'MONGODB_DB') ?? 'assessment';
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(dbName)) throw new ConfigError(`MONGODB_DB 不是有效的数据库名（当前为 "${dbName}"）`);
+
+  const dataDir = path.resolve(present(env, 'DATA_DIR') ?? './data');
+
+  const adminPassword = env.ADMIN_PASSWORD === undefined || env.ADMIN_PASSWORD === '' ? undefined : env.ADMIN_PASSWORD;
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('ADMIN_PASSWORD 至少需要 8 个字符');
+  }
+
+  const tz = present(env, 'TZ') ?? 'Asia/Shanghai';
+  if (!isValidTimeZone(tz)) throw new ConfigError(`TZ 不是有效的 IANA 时区（当前为 "${tz}"，例如 Asia/Shanghai）`);
+
+  const secret = (key: string): string | undefined => {
+    const v = present(env, key);
+    if (v !== undefined && v.length < 16) throw new ConfigError(`${key} 至少需要 16 个字符`);
+    return v;
+  };
+
+  const logLevelRaw = (present(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    throw new ConfigError(`LOG_LEVEL 必须是 ${LOG_LEVELS.join('|')} 之一（当前为 "${logLevelRaw}"）`);
+  }
+
+  const trustRaw = present(env, 'TRUST_PROXY');
+  let trustProxy: boolean | number | string = false;
+  if (trustRaw !== undefined) {
+    if (/^(true|false)$/i.test(trustRaw)) trustProxy = trustRaw.toLowerCase() === 'true';
+    else if (/^\d+$/.test(trustRaw)) trustProxy = Number(trustRaw);
+    else trustProxy = trustRaw;
+  }
+
+  return {
+    port,
+    host: present(env, 'HOST'),
+    mongodbUri,
+    dbName,
+    dataDir,
+    adminPassword,
+    demoData: flag(env, 'DEMO_DATA'),
+    tz,
+    sessionSecret: secret('SESSION_SECRET'),
+    tokenSecret: secret('TOKEN_SECRET'),
+    tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 90 * 24 * 3600),
+    sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 8 * 3600, 60, 90 * 24 * 3600),
+    uploadMaxBytes: integer(env, 'UPLOAD_MAX_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    bodyMaxBytes: integer(env, 'BODY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    logLevel: logLevelRaw as LogLevel,
+    bcryptRounds: integer(env, 'BCRYPT_ROUNDS', 10, 4, 15),
+    trustProxy,
+    secureCookies: flag(env, 'SECURE_COOKIES'),
+  };
+}
+
+/** The configuration the running app was created with (set by createApp); for modules that need it at run time. */
+let current: Config | null = null;
+export function setCurrentConfig(c: Config): void {
+  current = c;
+}
+export function currentConfig(): Config {
+  if (!current) current = loadConfig();
+  return current;
+}

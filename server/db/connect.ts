@@ -1,0 +1,92 @@
+// Connects mongoose: to MONGODB_URI when set, otherwise to the embedded engine started on DATA_DIR
+// (loopback, ephemeral port). The engine is loaded only when needed, so a deployment on real
+// MongoDB never loads the native SQLite addon.
+import mongoose from 'mongoose';
+import { log } from '../log.ts';
+
+interface EngineHandle {
+  uri: string;
+  port: number;
+  stop(): Promise<void>;
+}
+type StartEngine = (opts: { dataDir: string; port?: number; host?: string }) => Promise<EngineHandle>;
+
+export interface DbOptions {
+  mongodbUri?: string;
+  dataDir: string;
+  dbName?: string;
+}
+
+export interface DbHandle {
+  /** The URI mongoose is connected to (the engine's loopback URI when embedded). */
+  uri: string;
+  embedded: boolean;
+  connection: mongoose.Connection;
+  /** Disconnects mongoose, then stops the embedded engine (if any). Idempotent. */
+  close(): Promise<void>;
+}
+
+const ENGINE_MODULE = './engine/index.ts';
+
+export async function startEmbeddedEngine(dataDir: string): Promise<EngineHandle> {
+  const mod = (await import(ENGINE_MODULE)) as { startEngine: StartEngine };
+  return mod.startEngine({ dataDir, port: 0, host: '127.0.0.1' });
+}
+
+export async function connectDb(opts: DbOptions): Promise<DbHandle> {
+  const dbName = opts.dbName ?? 'assessment';
+  let engine: EngineHandle | null = null;
+  let uri: string;
+  if (opts.mongodbUri) {
+    uri = opts.mongodbUri;
+  } else {
+    engine = await startEmbeddedEngine(opts.dataDir);
+    uri = engine.uri;
+    log.info({ dataDir: opts.dataDir, uri }, 'embedded engine started');
+  }
+  try {
+    await mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: engine ? 5000 : 30000 });
+  } catch (err) {
+    if (engine) await engine.stop().catch(() => {});
+    throw err;
+  }
+  let closed: Promise<void> | null = null;
+  return {
+    uri,
+    embedded: engine !== null,
+    connection: mongoose.connection,
+    close() {
+      closed ??= (async () => {
+        await mongoose.disconnect().catch((err) => log.warn({ err }, 'mongoose disconnect failed'));
+        if (engine) await engine.stop();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Builds every registered model's indexes (and collections); rejects if one fails (e.g. duplicates under a unique index). */
+export async function ensureIndexes(): Promise<void> {
+  const conn = mongoose.connection;
+  await Promise.all(conn.modelNames().map((name) => conn.model(name).init()));
+}
+
+/** Pings the database; false when it does not answer within `timeoutMs`. */
+export async function pingDb(timeoutMs = 2000): Promise<boolean> {
+  const conn = mongoose.connection;
+  if (conn.readyState !== 1 || !conn.db) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const ping = conn.db
+      .admin()
+      .command({ ping: 1 })
+      .then(() => true)
+      .catch(() => false);
+    return await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,140 @@
+// Start-up: configuration → database (embedded engine unless MONGODB_URI) → indexes → first admin
+// → demo data (DEMO_DATA=1, empty database) → app → jobs → listen. Graceful shutdown on
+// SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop jobs, close the database and engine.
+import fs from 'node:fs';
+import path from 'node:path';
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { connectDb, ensureIndexes, type DbHandle } from './db/connect.ts';
+import { log, setLogLevel } from './log.ts';
+import { ROOT, createApp } from './app.ts';
+import { ensureFirstAdmin } from './services/users.ts';
+
+const SHUTDOWN_TIMEOUT_MS = 20_000;
+
+interface JobsHandle {
+  stop(): Promise<void>;
+}
+
+/** Imports a module by path if the file exists (optional parts owned by other modules). */
+async function importIfExists<T>(...candidates: string[]): Promise<T | null> {
+  for (const rel of candidates) {
+    const file = path.join(ROOT, rel);
+    if (fs.existsSync(file)) return (await import(pathToFileURL(file).href)) as T;
+  }
+  return null;
+}
+
+/** DEMO_DATA=1 on an empty database (no units yet): load the demo province. */
+async function maybeLoadDemo(config: Config): Promise<void> {
+  if (!config.demoData) return;
+  const { Unit } = await import('./models/unit.ts');
+  if (await Unit.exists({})) {
+    log.info('DEMO_DATA: the database is not empty, demo data not loaded');
+    return;
+  }
+  const demo = await importIfExists<{ loadDemoData: (opts?: unknown) => Promise<unknown> }>(
+    'server/services/demo.ts',
+    'server/services/demo/index.ts',
+  );
+  if (!demo || typeof demo.loadDemoData !== 'function') {
+    log.warn('DEMO_DATA=1 but no demo loader (server/services/demo.ts) is present');
+    return;
+  }
+  log.info('loading demo data…');
+  const result = await demo.loadDemoData();
+  log.info({ result }, 'demo data loaded');
+}
+
+// ---- JOBS HOOK: the scheduler lives in jobs/ (its own owner); started only when present. ----
+async function startJobsIfPresent(config: Config): Promise<JobsHandle | null> {
+  if (process.env.JOBS === '0') return null;
+  const mod = await importIfExists<{ startJobs?: (opts: { timezone: string }) => JobsHandle | Promise<JobsHandle> }>('jobs/index.ts');
+  if (!mod || typeof mod.startJobs !== 'function') return null;
+  return await mod.startJobs({ timezone: config.tz });
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message.split('\n')[0]}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`配置错误：${err.message}`);
+    throw err;
+  }
+  process.env.TZ = config.tz; // Node's local time (Date, node-cron defaults) follows the configured zone
+  setLogLevel(config.logLevel);
+
+  let db: DbHandle;
+  try {
+    if (!config.mongodbUri) fs.mkdirSync(config.dataDir, { recursive: true });
+    db = await connectDb({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, dbName: config.dbName });
+  } catch (err) {
+    fail(`无法连接数据库：${(err as Error).message}`);
+  }
+
+  const app = await createApp({ config });
+  await ensureIndexes();
+  if (await ensureFirstAdmin(config.adminPassword)) process.stdout.write('已创建管理员账号 admin（密码来自 ADMIN_PASSWORD）\n');
+  await maybeLoadDemo(config);
+  const jobs = await startJobsIfPresent(config);
+
+  const server: Server = await new Promise<Server>((resolve, reject) => {
+    const s = http.createServer(app);
+    s.once('error', reject);
+    if (config.host) s.listen(config.port, config.host, () => resolve(s));
+    else s.listen(config.port, () => resolve(s));
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') fail(`端口 ${config.port} 已被占用（PORT）`);
+    if (err.code === 'EACCES') fail(`无权监听端口 ${config.port}（PORT）`);
+    throw err;
+  });
+  server.keepAliveTimeout = 5000;
+
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = !config.host || config.host === '::' || config.host === '0.0.0.0' ? 'localhost' : config.host;
+  log.info({ port, embedded: db.embedded, dataDir: db.embedded ? config.dataDir : undefined, tz: config.tz }, 'listening');
+  process.stdout.write(`数据共享考核平台已启动：http://${shownHost}:${port}/\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.error('shutdown timed out: closing remaining connections');
+      server.closeAllConnections();
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    // Stop accepting; idle keep-alive sockets are closed now, busy ones as soon as their response is sent.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed;
+    clearInterval(sweep);
+    try {
+      if (jobs) await jobs.stop();
+    } catch (err) {
+      log.error({ err }, 'stopping jobs failed');
+    }
+    await db.close();
+    clearTimeout(force);
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  log.fatal({ err }, 'start-up failed');
+  fail(`启动失败：${(err as Error)?.message ?? String(err)}`);
+});

@@ -1,0 +1,209 @@
+// Authentication: passwords, login throttling, signed revocable API tokens, deployment secrets.
+import crypto from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import mongoose from 'mongoose';
+import { clock } from '../clock.ts';
+import { AppError } from '../domain/errors.ts';
+import type { Role } from '../domain/fields.ts';
+import { AppSecret } from '../models/app-secret.ts';
+import { AuthToken } from '../models/auth-token.ts';
+import { LoginAttempt } from '../models/login-attempt.ts';
+import { User } from '../models/user.ts';
+
+export interface AuthPrincipal {
+  id: string;
+  username: string;
+  role: Role;
+  unit?: string;
+}
+
+interface AuthSettings {
+  tokenSecret: string;
+  tokenTtlSeconds: number;
+  bcryptRounds: number;
+}
+
+let settings: AuthSettings | null = null;
+
+/** Called once by createApp with the resolved secrets. */
+export function configureAuth(s: AuthSettings): void {
+  settings = s;
+}
+
+function cfg(): AuthSettings {
+  if (!settings) throw new Error('auth service not configured (configureAuth)');
+  return settings;
+}
+
+// ---------------------------------------------------------------- secrets
+
+/** The value of secret `name`: `given` when set, else one generated once and kept in the database (shared by all instances). */
+export async function resolveSecret(name: string, given: string | undefined): Promise<string> {
+  if (given) return given;
+  const fresh = crypto.randomBytes(32).toString('base64url');
+  const doc = await AppSecret.findOneAndUpdate(
+    { name },
+    { $setOnInsert: { name, value: fresh, createdAt: clock.now() } },
+    { upsert: true, returnDocument: 'after', lean: true },
+  );
+  return doc!.value;
+}
+
+// ---------------------------------------------------------------- passwords
+
+export const PASSWORD_MIN_LENGTH = 8;
+
+export function checkPasswordPolicy(password: unknown): string {
+  if (typeof password !== 'string' || password.length < PASSWORD_MIN_LENGTH) {
+    throw new AppError(400, 'weak_password', `密码至少需要 ${PASSWORD_MIN_LENGTH} 个字符`);
+  }
+  if (password.length > 200) throw new AppError(400, 'weak_password', '密码不能超过 200 个字符');
+  return password;
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  return bcrypt.hash(password, cfg().bcryptRounds);
+}
+
+// A hash to compare against when the user does not exist, so that both cases take the same time.
+let dummyHash: string | null = null;
+async function dummy(): Promise<string> {
+  dummyHash ??= await bcrypt.hash('not-a-password', cfg().bcryptRounds);
+  return dummyHash;
+}
+
+// ---------------------------------------------------------------- throttling
+
+export const THROTTLE = { windowMs: 15 * 60 * 1000, perUser: 5, perAddress: 20 };
+
+const userKey = (username: string) => `user:${username.trim().toLowerCase()}`;
+const ipKey = (ip: string) => `ip:${ip}`;
+
+async function failuresSince(key: string, since: Date): Promise<number> {
+  return LoginAttempt.countDocuments({ key, at: { $gt: since } });
+}
+
+function tooMany(): AppError {
+  const minutes = Math.round(THROTTLE.windowMs / 60000);
+  return new AppError(429, 'too_many_attempts', `登录失败次数过多，请 ${minutes} 分钟后再试`);
+}
+
+/**
+ * Checks a username and password. Throws 429 `too_many_attempts` after repeated failures for
+ * the user or the address (counted in the database, sliding window), 401 `invalid_credentials`
+ * for a wrong password, unknown or deactivated user.
+ */
+export async function verifyLogin(username: unknown, password: unknown, ip: string): Promise<AuthPrincipal & { authVersion: number }> {
+  if (typeof username !== 'string' || username.trim() === '' || typeof password !== 'string' || password === '') {
+    throw new AppError(400, 'missing_credentials', '请输入用户名和密码');
+  }
+  const now = clock.now();
+  const since = new Date(now.getTime() - THROTTLE.windowMs);
+  const [byUser, byIp] = await Promise.all([failuresSince(userKey(username), since), failuresSince(ipKey(ip), since)]);
+  if (byUser >= THROTTLE.perUser || byIp >= THROTTLE.perAddress) throw tooMany();
+
+  const user = await User.findOne({ username: username.trim() }).lean();
+  const ok = await bcrypt.compare(password, user ? user.passwordHash : await dummy());
+  if (!user || !ok || !user.active) {
+    await LoginAttempt.insertMany([
+      { key: userKey(username), at: now },
+      { key: ipKey(ip), at: now },
+    ]);
+    // Occasionally drop what fell out of the window (cheap, indexed).
+    if (Math.random() < 0.05) await LoginAttempt.deleteMany({ at: { $lt: since } }).catch(() => {});
+    throw new AppError(401, 'invalid_credentials', '用户名或密码错误');
+  }
+  await LoginAttempt.deleteMany({ key: userKey(username) });
+  return { ...principalOfUser(user), authVersion: user.authVersion };
+}
+
+// ---------------------------------------------------------------- principals
+
+interface UserLike {
+  _id: mongoose.Types.ObjectId;
+  username: string;
+  role: string;
+  unit?: string | null;
+}
+
+export function principalOfUser(u: UserLike): AuthPrincipal {
+  const p: AuthPrincipal = { id: String(u._id), username: u.username, role: u.role as Role };
+  if (u.role === 'reporter' && u.unit) p.unit = u.unit;
+  return p;
+}
+
+/** The principal of a web session, or null when the user is gone, deactivated or re-keyed since. */
+export async function principalFromSession(userId: string, authVersion: number | undefined): Promise<AuthPrincipal | null> {
+  if (!mongoose.isValidObjectId(userId)) return null;
+  const user = await User.findById(userId).lean();
+  if (!user || !user.active || (authVersion ?? 0) !== user.authVersion) return null;
+  return principalOfUser(user);
+}
+
+// ---------------------------------------------------------------- tokens
+
+interface TokenPayload {
+  jti: string;
+  sub: string;
+  exp: number; // seconds since epoch
+}
+
+function sign(payload: string): string {
+  return crypto.createHmac('sha256', cfg().tokenSecret).update(payload).digest('base64url');
+}
+
+/** Issues a signed, expiring, revocable API token for an active user. */
+export async function issueToken(userId: string): Promise<{ token: string; expiresAt: Date; jti: string }> {
+  const now = clock.now();
+  const expiresAt = new Date(now.getTime() + cfg().tokenTtlSeconds * 1000);
+  const jti = crypto.randomBytes(16).toString('base64url');
+  await AuthToken.create({ jti, user: userId, issuedAt: now, expiresAt });
+  const payload: TokenPayload = { jti, sub: userId, exp: Math.floor(expiresAt.getTime() / 1000) };
+  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  return { token: `${body}.${sign(body)}`, expiresAt, jti };
+}
+
+/** Checks signature and expiry without touching the database; null when invalid. */
+export function decodeToken(token: string): TokenPayload | null {
+  const parts = token.split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return null;
+  const [body, sig] = parts as [string, string];
+  const expected = Buffer.from(sign(body));
+  const given = Buffer.from(sig);
+  if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return null;
+  let payload: TokenPayload;
+  try {
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenPayload;
+  } catch {
+    return null;
+  }
+  if (typeof payload?.jti !== 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
+  if (payload.exp * 1000 <= clock.now().getTime()) return null;
+  return payload;
+}
+
+/** The principal of a bearer token: signed, unexpired, not revoked, and its user active. */
+export async function principalFromToken(token: string): Promise<(AuthPrincipal & { jti: string }) | null> {
+  const payload = decodeToken(token);
+  if (!payload || !mongoose.isValidObjectId(payload.sub)) return null;
+  const rec = await AuthToken.findOne({ jti: payload.jti }).lean();
+  if (!rec || rec.revokedAt || String(rec.user) !== payload.sub || rec.expiresAt.getTime() <= clock.now().getTime()) return null;
+  const user = await User.findById(payload.sub).lean();
+  if (!user || !user.active) return null;
+  return { ...principalOfUser(user), jti: payload.jti };
+}
+
+export async function revokeToken(jti: string): Promise<void> {
+  await AuthToken.updateOne({ jti, revokedAt: null }, { $set: { revokedAt: clock.now() } });
+}
+
+export async function revokeTokensOfUser(userId: string): Promise<void> {
+  await AuthToken.updateMany({ user: userId, revokedAt: null }, { $set: { revokedAt: clock.now() } });
+}
+
+/** Removes token records long past expiry (housekeeping; safe to call any time). */
+export async function pruneExpiredTokens(): Promise<number> {
+  const cutoff = new Date(clock.now().getTime() - 24 * 3600 * 1000);
+  const res = await AuthToken.deleteMany({ expiresAt: { $lt: cutoff } });
+  return res.deletedCount ?? 0;
+}
