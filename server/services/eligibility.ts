@@ -1,0 +1,66 @@
+// Annual results and merit eligibility (评先评优), SPEC §4: the mean of the year's four quarterly
+// totals, graded and ranked like a quarter; not eligible with any 不合格 quarter or overdue case in Y.
+import { clock } from '../clock.ts';
+import { badRequest } from '../domain/errors.ts';
+import type { UnitCategory } from '../domain/fields.ts';
+import { quartersOfYear } from '../domain/periods.ts';
+import { scoreYear, type AnnualResult } from '../domain/scoring/annual.ts';
+import type { CaseStatus } from '../domain/scoring/accountability.ts';
+import { Case } from '../models/case.ts';
+import { Unit } from '../models/unit.ts';
+import { currentScheme } from './scheme.ts';
+import { rowsOfPeriods } from './scoring.ts';
+
+export interface YearView {
+  year: number;
+  /** Status of each quarter's results: final, provisional or none (counts 0). */
+  quarters: Record<string, 'final' | 'provisional' | 'none'>;
+  /** All four quarters are final: the annual result is final. */
+  final: boolean;
+  schemeVersion: number;
+  results: AnnualResult[];
+}
+
+export function assertYear(raw: unknown): number {
+  if (typeof raw !== 'string' || !/^\d{4}$/.test(raw)) throw badRequest('invalid_year', `年度「${String(raw ?? '')}」无效，应为四位数字，如 2026`);
+  return Number(raw);
+}
+
+/**
+ * Year Y from the quarters' current results (final or provisional; a quarter without results counts
+ * 0), graded with the scheme in force; eligibility judged at clock.now().
+ */
+export async function annualResults(year: number): Promise<YearView> {
+  const periods = quartersOfYear(year);
+  const sets = await rowsOfPeriods(periods);
+  const quarters: YearView['quarters'] = {};
+  const rowsByPeriod: Record<string, { unit: string; total: number | null; grade: AnnualResult['grade'] | null }[]> = {};
+  for (const p of periods) {
+    const s = sets.get(p);
+    quarters[p] = s ? (s.status as 'final' | 'provisional') : 'none';
+    if (s) rowsByPeriod[p] = s.rows;
+  }
+  const units = (await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).lean()).map((u) => ({
+    unit: u.code,
+    name: u.name,
+    category: u.category as UnitCategory,
+    active: u.active !== false,
+  }));
+  const cases = (await Case.find({ period: { $in: periods } }).lean()).map((c) => ({
+    unit: c.unit,
+    period: c.period,
+    rule: c.rule as 'A1' | 'A2' | 'A3',
+    status: c.status as CaseStatus,
+    dueAt: c.dueAt ?? null,
+    resolvedAt: c.resolvedAt ?? null,
+  }));
+  const scheme = (await currentScheme()).scheme;
+  const results = scoreYear(scheme, { year, units, quarters: rowsByPeriod, cases, now: clock.now() });
+  return {
+    year,
+    quarters,
+    final: periods.every((p) => quarters[p] === 'final'),
+    schemeVersion: scheme.version,
+    results,
+  };
+}

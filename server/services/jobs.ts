@@ -1,0 +1,143 @@
+// Running jobs and recording every run (SPEC §5). Used by the scheduler (jobs/) and by
+// POST /api/v1/jobs/:name/run. A run is recorded before it starts and closed with its outcome,
+// counts or error; each job is idempotent, so a run killed half-way is repaired by the next one.
+import mongoose from 'mongoose';
+import { clock } from '../clock.ts';
+import { badRequest, notFound } from '../domain/errors.ts';
+import { isQuarter } from '../domain/periods.ts';
+import { JobRun } from '../models/job-run.ts';
+import { runAccountabilityJob } from './accountability.ts';
+import { runRemindJob } from './reminders.ts';
+import { runScoreJob } from './scoring.ts';
+
+export const JOB_NAMES = ['score', 'accountability', 'remind'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+export const JOB_LABELS: Readonly<Record<JobName, string>> = {
+  score: '评分与发布',
+  accountability: '问责（立案与逾期标记）',
+  remind: '报送提醒',
+};
+
+export function isJobName(x: string): x is JobName {
+  return (JOB_NAMES as readonly string[]).includes(x);
+}
+
+const RUNNERS: Readonly<Record<JobName, (opts: { period?: string }) => Promise<object>>> = {
+  score: runScoreJob,
+  accountability: runAccountabilityJob,
+  remind: runRemindJob,
+};
+
+export interface JobRunRecord {
+  id: string;
+  job: string;
+  trigger: 'scheduled' | 'catchup' | 'manual';
+  slot: string | null;
+  period: string | null;
+  instance: string;
+  by: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: 'running' | 'success' | 'failed';
+  counts: Record<string, number>;
+  error: string | null;
+}
+
+type RunDoc = {
+  _id: unknown;
+  job: string;
+  trigger: string;
+  slot?: Date | null;
+  period?: string | null;
+  instance: string;
+  by?: string | null;
+  startedAt: Date;
+  finishedAt?: Date | null;
+  outcome: string;
+  counts?: unknown;
+  error?: string | null;
+};
+
+export function runView(d: RunDoc): JobRunRecord {
+  return {
+    id: String(d._id),
+    job: d.job,
+    trigger: d.trigger as JobRunRecord['trigger'],
+    slot: d.slot ? d.slot.toISOString() : null,
+    period: d.period ?? null,
+    instance: d.instance,
+    by: d.by ?? null,
+    startedAt: d.startedAt.toISOString(),
+    finishedAt: d.finishedAt ? d.finishedAt.toISOString() : null,
+    outcome: d.outcome as JobRunRecord['outcome'],
+    counts: (d.counts as Record<string, number>) ?? {},
+    error: d.error ?? null,
+  };
+}
+
+export interface ExecuteOptions {
+  trigger: 'scheduled' | 'catchup' | 'manual';
+  slot?: Date | null;
+  period?: string;
+  instance: string;
+  by?: string;
+}
+
+/** Runs a job now and records the run. Never throws for a job failure: the record says `failed`. */
+export async function executeJob(job: JobName, opts: ExecuteOptions): Promise<JobRunRecord> {
+  if (opts.trigger !== 'manual') {
+    // This runner holds the job's lease, so older unfinished scheduled runs belong to a dead holder.
+    await JobRun.updateMany(
+      { job, outcome: 'running', trigger: { $ne: 'manual' } },
+      { $set: { outcome: 'failed', finishedAt: clock.now(), error: '运行中断：执行实例失联，已由其他实例接管' } },
+    );
+  }
+  const run = await JobRun.create({
+    job,
+    trigger: opts.trigger,
+    slot: opts.slot ?? null,
+    period: opts.period ?? null,
+    instance: opts.instance,
+    by: opts.by ?? null,
+    startedAt: clock.now(),
+    outcome: 'running',
+    counts: {},
+  });
+  let update: Record<string, unknown>;
+  try {
+    const counts = await RUNNERS[job](opts.period ? { period: opts.period } : {});
+    update = { outcome: 'success', counts, finishedAt: clock.now() };
+  } catch (err) {
+    const e = err as Error;
+    update = { outcome: 'failed', error: e?.message ?? String(err), finishedAt: clock.now() };
+  }
+  const doc = await JobRun.findByIdAndUpdate(run._id, { $set: update }, { new: true }).lean();
+  return runView(doc as RunDoc);
+}
+
+/** POST /api/v1/jobs/:name/run: validates, runs in this request, returns the run record. */
+export async function runJobNow(name: string, body: { period?: unknown }, by: string): Promise<JobRunRecord> {
+  if (!isJobName(name)) throw notFound('job_not_found', `任务「${name}」不存在，可选：${JOB_NAMES.join('、')}`);
+  let period: string | undefined;
+  if (body.period !== undefined && body.period !== null && body.period !== '') {
+    if (typeof body.period !== 'string' || !isQuarter(body.period)) {
+      throw badRequest('invalid_period', `期次「${String(body.period)}」无效，应为 YYYYQn 格式，如 2026Q3`);
+    }
+    period = body.period;
+  }
+  return executeJob(name, { trigger: 'manual', period, instance: `api-${process.pid}`, by });
+}
+
+export async function listRuns(opts: { job?: string; limit?: number } = {}): Promise<JobRunRecord[]> {
+  const q: Record<string, unknown> = {};
+  if (opts.job) q.job = opts.job;
+  const docs = await JobRun.find(q).sort({ startedAt: -1, _id: -1 }).limit(Math.min(opts.limit ?? 50, 500)).lean();
+  return docs.map((d) => runView(d as RunDoc));
+}
+
+export async function getRun(id: string): Promise<JobRunRecord> {
+  if (!mongoose.isValidObjectId(id)) throw notFound('job_run_not_found', '任务运行记录不存在');
+  const d = await JobRun.findById(id).lean();
+  if (!d) throw notFound('job_run_not_found', '任务运行记录不存在');
+  return runView(d as RunDoc);
+}

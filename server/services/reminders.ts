@@ -1,0 +1,63 @@
+// Reminders (SPEC §5): daily during a submission window — from the end of the quarter to its
+// deadline — an in-app notice to every active unit with no return yet. One notice per unit, period
+// and local day (idempotency key), so re-running the job the same day adds nothing.
+import { clock } from '../clock.ts';
+import { isQuarter, quarterStart } from '../domain/periods.ts';
+import { Period } from '../models/period.ts';
+import { ReturnRevision } from '../models/return-revision.ts';
+import { Unit } from '../models/unit.ts';
+import { notify } from './notices.ts';
+import { currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
+
+function nextQuarter(period: string): string {
+  const y = Number(period.slice(0, 4));
+  const q = Number(period.slice(5));
+  return q === 4 ? `${y + 1}Q1` : `${y}Q${q + 1}`;
+}
+
+function localDay(at: Date): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timeZone(), year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+}
+
+/** Periods whose submission window is open now: the quarter has ended, the deadline not passed, not closed. */
+export async function periodsInWindow(now = clock.now()): Promise<string[]> {
+  const set = new Set<string>([currentReportingPeriod(now)]);
+  for (const p of await Period.find({ deadline: { $gte: now } }, { period: 1 }).lean()) set.add(p.period);
+  const out: string[] = [];
+  for (const p of [...set].filter(isQuarter).sort()) {
+    const view = await getPeriod(p);
+    const ended = quarterStart(nextQuarter(p), timeZone()).getTime() <= now.getTime();
+    if (ended && !view.closed && now.getTime() <= new Date(view.deadline).getTime()) out.push(p);
+  }
+  return out;
+}
+
+export async function runRemindJob(opts: { period?: string } = {}): Promise<{ periods: number; units: number; notices: number }> {
+  const now = clock.now();
+  const periods = opts.period ? [opts.period] : await periodsInWindow(now);
+  const day = localDay(now);
+  let units = 0;
+  let notices = 0;
+  const active = await Unit.find({ active: { $ne: false } }, { code: 1 }).lean();
+  for (const period of periods) {
+    const view = await getPeriod(period);
+    const reported = new Set<string>(
+      (await ReturnRevision.find({ period, committed: true }, { unit: 1 }).lean()).map((r) => r.unit),
+    );
+    for (const u of active) {
+      if (reported.has(u.code)) continue;
+      units++;
+      const created = await notify({
+        unit: u.code,
+        kind: 'reminder',
+        period,
+        title: `请尽快报送 ${period} 期数据共享考核报表`,
+        body: `${period} 期报表尚未报送，截止时间为 ${view.deadline}。逾期报送将扣分，截止后仍未报送按缺报处理。`,
+        createdBy: 'system',
+        key: `remind:${period}:${u.code}:${day}`,
+      });
+      if (created) notices++;
+    }
+  }
+  return { periods: periods.length, units, notices };
+}

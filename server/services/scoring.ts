@@ -1,0 +1,452 @@
+// Scoring use cases (SPEC §4, §5, §7): gather a period's inputs, call the pure core, store the result
+// snapshot, publish (freeze) and reopen it.
+//
+// Snapshot protocol (no multi-document transactions): rows are inserted under a fresh computeId, then
+// the period's pointer document (result_sets) is flipped to that computeId in one conditional write.
+// Readers follow the pointer only, so a computation killed half-way is never seen; its stray rows are
+// swept by the next computation. A final set is never flipped by a computation.
+import mongoose from 'mongoose';
+import { clock } from '../clock.ts';
+import { badRequest, conflict, notFound } from '../domain/errors.ts';
+import type { ReturnValues, UnitCategory } from '../domain/fields.ts';
+import { FIELD_KEYS } from '../domain/fields.ts';
+import { previousQuarter } from '../domain/periods.ts';
+import { scorePeriod, type PeriodScoring, type UnitExplanation, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
+import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
+import { Period } from '../models/period.ts';
+import { ResultRow, ResultSet } from '../models/result.ts';
+import { ReturnRevision } from '../models/return-revision.ts';
+import { Unit } from '../models/unit.ts';
+import { audit, type Actor } from './audit.ts';
+import { assertQuarter, getPeriod } from './periods.ts';
+import { currentScheme, schemeVersion } from './scheme.ts';
+
+const { ObjectId } = mongoose.Types;
+type ObjectIdT = InstanceType<typeof ObjectId>;
+
+export const SYSTEM_ACTOR: Actor = { username: 'system', role: 'system' };
+/** Grace after the deadline before the nightly job publishes a period (SPEC §5). */
+export const PUBLISH_GRACE_MS = 7 * 24 * 3600 * 1000;
+/** Rows of computations that never became current are removed once older than this. */
+const STRAY_AGE_MS = 3600 * 1000;
+const INSERT_BATCH = 1000;
+
+export interface PeriodInputs {
+  period: string;
+  deadline: Date;
+  deadlinePassed: boolean;
+  units: UnitInput[];
+  /** Revision number used per unit (null: no usable return). */
+  revisions: Map<string, number | null>;
+  previous: { unit: string; category: UnitCategory; rank: number | null }[];
+}
+
+/** Everything the pure core needs for one period, read from the database at clock.now(). */
+export async function loadInputs(period: string): Promise<PeriodInputs> {
+  assertQuarter(period);
+  const now = clock.now();
+  const deadline = new Date((await getPeriod(period)).deadline);
+  const deadlinePassed = now.getTime() > deadline.getTime();
+
+  // Latest committed revision and first committed submission time, per unit.
+  const latest = new Map<string, { revision: number; values: ReturnValues; rejected: boolean }>();
+  const first = new Map<string, { revision: number; at: Date }>();
+  const cursor = ReturnRevision.find({ period, committed: true }, { unit: 1, revision: 1, values: 1, review: 1, submittedAt: 1 })
+    .lean()
+    .cursor();
+  for await (const r of cursor) {
+    const l = latest.get(r.unit);
+    if (!l || r.revision > l.revision) {
+      const values = Object.fromEntries(FIELD_KEYS.map((k) => [k, (r.values as Record<string, number>)[k]])) as ReturnValues;
+      latest.set(r.unit, { revision: r.revision, values, rejected: r.review?.decision === 'reject' });
+    }
+    const f = first.get(r.unit);
+    if (!f || r.revision < f.revision) first.set(r.unit, { revision: r.revision, at: r.submittedAt });
+  }
+
+  const units: UnitInput[] = [];
+  const revisions = new Map<string, number | null>();
+  for (const u of await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).lean()) {
+    const l = latest.get(u.code);
+    const f = first.get(u.code);
+    units.push({
+      unit: u.code,
+      name: u.name,
+      category: u.category as UnitCategory,
+      active: u.active !== false,
+      values: l ? l.values : null,
+      rejected: l?.rejected ?? false,
+      late: !!f && f.at.getTime() > deadline.getTime(),
+    });
+    revisions.set(u.code, l && !l.rejected ? l.revision : null);
+  }
+
+  const prevPeriod = previousQuarter(period)!;
+  const previous = await currentRows(prevPeriod, { unit: 1, category: 1, rank: 1 });
+  return {
+    period,
+    deadline,
+    deadlinePassed,
+    units,
+    revisions,
+    previous: previous.map((r) => ({ unit: r.unit, category: r.category as UnitCategory, rank: r.rank ?? null })),
+  };
+}
+
+export function scoreInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodScoring {
+  return scorePeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+}
+
+/** Rows of the period's current snapshot (empty when none), in result order. */
+async function currentRows(period: string, projection: Record<string, 0 | 1>) {
+  const set = await ResultSet.findOne({ period }, { computeId: 1 }).lean();
+  if (!set) return [];
+  const rows = await ResultRow.find({ period, computeId: set.computeId }, projection).sort({ order: 1 }).lean();
+  return rows as unknown as { unit: string; category: string; rank?: number | null }[];
+}
+
+export interface SnapshotWrite {
+  written: boolean;
+  /** Why not written: the period is final (frozen). */
+  frozen?: boolean;
+  computeId: ObjectIdT;
+  rows: number;
+}
+
+async function insertRows(period: string, computeId: ObjectIdT, scoring: PeriodScoring, inputs: PeriodInputs): Promise<void> {
+  const docs = scoring.results.map((r, i) => ({
+    period,
+    computeId,
+    unit: r.unit,
+    name: r.name,
+    category: r.category,
+    revision: inputs.revisions.get(r.unit) ?? null,
+    indicators: r.indicators,
+    base: r.base,
+    deductions: r.deductions,
+    total: r.total,
+    grade: r.grade,
+    rank: r.rank,
+    rankChange: r.rankChange,
+    flags: r.flags,
+    order: i,
+    explain: scoring.explanations[i] ?? null,
+  }));
+  for (let i = 0; i < docs.length; i += INSERT_BATCH) {
+    await ResultRow.insertMany(docs.slice(i, i + INSERT_BATCH), { ordered: false, lean: true });
+  }
+}
+
+/** Removes rows of computations that are not current: the replaced one, and strays of killed runs. */
+async function sweep(period: string, keep: ObjectIdT, replaced: ObjectIdT | null): Promise<void> {
+  if (replaced && !replaced.equals(keep)) await ResultRow.deleteMany({ period, computeId: replaced });
+  const strayBefore = ObjectId.createFromTime(Math.floor((Date.now() - STRAY_AGE_MS) / 1000));
+  await ResultRow.deleteMany({ period, computeId: { $ne: keep, $lt: strayBefore } });
+}
+
+/**
+ * Computes the period with the current scheme and stores it. `final`: publish in the same flip.
+ * Never touches a final snapshot (returns {written: false, frozen: true}).
+ */
+export async function computeAndStore(period: string, opts: { final?: boolean; by?: string } = {}): Promise<SnapshotWrite> {
+  const scheme = (await currentScheme()).scheme;
+  const inputs = await loadInputs(period);
+  const scoring = scoreInputs(scheme, inputs);
+  const computeId = new ObjectId();
+  const existing = await ResultSet.findOne({ period }).lean();
+  if (existing?.status === 'final') return { written: false, frozen: true, computeId, rows: 0 };
+
+  await insertRows(period, computeId, scoring, inputs);
+  const now = clock.now();
+  const set: Record<string, unknown> = {
+    computeId,
+    schemeVersion: scheme.version,
+    computedAt: now,
+    deadline: inputs.deadline,
+    rowCount: scoring.results.length,
+    status: opts.final ? 'final' : 'provisional',
+  };
+  if (opts.final) {
+    set.publishedAt = now;
+    set.publishedBy = opts.by ?? SYSTEM_ACTOR.username;
+  }
+  let replaced: ObjectIdT | null = null;
+  let ok = false;
+  if (existing) {
+    // Flip only from the state we read: a concurrent publish or a newer computation wins.
+    const prev = await ResultSet.findOneAndUpdate(
+      { period, status: 'provisional', computeId: existing.computeId },
+      { $set: set },
+      { new: false },
+    ).lean();
+    ok = prev !== null;
+    replaced = existing.computeId as ObjectIdT;
+  } else {
+    try {
+      await ResultSet.create({ period, ...set });
+      ok = true;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+  }
+  if (!ok) {
+    await ResultRow.deleteMany({ period, computeId });
+    const now2 = await ResultSet.findOne({ period }, { status: 1 }).lean();
+    return { written: false, frozen: now2?.status === 'final', computeId, rows: 0 };
+  }
+  await sweep(period, computeId, replaced);
+  return { written: true, computeId, rows: scoring.results.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export interface ResultsView {
+  period: string;
+  status: 'provisional' | 'final';
+  schemeVersion: number;
+  computedAt: string;
+  publishedAt: string | null;
+  deadline: string;
+  results: (UnitResult & { revision: number | null })[];
+}
+
+const ROW_PROJECTION = {
+  _id: 0,
+  unit: 1,
+  name: 1,
+  category: 1,
+  indicators: 1,
+  base: 1,
+  deductions: 1,
+  total: 1,
+  grade: 1,
+  rank: 1,
+  rankChange: 1,
+  flags: 1,
+  revision: 1,
+} as const;
+
+function rowView(r: Record<string, unknown>): UnitResult & { revision: number | null } {
+  return {
+    unit: r.unit as string,
+    name: r.name as string,
+    category: r.category as UnitCategory,
+    indicators: r.indicators as UnitResult['indicators'],
+    base: (r.base as number | null) ?? null,
+    deductions: (r.deductions as number | null) ?? null,
+    total: (r.total as number | null) ?? null,
+    grade: (r.grade as UnitResult['grade']) ?? null,
+    rank: (r.rank as number | null) ?? null,
+    rankChange: (r.rankChange as number | null) ?? null,
+    flags: (r.flags as UnitResult['flags']) ?? [],
+    revision: (r.revision as number | null) ?? null,
+  };
+}
+
+/** The snapshot pointer, computing a first provisional snapshot when the period has none. */
+async function ensureSet(period: string) {
+  assertQuarter(period);
+  let set = await ResultSet.findOne({ period }).lean();
+  if (!set) {
+    await computeAndStore(period);
+    set = await ResultSet.findOne({ period }).lean();
+  }
+  if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);
+  return set;
+}
+
+/**
+ * The period's results as in SPEC §7. `onlyUnit`: keep that unit's row only (reporters before
+ * publication). A period with no snapshot yet is computed (provisional) first.
+ */
+export async function getResults(period: string, opts: { onlyUnit?: string } = {}): Promise<ResultsView> {
+  const set = await ensureSet(period);
+  const filter: Record<string, unknown> = { period, computeId: set.computeId };
+  if (opts.onlyUnit !== undefined) filter.unit = opts.onlyUnit;
+  const rows = await ResultRow.find(filter, ROW_PROJECTION).sort({ order: 1 }).lean();
+  return {
+    period,
+    status: set.status as 'provisional' | 'final',
+    schemeVersion: set.schemeVersion,
+    computedAt: set.computedAt.toISOString(),
+    publishedAt: set.publishedAt ? set.publishedAt.toISOString() : null,
+    deadline: set.deadline.toISOString(),
+    results: rows.map((r) => rowView(r as Record<string, unknown>)),
+  };
+}
+
+/** Status of a period's snapshot without computing one (null: none yet). */
+export async function resultStatus(period: string) {
+  return ResultSet.findOne({ period }).lean();
+}
+
+export interface Explanation extends UnitExplanation {
+  period: string;
+  resultStatus: 'provisional' | 'final';
+  schemeVersion: number;
+  revision: number | null;
+  name: string;
+  category: string;
+}
+
+export async function explainUnit(period: string, unit: string): Promise<Explanation> {
+  const set = await ensureSet(period);
+  const row = await ResultRow.findOne({ period, computeId: set.computeId, unit }).lean();
+  if (!row || !row.explain) throw notFound('result_not_found', `${period} 期没有单位 ${unit} 的考核结果`);
+  return {
+    ...(row.explain as UnitExplanation),
+    period,
+    resultStatus: set.status as 'provisional' | 'final',
+    schemeVersion: set.schemeVersion,
+    revision: row.revision ?? null,
+    name: row.name,
+    category: row.category,
+  };
+}
+
+/** Current rows of several periods (for annual results and A3), keyed by period; final sets only if asked. */
+export async function rowsOfPeriods(periods: string[], opts: { finalOnly?: boolean } = {}) {
+  const sets = await ResultSet.find({ period: { $in: periods } }).lean();
+  const out = new Map<string, { status: string; rows: (UnitResult & { revision: number | null })[] }>();
+  for (const s of sets) {
+    if (opts.finalOnly && s.status !== 'final') continue;
+    const rows = await ResultRow.find({ period: s.period, computeId: s.computeId }, ROW_PROJECTION).sort({ order: 1 }).lean();
+    out.set(s.period, { status: s.status, rows: rows.map((r) => rowView(r as Record<string, unknown>)) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publication
+
+/**
+ * Publishes a period: recomputes it from the current returns and freezes it (status final) in one
+ * flip. Only after the deadline. 409 when already final.
+ */
+export async function publish(actor: Actor, period: string): Promise<ResultsView> {
+  assertQuarter(period);
+  const p = await getPeriod(period);
+  if (clock.now().getTime() <= new Date(p.deadline).getTime()) {
+    throw conflict('deadline_not_passed', `${period} 期报送截止时间（${p.deadline}）未到，不能发布结果`);
+  }
+  const before = await ResultSet.findOne({ period }).lean();
+  if (before?.status === 'final') throw conflict('already_published', `${period} 期结果已发布`);
+  const w = await computeAndStore(period, { final: true, by: actor.username });
+  if (!w.written) {
+    if (w.frozen) throw conflict('already_published', `${period} 期结果已发布`);
+    throw conflict('results_busy', `${period} 期结果正在计算，请稍后重试`);
+  }
+  const now = clock.now();
+  await Period.updateOne(
+    { period },
+    { $set: { publishedAt: now }, $setOnInsert: { period, deadline: new Date(p.deadline) } },
+    { upsert: true },
+  );
+  const set = await ResultSet.findOne({ period }).lean();
+  await audit(actor, {
+    action: 'results.publish',
+    entity: 'results',
+    entityId: period,
+    before: before ? { status: before.status, computeId: String(before.computeId) } : null,
+    after: { status: 'final', computeId: String(set!.computeId), schemeVersion: set!.schemeVersion, rows: set!.rowCount },
+  });
+  // Accountability follows publication (idempotent; the daily job repeats it if we die here).
+  const { openCasesForPeriod } = await import('./accountability.ts');
+  await openCasesForPeriod(period);
+  return getResults(period);
+}
+
+/** Makes a published period provisional again (audited, with a reason). It is not auto-published again. */
+export async function reopen(actor: Actor, period: string, reason: unknown): Promise<ResultsView> {
+  assertQuarter(period);
+  const text = typeof reason === 'string' ? reason.trim() : '';
+  if (!text) throw badRequest('reason_required', '重新开放已发布的结果必须填写原因');
+  if (text.length > 1000) throw badRequest('reason_too_long', '原因不能超过 1000 字');
+  const set = await ResultSet.findOne({ period }).lean();
+  if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);
+  if (set.status !== 'final') throw conflict('not_published', `${period} 期结果尚未发布，无需重新开放`);
+  const now = clock.now();
+  const updated = await ResultSet.findOneAndUpdate(
+    { period, status: 'final', computeId: set.computeId },
+    {
+      $set: { status: 'provisional', publishedAt: null, publishedBy: null, reopened: true },
+      $push: { reopens: { at: now, by: actor.username, reason: text, previousComputeId: set.computeId } },
+    },
+    { new: true },
+  ).lean();
+  if (!updated) throw conflict('results_busy', `${period} 期结果刚被修改，请刷新后重试`);
+  await Period.updateOne({ period }, { $set: { publishedAt: null } });
+  await audit(actor, {
+    action: 'results.reopen',
+    entity: 'results',
+    entityId: period,
+    before: { status: 'final', publishedAt: set.publishedAt, publishedBy: set.publishedBy },
+    after: { status: 'provisional', reason: text },
+  });
+  return getResults(period);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The score job (SPEC §5)
+
+export interface ScoreJobCounts {
+  periods: number;
+  recomputed: number;
+  published: number;
+  frozen: number;
+  rows: number;
+}
+
+/** Periods the nightly job looks at: stored periods plus the one being reported, not final, already started. */
+async function openPeriods(): Promise<string[]> {
+  const { currentReportingPeriod } = await import('./periods.ts');
+  const set = new Set<string>([currentReportingPeriod(clock.now())]);
+  for (const p of await Period.find({}, { period: 1 }).lean()) set.add(p.period);
+  for (const s of await ResultSet.find({ status: 'provisional' }, { period: 1 }).lean()) set.add(s.period);
+  const finals = new Set((await ResultSet.find({ status: 'final' }, { period: 1 }).lean()).map((s) => s.period));
+  const { quarterStart } = await import('../domain/periods.ts');
+  const { timeZone } = await import('./periods.ts');
+  const now = clock.now().getTime();
+  return [...set].filter((p) => !finals.has(p) && quarterStart(p, timeZone()).getTime() <= now).sort();
+}
+
+/**
+ * Recomputes the provisional results of open periods (or of `period` only) and publishes each one
+ * whose deadline plus 7 days' grace has passed — unless it was reopened by an admin, which then
+ * needs an explicit publish. Deterministic: the same data gives the same stored results.
+ */
+export async function runScoreJob(opts: { period?: string } = {}): Promise<ScoreJobCounts> {
+  const periods = opts.period ? [assertQuarter(opts.period)] : await openPeriods();
+  const counts: ScoreJobCounts = { periods: periods.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
+  for (const period of periods) {
+    const set = await ResultSet.findOne({ period }, { status: 1, reopened: 1 }).lean();
+    if (set?.status === 'final') {
+      counts.frozen++;
+      continue;
+    }
+    const deadline = new Date((await getPeriod(period)).deadline);
+    if (!set?.reopened && clock.now().getTime() >= deadline.getTime() + PUBLISH_GRACE_MS) {
+      const view = await publish(SYSTEM_ACTOR, period);
+      counts.published++;
+      counts.rows += view.results.length;
+    } else {
+      const w = await computeAndStore(period);
+      if (w.written) {
+        counts.recomputed++;
+        counts.rows += w.rows;
+      } else if (w.frozen) counts.frozen++;
+    }
+  }
+  return counts;
+}
+
+/** For the scheme editor: the latest period that has results (else the period being reported). */
+export async function latestResultPeriod(): Promise<string> {
+  const s = await ResultSet.findOne({}, { period: 1 }).sort({ period: -1 }).lean();
+  if (s) return s.period;
+  const { currentReportingPeriod } = await import('./periods.ts');
+  return currentReportingPeriod(clock.now());
+}
+
+export { schemeVersion };
