@@ -1,0 +1,312 @@
+// BSON value helpers: canonical index keys, MongoDB's comparison order, cloning and
+// path access. Values are what `bson.deserialize(..., {promoteLongs: false})` produces.
+import { Long, ObjectId, Decimal128, Binary, Timestamp } from 'bson';
+
+export type Doc = Record<string, any>;
+
+export function bsonType(v: unknown): string | undefined {
+  return v !== null && typeof v === 'object' ? (v as { _bsontype?: string })._bsontype : undefined;
+}
+
+export function isPlainObject(v: unknown): v is Doc {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+export function isNumeric(v: unknown): boolean {
+  if (typeof v === 'number' || typeof v === 'bigint') return true;
+  const t = bsonType(v);
+  return t === 'Long' || t === 'Decimal128' || t === 'Int32' || t === 'Double';
+}
+
+/** A JS number for a numeric BSON value (Decimal128/Long may lose precision). */
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  const t = bsonType(v);
+  if (t === 'Long') return (v as Long).toNumber();
+  if (t === 'Decimal128') return Number((v as Decimal128).toString());
+  if (t === 'Int32' || t === 'Double') return (v as { value: number }).value;
+  return NaN;
+}
+
+/** MongoDB's canonical type order used for comparisons and sorting. */
+export function typeRank(v: unknown): number {
+  if (v === undefined || v === null) return 2;
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      return 3;
+    case 'string':
+      return 4;
+    case 'boolean':
+      return 9;
+  }
+  if (v instanceof Date) return 10;
+  if (v instanceof RegExp) return 12;
+  if (Array.isArray(v)) return 6;
+  if (v instanceof Uint8Array) return 7;
+  switch (bsonType(v)) {
+    case 'MinKey':
+      return 1;
+    case 'Long':
+    case 'Decimal128':
+    case 'Int32':
+    case 'Double':
+      return 3;
+    case 'BSONSymbol':
+      return 4;
+    case 'Binary':
+      return 7;
+    case 'ObjectId':
+      return 8;
+    case 'Timestamp':
+      return 11;
+    case 'BSONRegExp':
+      return 12;
+    case 'MaxKey':
+      return 14;
+    case 'Code':
+      return 13;
+  }
+  return 5;
+}
+
+function cmpNum(a: unknown, b: unknown): number {
+  const ta = bsonType(a);
+  const tb = bsonType(b);
+  if (ta === 'Long' && tb === 'Long') return (a as Long).compare(b as Long);
+  if (ta === 'Decimal128' || tb === 'Decimal128') {
+    // Compare through exact decimal strings when possible.
+    const x = toNumber(a);
+    const y = toNumber(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (ta === 'Long' || tb === 'Long') {
+    const la = ta === 'Long' ? (a as Long) : null;
+    const lb = tb === 'Long' ? (b as Long) : null;
+    const other = la ? toNumber(b) : toNumber(a);
+    if (Number.isInteger(other) && Number.isSafeInteger(other)) {
+      const r = la ? la.compare(Long.fromNumber(other)) : Long.fromNumber(other).compare(lb!);
+      return r;
+    }
+  }
+  const x = toNumber(a);
+  const y = toNumber(b);
+  if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1; // NaN sorts before all numbers
+  if (Number.isNaN(y)) return 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return a.length - b.length < 0 ? -1 : a.length > b.length ? 1 : 0;
+}
+
+/** Total order over BSON values, as MongoDB compares them. */
+export function compareValues(a: unknown, b: unknown): number {
+  const ra = typeRank(a);
+  const rb = typeRank(b);
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  switch (ra) {
+    case 1:
+    case 2:
+    case 14:
+      return 0;
+    case 3:
+      return cmpNum(a, b);
+    case 4: {
+      const x = String(a);
+      const y = String(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 5: {
+      const ka = Object.keys(a as Doc);
+      const kb = Object.keys(b as Doc);
+      const n = Math.min(ka.length, kb.length);
+      for (let i = 0; i < n; i++) {
+        const va = (a as Doc)[ka[i]];
+        const vb = (b as Doc)[kb[i]];
+        const rt = typeRank(va) - typeRank(vb);
+        if (rt !== 0) return rt < 0 ? -1 : 1;
+        if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+        const c = compareValues(va, vb);
+        if (c !== 0) return c;
+      }
+      return ka.length === kb.length ? 0 : ka.length < kb.length ? -1 : 1;
+    }
+    case 6: {
+      const x = a as unknown[];
+      const y = b as unknown[];
+      const n = Math.min(x.length, y.length);
+      for (let i = 0; i < n; i++) {
+        const c = compareValues(x[i], y[i]);
+        if (c !== 0) return c;
+      }
+      return x.length === y.length ? 0 : x.length < y.length ? -1 : 1;
+    }
+    case 7: {
+      const ba = a instanceof Uint8Array ? a : (a as Binary).buffer;
+      const bb = b instanceof Uint8Array ? b : (b as Binary).buffer;
+      if (ba.length !== bb.length) return ba.length < bb.length ? -1 : 1;
+      const sa = a instanceof Uint8Array ? 0 : (a as Binary).sub_type;
+      const sb = b instanceof Uint8Array ? 0 : (b as Binary).sub_type;
+      if (sa !== sb) return sa < sb ? -1 : 1;
+      return cmpBytes(ba, bb);
+    }
+    case 8:
+      return cmpBytes((a as ObjectId).id, (b as ObjectId).id);
+    case 9:
+      return a === b ? 0 : a ? 1 : -1;
+    case 10: {
+      const x = (a as Date).getTime();
+      const y = (b as Date).getTime();
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 11:
+      return (a as Timestamp).compare(b as Timestamp);
+    default: {
+      const x = String(a);
+      const y = String(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+  }
+}
+
+/**
+ * Canonical string of a value for index maps: values MongoDB considers equal in an index
+ * (1, 1.0, Long(1); missing and null) get the same key.
+ */
+export function canon(v: unknown): string {
+  if (v === undefined || v === null) return 'n';
+  switch (typeof v) {
+    case 'number':
+      return 'd' + (Object.is(v, -0) ? '0' : String(v));
+    case 'bigint':
+      return 'd' + String(Number.isSafeInteger(Number(v)) ? Number(v) : v);
+    case 'string':
+      return 's' + v;
+    case 'boolean':
+      return v ? 'b1' : 'b0';
+  }
+  if (v instanceof Date) return 't' + v.getTime();
+  if (v instanceof RegExp) return 'r/' + v.source + '/' + v.flags;
+  if (Array.isArray(v)) return 'a' + JSON.stringify(v.map(canon));
+  if (v instanceof Uint8Array) return 'B0:' + Buffer.from(v).toString('base64');
+  switch (bsonType(v)) {
+    case 'ObjectId':
+      return 'o' + (v as ObjectId).toHexString();
+    case 'Long': {
+      const n = (v as Long).toNumber();
+      return 'd' + (Number.isSafeInteger(n) ? String(n) : (v as Long).toString());
+    }
+    case 'Int32':
+    case 'Double':
+      return canon((v as { value: number }).value);
+    case 'Decimal128': {
+      const s = (v as Decimal128).toString();
+      const n = Number(s);
+      return Number.isFinite(n) && String(n) === s.replace(/\.?0+$/, '').replace(/^-0$/, '0') ? 'd' + n : 'D' + s;
+    }
+    case 'Binary':
+      return 'B' + (v as Binary).sub_type + ':' + Buffer.from((v as Binary).buffer).toString('base64');
+    case 'Timestamp':
+      return 'T' + (v as Timestamp).toString();
+    case 'MinKey':
+      return '<min';
+    case 'MaxKey':
+      return '>max';
+  }
+  if (typeof v === 'object') {
+    return 'm' + JSON.stringify(Object.entries(v as Doc).map(([k, x]) => [k, canon(x)]));
+  }
+  return '?' + String(v);
+}
+
+/** Deep copy of plain objects and arrays; BSON value objects are immutable and shared. */
+export function cloneDoc<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(cloneDoc) as T;
+  if (v instanceof Date) return new Date(v.getTime()) as T;
+  if (isPlainObject(v)) {
+    const out: Doc = {};
+    for (const k of Object.keys(v)) out[k] = cloneDoc((v as Doc)[k]);
+    return out as T;
+  }
+  return v;
+}
+
+/**
+ * Values at a dotted path, descending into arrays as MongoDB does for index keys and sorts.
+ * Returns [] when the path is missing.
+ */
+export function pathValues(doc: unknown, path: string): unknown[] {
+  const parts = path.split('.');
+  const out: unknown[] = [];
+  const walk = (v: unknown, i: number) => {
+    if (i === parts.length) {
+      out.push(v);
+      return;
+    }
+    if (Array.isArray(v)) {
+      const p = parts[i];
+      if (/^\d+$/.test(p) && Number(p) < v.length) walk(v[Number(p)], i + 1);
+      for (const el of v) if (el !== null && typeof el === 'object' && !Array.isArray(el)) walk(el, i);
+      return;
+    }
+    if (v !== null && typeof v === 'object' && !bsonType(v) && !(v instanceof Date)) {
+      const o = v as Doc;
+      if (Object.prototype.hasOwnProperty.call(o, parts[i])) walk(o[parts[i]], i + 1);
+    }
+  };
+  walk(doc, 0);
+  return out;
+}
+
+/** The single value at a dotted path without array traversal (undefined when missing). */
+export function getPath(doc: unknown, path: string): unknown {
+  let v: any = doc;
+  for (const p of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = v[p];
+  }
+  return v;
+}
+
+export function setPath(doc: Doc, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let o: any = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (o[parts[i]] === null || typeof o[parts[i]] !== 'object') o[parts[i]] = {};
+    o = o[parts[i]];
+  }
+  o[parts[parts.length - 1]] = value;
+}
+
+/** Render a value like mongod does in error messages: { name: "x" }. */
+export function show(v: unknown): string {
+  if (v === undefined || v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
+  if (typeof v === 'boolean') return String(v);
+  if (v instanceof Date) return `new Date(${v.getTime()})`;
+  if (Array.isArray(v)) return '[ ' + v.map(show).join(', ') + ' ]';
+  switch (bsonType(v)) {
+    case 'ObjectId':
+      return `ObjectId('${(v as ObjectId).toHexString()}')`;
+    case 'Long':
+      return (v as Long).toString();
+    case 'Decimal128':
+      return `Decimal128("${(v as Decimal128).toString()}")`;
+    case 'Binary':
+      return `BinData(${(v as Binary).sub_type}, ${Buffer.from((v as Binary).buffer).toString('hex').toUpperCase()})`;
+  }
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Doc);
+    return entries.length ? '{ ' + entries.map(([k, x]) => `${k}: ${show(x)}`).join(', ') + ' }' : '{}';
+  }
+  return String(v);
+}
+
+export { Long, ObjectId, Decimal128, Binary, Timestamp };

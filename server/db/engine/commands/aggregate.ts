@@ -1,0 +1,18 @@
+import { collName, getColl, num, type Handler } from './types.ts';
+import { runPipeline } from '../query.ts';
+import { isPlainObject, type Doc } from '../bsonutil.ts';
+import { err } from '../errors.ts';
+
+export const aggregate: Handler = (cmd, ctx) => {
+  if (cmd.aggregate === 1) throw err('InvalidNamespace', 'database-level aggregate is not supported by the embedded engine');
+  const name = collName(cmd, 'aggregate');
+  if (!Array.isArray(cmd.pipeline) || !cmd.pipeline.every(isPlainObject)) {
+    throw err('TypeMismatch', "BSON field 'aggregate.pipeline' is the wrong type, expected type 'array'");
+  }
+  if (cmd.explain) throw err('InvalidOptions', 'explain is not supported by the embedded engine');
+  if (!isPlainObject(cmd.cursor)) throw err('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
+  const source = [...(getColl(ctx, name)?.docs.values() ?? [])];
+  const resolver = (coll: string): Doc[] => [...(ctx.store.get(ctx.db, coll)?.docs.values() ?? [])];
+  const out = runPipeline(source, cmd.pipeline, resolver, cmd.let ? { variables: cmd.let } : {});
+  return ctx.cursors.first(`${ctx.db}.${name}`, out, ctx.connId, num(cmd.cursor.batchSize, undefined));
+};

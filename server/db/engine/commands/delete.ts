@@ -1,0 +1,33 @@
+import { collName, getColl, writeErrorOf, type Handler } from './types.ts';
+import { matchDocs } from '../query.ts';
+import { isPlainObject } from '../bsonutil.ts';
+import { CommandError, err } from '../errors.ts';
+
+export const del: Handler = (cmd, ctx) => {
+  const name = collName(cmd, 'delete');
+  const deletes = cmd.deletes;
+  if (!Array.isArray(deletes)) throw err('FailedToParse', "BSON field 'delete.deletes' is missing but a required field");
+  const ordered = cmd.ordered !== false;
+  let n = 0;
+  const writeErrors = [];
+  for (let i = 0; i < deletes.length; i++) {
+    const { q, limit } = deletes[i] ?? {};
+    try {
+      if (!isPlainObject(q)) throw err('TypeMismatch', "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'");
+      const lim = Number(limit ?? 0);
+      if (lim !== 0 && lim !== 1) throw err('FailedToParse', `The limit field in delete objects must be 0 or 1. Got ${lim}`);
+      const c = getColl(ctx, name);
+      let matches = matchDocs(c, q);
+      if (lim === 1) matches = matches.slice(0, 1);
+      for (const [k] of matches) {
+        ctx.batch.delete(c!, k);
+        n++;
+      }
+    } catch (e) {
+      if (!(e instanceof CommandError)) throw e;
+      writeErrors.push(writeErrorOf(i, e));
+      if (ordered) break;
+    }
+  }
+  return writeErrors.length ? { n, writeErrors, ok: 1 } : { n, ok: 1 };
+};

@@ -1,0 +1,29 @@
+import { collName, getColl, num, type Handler } from './types.ts';
+import { matchDocs, project, sortComparator } from '../query.ts';
+import { isPlainObject } from '../bsonutil.ts';
+import { err } from '../errors.ts';
+
+export const find: Handler = (cmd, ctx) => {
+  const name = collName(cmd, 'find');
+  if (cmd.filter !== undefined && !isPlainObject(cmd.filter)) throw err('TypeMismatch', "BSON field 'FindCommandRequest.filter' is the wrong type, expected type 'object'");
+  const skip = num(cmd.skip, 0)!;
+  let limit = num(cmd.limit, 0)!;
+  let singleBatch = !!cmd.singleBatch;
+  if (skip < 0) throw err('BadValue', `BSON field 'skip' value must be >= 0, actual value '${skip}'`);
+  if (limit < 0) {
+    limit = -limit;
+    singleBatch = true;
+  }
+  const c = getColl(ctx, name);
+  let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
+  if (cmd.sort && Object.keys(cmd.sort).length) {
+    const cmp = sortComparator(cmd.sort);
+    docs = docs.sort(cmp);
+  }
+  if (skip) docs = docs.slice(skip);
+  if (limit) docs = docs.slice(0, limit);
+  docs = project(docs, cmd.projection);
+  let batchSize = num(cmd.batchSize, undefined);
+  if (limit && (batchSize === undefined || batchSize > limit)) batchSize = limit;
+  return ctx.cursors.first(`${ctx.db}.${name}`, docs, ctx.connId, batchSize, singleBatch);
+};

@@ -1,0 +1,45 @@
+import { collName, ensureColl, getColl, type Handler } from './types.ts';
+import { applyUpdate, upsertDoc } from '../update.ts';
+import { matchDocs, project, sortComparator } from '../query.ts';
+import { canon, isPlainObject, type Doc } from '../bsonutil.ts';
+import { err } from '../errors.ts';
+
+export const findAndModify: Handler = (cmd, ctx) => {
+  const name = collName(cmd, Object.keys(cmd)[0]);
+  const query = cmd.query ?? {};
+  if (!isPlainObject(query)) throw err('TypeMismatch', "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
+  const remove = !!cmd.remove;
+  const u = cmd.update;
+  if (remove && u !== undefined) throw err('FailedToParse', 'Cannot specify both an update and remove=true');
+  if (!remove && u === undefined) throw err('FailedToParse', 'Either an update or remove=true must be specified');
+  if (remove && cmd.upsert) throw err('FailedToParse', 'Cannot specify both upsert=true and remove=true');
+  const c = getColl(ctx, name);
+  let matches = matchDocs(c, query);
+  if (cmd.sort && Object.keys(cmd.sort).length) {
+    const cmp = sortComparator(cmd.sort);
+    matches = matches.sort((a, b) => cmp(a[1], b[1]));
+  }
+  const hit = matches[0];
+  const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields)[0] : d);
+  if (remove) {
+    if (!hit) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
+    ctx.batch.delete(c!, hit[0]);
+    return { lastErrorObject: { n: 1 }, value: shape(hit[1]), ok: 1 };
+  }
+  if (!isPlainObject(u) && !Array.isArray(u)) throw err('FailedToParse', 'Update argument must be either an object or an array');
+  if (!hit) {
+    if (!cmd.upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
+    const coll = ensureColl(ctx, name);
+    const doc = upsertDoc(query, u, cmd.arrayFilters);
+    ctx.batch.insert(coll, doc);
+    return {
+      lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
+      value: cmd.new ? shape(doc) : null,
+      ok: 1,
+    };
+  }
+  const [k, old] = hit;
+  const next = applyUpdate(old, u, { filter: query, arrayFilters: cmd.arrayFilters });
+  if (canon(next) !== canon(old)) ctx.batch.replace(c!, k, next);
+  return { lastErrorObject: { n: 1, updatedExisting: true }, value: shape(cmd.new ? next : old), ok: 1 };
+};

@@ -1,0 +1,49 @@
+import type { Doc } from '../bsonutil.ts';
+import type { Store, WriteBatch, Collection } from '../store.ts';
+import type { Cursors } from '../cursors.ts';
+import { err } from '../errors.ts';
+
+export interface Ctx {
+  store: Store;
+  batch: WriteBatch;
+  cursors: Cursors;
+  /** database of the command ($db) */
+  db: string;
+  connId: number;
+  startedAt: Date;
+}
+
+export type Handler = (cmd: Doc, ctx: Ctx) => Doc;
+
+/** The collection name a command names in its first field. */
+export function collName(cmd: Doc, field: string): string {
+  const name = cmd[field];
+  if (typeof name !== 'string' || name.length === 0) {
+    throw err('InvalidNamespace', `collection name has invalid type ${name === null ? 'null' : typeof name}`);
+  }
+  if (name.includes('\0') || name.startsWith('.') || name.includes('$')) {
+    throw err('InvalidNamespace', `Invalid namespace specified '${name}'`);
+  }
+  return name;
+}
+
+export function getColl(ctx: Ctx, name: string): Collection | undefined {
+  return ctx.store.get(ctx.db, name);
+}
+
+/** The collection, created implicitly (as a write to a missing collection does in MongoDB). */
+export function ensureColl(ctx: Ctx, name: string): Collection {
+  return ctx.store.get(ctx.db, name) ?? ctx.batch.createCollection(ctx.db, name);
+}
+
+export function num(v: unknown, dflt: number | undefined): number | undefined {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && v && 'toNumber' in v) return (v as { toNumber(): number }).toNumber();
+  return dflt;
+}
+
+export function writeErrorOf(index: number, e: unknown): Doc {
+  const ce = e as { code?: number; message: string; extra?: Doc };
+  return { index, code: ce.code ?? 1, errmsg: ce.message, ...(ce.extra ?? {}) };
+}

@@ -1,0 +1,93 @@
+// Server-side cursors: results are materialised when the cursor opens; batches are cut by count
+// (101 for a default first batch) and by size, so a reply never exceeds the 16 MiB BSON limit.
+import { Long, calculateObjectSize } from 'bson';
+import { randomBytes } from 'node:crypto';
+import type { Doc } from './bsonutil.ts';
+import { err } from './errors.ts';
+
+const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
+export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
+
+interface Cursor {
+  id: Long;
+  ns: string;
+  docs: Doc[];
+  pos: number;
+  connId: number;
+  lastUsed: number;
+}
+
+export class Cursors {
+  private readonly open = new Map<string, Cursor>();
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  private take(c: { docs: Doc[]; pos: number }, n: number): Doc[] {
+    const out: Doc[] = [];
+    let bytes = 0;
+    while (c.pos < c.docs.length && out.length < n) {
+      const d = c.docs[c.pos];
+      const sz = calculateObjectSize(d);
+      if (out.length > 0 && bytes + sz > MAX_BATCH_BYTES) break;
+      bytes += sz;
+      out.push(d);
+      c.pos++;
+    }
+    return out;
+  }
+
+  /** First batch of a result set; keeps a cursor open when documents remain. */
+  first(ns: string, docs: Doc[], connId: number, batchSize: number | undefined, singleBatch = false): Doc {
+    const state = { docs, pos: 0 };
+    const firstBatch = this.take(state, batchSize === undefined ? 101 : batchSize);
+    let id = Long.ZERO;
+    if (!singleBatch && state.pos < docs.length) {
+      id = newId();
+      this.open.set(id.toString(), { id, ns, docs, pos: state.pos, connId, lastUsed: Date.now() });
+    }
+    return { cursor: { firstBatch, id, ns }, ok: 1 };
+  }
+
+  getMore(id: Long, ns: string, batchSize: number | undefined): Doc {
+    const c = this.open.get(id.toString());
+    if (!c) throw err('CursorNotFound', `cursor id ${id.toString()} not found`);
+    if (c.ns !== ns) throw err('Unauthorized', `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${c.ns}`);
+    c.lastUsed = Date.now();
+    const nextBatch = this.take(c, batchSize && batchSize > 0 ? batchSize : Infinity);
+    let outId = c.id;
+    if (c.pos >= c.docs.length) {
+      this.open.delete(id.toString());
+      outId = Long.ZERO;
+    }
+    return { cursor: { nextBatch, id: outId, ns }, ok: 1 };
+  }
+
+  kill(ids: Long[]): Doc {
+    const killed: Long[] = [];
+    const notFound: Long[] = [];
+    for (const id of ids) (this.open.delete(id.toString()) ? killed : notFound).push(id);
+    return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+  }
+
+  dropConnection(connId: number): void {
+    for (const [k, c] of this.open) if (c.connId === connId) this.open.delete(k);
+  }
+
+  sweep(now = Date.now()): void {
+    for (const [k, c] of this.open) if (now - c.lastUsed > CURSOR_TIMEOUT_MS) this.open.delete(k);
+  }
+
+  clear(): void {
+    this.open.clear();
+  }
+}
+
+function newId(): Long {
+  // Positive 63-bit id, never 0.
+  const b = randomBytes(8);
+  b[7] &= 0x7f;
+  const id = Long.fromBytesLE([...b]);
+  return id.isZero() ? Long.ONE : id;
+}

@@ -1,0 +1,167 @@
+// The engine: a net.Server speaking the MongoDB wire protocol in front of the command table.
+// Every command runs synchronously to completion (SQLite commit included) before the next one
+// starts, so commands are totally ordered and a write is durable before it is acknowledged.
+import net from 'node:net';
+import type { Doc } from './bsonutil.ts';
+import { pathValues } from './bsonutil.ts';
+import { CommandError, err } from './errors.ts';
+import { Store, WriteBatch } from './store.ts';
+import { Cursors } from './cursors.ts';
+import { COMMANDS } from './commands/index.ts';
+import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, ProtocolError } from './wire.ts';
+
+const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
+
+export interface EngineOptions {
+  /** How often expired TTL documents are removed (ms); 0 disables. Default 60 s. */
+  ttlIntervalMs?: number;
+  /** Called for internal errors and unknown commands. */
+  log?: (level: 'warn' | 'error', msg: string) => void;
+}
+
+export class Engine {
+  readonly cursors = new Cursors();
+  readonly unknownCommands = new Set<string>();
+  private nextConnId = 1;
+  private readonly sockets = new Set<net.Socket>();
+  private timers: NodeJS.Timeout[] = [];
+  readonly server: net.Server;
+
+  constructor(
+    readonly store: Store,
+    private readonly opts: EngineOptions = {},
+  ) {
+    this.server = net.createServer((sock) => this.onConnection(sock));
+    const ttl = opts.ttlIntervalMs ?? 60_000;
+    if (ttl > 0) this.timers.push(setInterval(() => this.expireTtl(), ttl).unref());
+    this.timers.push(setInterval(() => this.cursors.sweep(), 60_000).unref());
+  }
+
+  private onConnection(sock: net.Socket): void {
+    const connId = this.nextConnId++;
+    this.sockets.add(sock);
+    sock.setNoDelay(true);
+    let buf: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 4) {
+        const len = buf.readInt32LE(0);
+        if (len < 16 || len > MAX_MESSAGE) {
+          sock.destroy();
+          return;
+        }
+        if (buf.length < len) break;
+        const msg = buf.subarray(0, len);
+        buf = buf.subarray(len);
+        let out: Buffer | null;
+        try {
+          out = this.handleMessage(msg, connId);
+        } catch (e) {
+          this.opts.log?.('error', `wire protocol error: ${(e as Error).message}`);
+          sock.destroy();
+          return;
+        }
+        if (out) sock.write(out);
+      }
+    });
+    const cleanup = () => {
+      this.sockets.delete(sock);
+      this.cursors.dropConnection(connId);
+    };
+    sock.on('close', cleanup);
+    sock.on('error', () => sock.destroy());
+  }
+
+  handleMessage(msg: Buffer, connId: number): Buffer | null {
+    const req = parseMessage(msg);
+    if (req.opCode === OP_QUERY) {
+      const name = Object.keys(req.body)[0];
+      if (!req.fullCollectionName?.endsWith('.$cmd') || !['isMaster', 'ismaster', 'hello'].includes(name)) {
+        return opReply(req.requestId, { ok: 0, errmsg: 'OP_QUERY is only supported for the hello/isMaster handshake', code: 352, codeName: 'UnsupportedOpQueryCommand' });
+      }
+      const db = req.fullCollectionName.slice(0, -'.$cmd'.length);
+      return opReply(req.requestId, this.run({ ...req.body, $db: db }, connId));
+    }
+    if (req.opCode !== OP_MSG) throw new ProtocolError(`unsupported opCode ${req.opCode}`);
+    const reply = this.run(req.body, connId);
+    return req.moreToCome ? null : opMsgReply(req.requestId, reply);
+  }
+
+  /** Runs one command document and returns the reply document (never throws). */
+  run(body: Doc, connId = 0): Doc {
+    const name = Object.keys(body)[0];
+    const db = typeof body.$db === 'string' ? body.$db : 'admin';
+    const batch = new WriteBatch(this.store);
+    try {
+      if (body.txnNumber !== undefined || body.startTransaction || body.autocommit === false) {
+        throw err('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+      }
+      const handler = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+      if (!handler) {
+        if (!this.unknownCommands.has(name)) this.opts.log?.('warn', `unknown command: ${name}`);
+        this.unknownCommands.add(name);
+        throw err('CommandNotFound', `no such command: '${name}'`);
+      }
+      if (db.length === 0 || /[/\\. "$\0]/.test(db)) throw err('InvalidNamespace', `Invalid database name: '${db}'`);
+      const reply = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
+      batch.commit();
+      return reply;
+    } catch (e) {
+      batch.rollback();
+      if (e instanceof CommandError) return { ok: 0, errmsg: e.message, code: e.code, codeName: e.codeName, ...e.extra };
+      this.opts.log?.('error', `command ${name} failed: ${(e as Error).stack ?? e}`);
+      return { ok: 0, errmsg: `internal error: ${(e as Error).message}`, code: 1, codeName: 'InternalError' };
+    }
+  }
+
+  /** Deletes documents whose TTL index date is older than expireAfterSeconds. */
+  expireTtl(now = Date.now()): number {
+    const batch = new WriteBatch(this.store);
+    let n = 0;
+    try {
+      for (const dbm of this.store.dbs.values()) {
+        for (const c of dbm.values()) {
+          for (const idx of c.indexes) {
+            const secs = idx.spec.expireAfterSeconds;
+            if (secs === undefined || idx.fields.length !== 1) continue;
+            for (const [k, d] of [...c.docs]) {
+              const dates = pathValues(d, idx.fields[0])
+                .flatMap((v) => (Array.isArray(v) ? v : [v]))
+                .filter((v): v is Date => v instanceof Date);
+              if (!dates.length) continue;
+              const min = Math.min(...dates.map((x) => x.getTime()));
+              if (min + secs * 1000 <= now) {
+                batch.delete(c, k);
+                n++;
+              }
+            }
+          }
+        }
+      }
+      batch.commit();
+    } catch (e) {
+      batch.rollback();
+      this.opts.log?.('error', `TTL expiry failed: ${(e as Error).message}`);
+      return 0;
+    }
+    return n;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+    this.cursors.clear();
+  }
+}

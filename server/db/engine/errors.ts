@@ -1,0 +1,46 @@
+// MongoDB-shaped command errors. A handler throws CommandError; the dispatcher answers
+// {ok: 0, errmsg, code, codeName, ...extra} exactly as mongod does.
+export class CommandError extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeName: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const Codes = {
+  InternalError: [1, 'InternalError'],
+  BadValue: [2, 'BadValue'],
+  FailedToParse: [9, 'FailedToParse'],
+  TypeMismatch: [14, 'TypeMismatch'],
+  IllegalOperation: [20, 'IllegalOperation'],
+  NamespaceNotFound: [26, 'NamespaceNotFound'],
+  IndexNotFound: [27, 'IndexNotFound'],
+  PathNotViable: [28, 'PathNotViable'],
+  ConflictingUpdateOperators: [40, 'ConflictingUpdateOperators'],
+  CursorNotFound: [43, 'CursorNotFound'],
+  NamespaceExists: [48, 'NamespaceExists'],
+  CommandNotFound: [59, 'CommandNotFound'],
+  ImmutableField: [66, 'ImmutableField'],
+  InvalidOptions: [72, 'InvalidOptions'],
+  InvalidNamespace: [73, 'InvalidNamespace'],
+  IndexOptionsConflict: [85, 'IndexOptionsConflict'],
+  IndexKeySpecsConflict: [86, 'IndexKeySpecsConflict'],
+  OperationNotSupportedInTransaction: [263, 'OperationNotSupportedInTransaction'],
+  Location40324: [40324, 'Location40324'],
+  DuplicateKey: [11000, 'DuplicateKey'],
+  InvalidLength: [16, 'InvalidLength'],
+  NoSuchKey: [4, 'NoSuchKey'],
+  Unauthorized: [13, 'Unauthorized'],
+  InvalidIdField: [53, 'InvalidIdField'],
+  DollarPrefixedFieldName: [52, 'DollarPrefixedFieldName'],
+  BSONObjectTooLarge: [10334, 'BSONObjectTooLarge'],
+} as const;
+
+export function err(kind: keyof typeof Codes, message: string, extra?: Record<string, unknown>): CommandError {
+  const [code, name] = Codes[kind];
+  return new CommandError(code, name, message, extra);
+}

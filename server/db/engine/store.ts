@@ -1,0 +1,375 @@
+// Storage: every document lives in SQLite (WAL, synchronous=FULL) and, for reads, in memory.
+// A command mutates memory through a WriteBatch that records the SQLite writes and how to undo
+// them; the dispatcher commits the batch in ONE SQLite transaction before replying, or undoes it.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { serialize, deserialize } from 'bson';
+import { Query } from 'mingo';
+import { canon, pathValues, show, type Doc } from './bsonutil.ts';
+import { err } from './errors.ts';
+
+export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
+
+export interface IndexSpec {
+  v?: number;
+  key: Record<string, number | string>;
+  name: string;
+  unique?: boolean;
+  sparse?: boolean;
+  expireAfterSeconds?: number;
+  partialFilterExpression?: Doc;
+  [k: string]: unknown;
+}
+
+export class Index {
+  readonly fields: string[];
+  /** full key → document keys (for unique indexes at most one) */
+  readonly map = new Map<string, Set<string>>();
+  /** first field's key → document keys, for equality lookups */
+  readonly prefix = new Map<string, Set<string>>();
+  private readonly partial?: Query;
+
+  constructor(readonly spec: IndexSpec) {
+    this.fields = Object.keys(spec.key);
+    if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
+  }
+
+  get isId(): boolean {
+    return this.spec.name === '_id_';
+  }
+
+  /** Index entries of a document: [fullKey, prefixKey, values][]; [] when the doc is not indexed. */
+  entries(doc: Doc): [string, string, unknown[]][] {
+    if (this.partial && !this.partial.test(doc)) return [];
+    const perField = this.fields.map((f) => {
+      const vals = pathValues(doc, f).flatMap((v) => (Array.isArray(v) ? (v.length ? v : [undefined]) : [v]));
+      return vals.length ? vals : [undefined];
+    });
+    if (this.spec.sparse && perField.every((vs) => vs.length === 1 && vs[0] === undefined)) return [];
+    let combos: unknown[][] = [[]];
+    for (const vs of perField) {
+      const next: unknown[][] = [];
+      for (const c of combos) for (const v of vs) next.push([...c, v]);
+      combos = next;
+    }
+    const seen = new Set<string>();
+    const out: [string, string, unknown[]][] = [];
+    for (const c of combos) {
+      const full = c.map(canon).join('\u0000');
+      if (seen.has(full)) continue;
+      seen.add(full);
+      out.push([full, canon(c[0]), c]);
+    }
+    return out;
+  }
+
+  add(k: string, doc: Doc): void {
+    for (const [full, pre] of this.entries(doc)) {
+      let s = this.map.get(full);
+      if (!s) this.map.set(full, (s = new Set()));
+      s.add(k);
+      let p = this.prefix.get(pre);
+      if (!p) this.prefix.set(pre, (p = new Set()));
+      p.add(k);
+    }
+  }
+
+  remove(k: string, doc: Doc): void {
+    for (const [full, pre] of this.entries(doc)) {
+      const s = this.map.get(full);
+      if (s) {
+        s.delete(k);
+        if (!s.size) this.map.delete(full);
+      }
+      const p = this.prefix.get(pre);
+      if (p) {
+        p.delete(k);
+        if (!p.size) this.prefix.delete(pre);
+      }
+    }
+  }
+
+  /** Throws E11000 if `doc` (stored under key k) would duplicate another document's key. */
+  check(ns: string, k: string, doc: Doc): void {
+    if (!this.spec.unique) return;
+    for (const [full, , values] of this.entries(doc)) {
+      const s = this.map.get(full);
+      if (s && (s.size > 1 || !s.has(k))) throw this.dupError(ns, values);
+    }
+  }
+
+  dupError(ns: string, values: unknown[]) {
+    const keyPattern: Doc = {};
+    const keyValue: Doc = {};
+    this.fields.forEach((f, i) => {
+      keyPattern[f] = this.spec.key[f];
+      keyValue[f] = values[i] === undefined ? null : values[i];
+    });
+    const shown = '{ ' + this.fields.map((f, i) => `${f}: ${show(values[i])}`).join(', ') + ' }';
+    return err('DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${this.spec.name} dup key: ${shown}`, {
+      keyPattern,
+      keyValue,
+    });
+  }
+}
+
+export class Collection {
+  readonly docs = new Map<string, Doc>();
+  indexes: Index[] = [];
+  constructor(
+    readonly cid: number,
+    readonly db: string,
+    readonly name: string,
+    public options: Doc,
+    specs: IndexSpec[],
+    readonly uuid: Buffer,
+  ) {
+    for (const s of specs) this.indexes.push(new Index(s));
+  }
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+  meta(): Doc {
+    return { options: this.options, indexes: this.indexes.map((i) => i.spec), uuid: this.uuid };
+  }
+  idKey(doc: Doc): string {
+    return canon(doc._id);
+  }
+  /** Candidate document keys for an equality lookup on `field`, or null if no index helps. */
+  lookup(field: string, values: unknown[]): Set<string> | null {
+    if (field === '_id') {
+      const out = new Set<string>();
+      for (const v of values) {
+        const k = canon(v);
+        if (this.docs.has(k)) out.add(k);
+      }
+      return out;
+    }
+    const idx = this.indexes.find((i) => i.fields[0] === field && !i.spec.sparse && !i.spec.partialFilterExpression);
+    if (!idx) return null;
+    const out = new Set<string>();
+    for (const v of values) for (const k of idx.prefix.get(canon(v)) ?? []) out.add(k);
+    return out;
+  }
+}
+
+type Op =
+  | { t: 'put'; cid: number; k: string; doc: Doc }
+  | { t: 'del'; cid: number; k: string }
+  | { t: 'coll'; cid: number; db: string; name: string; meta: Doc }
+  | { t: 'dropColl'; cid: number };
+
+/** Mutations of one command: applied to memory at once, to SQLite on commit. */
+export class WriteBatch {
+  readonly ops: Op[] = [];
+  readonly undo: (() => void)[] = [];
+  constructor(readonly store: Store) {}
+
+  insert(c: Collection, doc: Doc): void {
+    const k = c.idKey(doc);
+    if (c.docs.has(k)) throw c.indexes.find((i) => i.isId)!.dupError(c.ns, [doc._id]);
+    for (const idx of c.indexes) if (!idx.isId) idx.check(c.ns, k, doc);
+    for (const idx of c.indexes) if (!idx.isId) idx.add(k, doc);
+    c.docs.set(k, doc);
+    this.ops.push({ t: 'put', cid: c.cid, k, doc });
+    this.undo.push(() => {
+      c.docs.delete(k);
+      for (const idx of c.indexes) if (!idx.isId) idx.remove(k, doc);
+    });
+  }
+
+  /** Replace the stored document with key k by `doc` (same _id). */
+  replace(c: Collection, k: string, doc: Doc): void {
+    const old = c.docs.get(k);
+    if (!old) throw new Error('replace of a missing document');
+    for (const idx of c.indexes) if (!idx.isId) idx.remove(k, old);
+    try {
+      for (const idx of c.indexes) if (!idx.isId) idx.check(c.ns, k, doc);
+    } catch (e) {
+      for (const idx of c.indexes) if (!idx.isId) idx.add(k, old);
+      throw e;
+    }
+    for (const idx of c.indexes) if (!idx.isId) idx.add(k, doc);
+    c.docs.set(k, doc);
+    this.ops.push({ t: 'put', cid: c.cid, k, doc });
+    this.undo.push(() => {
+      for (const idx of c.indexes) if (!idx.isId) idx.remove(k, doc);
+      for (const idx of c.indexes) if (!idx.isId) idx.add(k, old);
+      c.docs.set(k, old);
+    });
+  }
+
+  delete(c: Collection, k: string): void {
+    const old = c.docs.get(k);
+    if (!old) return;
+    for (const idx of c.indexes) if (!idx.isId) idx.remove(k, old);
+    c.docs.delete(k);
+    this.ops.push({ t: 'del', cid: c.cid, k });
+    this.undo.push(() => {
+      for (const idx of c.indexes) if (!idx.isId) idx.add(k, old);
+      c.docs.set(k, old);
+    });
+  }
+
+  /** Persist a collection's catalogue entry (options / indexes changed or created). */
+  saveMeta(c: Collection): void {
+    this.ops.push({ t: 'coll', cid: c.cid, db: c.db, name: c.name, meta: c.meta() });
+  }
+
+  createCollection(db: string, name: string, options: Doc = {}): Collection {
+    const s = this.store;
+    let dbm = s.dbs.get(db);
+    const createdDb = !dbm;
+    if (!dbm) s.dbs.set(db, (dbm = new Map()));
+    const c = new Collection(s.nextCid++, db, name, options, [{ v: 2, key: { _id: 1 }, name: '_id_' }], randomUuid());
+    dbm.set(name, c);
+    this.saveMeta(c);
+    this.undo.push(() => {
+      dbm!.delete(name);
+      if (createdDb) s.dbs.delete(db);
+    });
+    return c;
+  }
+
+  dropCollection(c: Collection): void {
+    const s = this.store;
+    const dbm = s.dbs.get(c.db)!;
+    dbm.delete(c.name);
+    if (!dbm.size) s.dbs.delete(c.db);
+    this.ops.push({ t: 'dropColl', cid: c.cid });
+    this.undo.push(() => {
+      let m = s.dbs.get(c.db);
+      if (!m) s.dbs.set(c.db, (m = new Map()));
+      m.set(c.name, c);
+    });
+  }
+
+  rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]();
+    this.undo.length = 0;
+    this.ops.length = 0;
+  }
+
+  commit(): void {
+    if (!this.ops.length) return;
+    try {
+      this.store.apply(this.ops);
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    this.ops.length = 0;
+    this.undo.length = 0;
+  }
+}
+
+function randomUuid(): Buffer {
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return b;
+}
+
+export class Store {
+  readonly sql: Database.Database;
+  readonly dbs = new Map<string, Map<string, Collection>>();
+  nextCid = 1;
+  private readonly stmts: {
+    put: Database.Statement;
+    del: Database.Statement;
+    coll: Database.Statement;
+    dropDocs: Database.Statement;
+    dropColl: Database.Statement;
+  };
+  private readonly tx: (ops: Op[]) => void;
+
+  constructor(dataDir: string) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.sql = new Database(path.join(dataDir, 'engine.sqlite3'));
+    this.sql.pragma('journal_mode = WAL');
+    this.sql.pragma('synchronous = FULL');
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS collections (
+        cid INTEGER PRIMARY KEY, db TEXT NOT NULL, name TEXT NOT NULL, meta BLOB NOT NULL, UNIQUE (db, name));
+      CREATE TABLE IF NOT EXISTS docs (
+        cid INTEGER NOT NULL, k TEXT NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (cid, k)) WITHOUT ROWID;
+    `);
+    this.stmts = {
+      put: this.sql.prepare('INSERT OR REPLACE INTO docs (cid, k, doc) VALUES (?, ?, ?)'),
+      del: this.sql.prepare('DELETE FROM docs WHERE cid = ? AND k = ?'),
+      coll: this.sql.prepare('INSERT OR REPLACE INTO collections (cid, db, name, meta) VALUES (?, ?, ?, ?)'),
+      dropDocs: this.sql.prepare('DELETE FROM docs WHERE cid = ?'),
+      dropColl: this.sql.prepare('DELETE FROM collections WHERE cid = ?'),
+    };
+    this.tx = this.sql.transaction((ops: Op[]) => {
+      for (const op of ops) {
+        switch (op.t) {
+          case 'put':
+            this.stmts.put.run(op.cid, op.k, serialize(op.doc));
+            break;
+          case 'del':
+            this.stmts.del.run(op.cid, op.k);
+            break;
+          case 'coll':
+            this.stmts.coll.run(op.cid, op.db, op.name, serialize(op.meta));
+            break;
+          case 'dropColl':
+            this.stmts.dropDocs.run(op.cid);
+            this.stmts.dropColl.run(op.cid);
+            break;
+        }
+      }
+    });
+    this.load();
+  }
+
+  private load(): void {
+    const byCid = new Map<number, Collection>();
+    for (const row of this.sql.prepare('SELECT cid, db, name, meta FROM collections ORDER BY cid').all() as {
+      cid: number;
+      db: string;
+      name: string;
+      meta: Buffer;
+    }[]) {
+      const meta = deserialize(row.meta, DESERIALIZE_OPTS);
+      const uuid = meta.uuid?.buffer ? Buffer.from(meta.uuid.buffer) : randomUuid();
+      const c = new Collection(row.cid, row.db, row.name, meta.options ?? {}, meta.indexes ?? [], uuid);
+      let dbm = this.dbs.get(row.db);
+      if (!dbm) this.dbs.set(row.db, (dbm = new Map()));
+      dbm.set(row.name, c);
+      byCid.set(row.cid, c);
+      this.nextCid = Math.max(this.nextCid, row.cid + 1);
+    }
+    const it = this.sql.prepare('SELECT cid, k, doc FROM docs').iterate() as IterableIterator<{
+      cid: number;
+      k: string;
+      doc: Buffer;
+    }>;
+    for (const row of it) {
+      const c = byCid.get(row.cid);
+      if (!c) continue;
+      const doc = deserialize(row.doc, DESERIALIZE_OPTS);
+      c.docs.set(row.k, doc);
+      for (const idx of c.indexes) if (!idx.isId) idx.add(row.k, doc);
+    }
+  }
+
+  apply(ops: Op[]): void {
+    this.tx(ops);
+  }
+
+  get(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name);
+  }
+
+  close(): void {
+    try {
+      this.sql.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* ignore */
+    }
+    this.sql.close();
+  }
+}
