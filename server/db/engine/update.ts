@@ -166,6 +166,16 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; array
       mods[op] = spec;
     }
     if (opts.isInsert && u.$setOnInsert) mods.$set = { ...(mods.$set ?? {}), ...u.$setOnInsert };
+    // `$set: {_id: <same value>}` is allowed by MongoDB (connect-mongo does it); mingo refuses it.
+    if (mods.$set && '_id' in mods.$set) {
+      const { _id, ...rest } = mods.$set;
+      if (out._id === undefined) out = { _id, ...out };
+      else if (canon(_id) !== canon(out._id)) {
+        throw err('ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+      }
+      if (Object.keys(rest).length) mods.$set = rest;
+      else delete mods.$set;
+    }
     if (Object.keys(mods).length) {
       const docs = [out];
       try {
