@@ -1,0 +1,110 @@
+// Annual results for year Y (SPEC §4): mean of the four quarterly totals (a quarter with no total
+// counts 0), half-up to 2 decimals, ranked and graded like a quarter, with merit eligibility.
+import { AppError } from '../errors.ts';
+import type { UnitCategory } from '../fields.ts';
+import { quartersOfYear } from '../periods.ts';
+import { meritEligibility, type CaseLike } from './accountability.ts';
+import { Rational } from './rational.ts';
+import { compareRows, rankAndGrade } from './ranking.ts';
+import type { AssessmentScheme, Grade } from './scheme.ts';
+import { SCORE_PLACES } from './score.ts';
+
+export interface AnnualUnit {
+  unit: string;
+  name: string;
+  category: UnitCategory;
+  active?: boolean;
+}
+
+/** A quarterly result row as stored (the SPEC §7 row has these fields). */
+export interface QuarterRow {
+  unit: string;
+  total: number | null;
+  grade: Grade | null;
+}
+
+export interface AnnualInput {
+  year: number;
+  units: readonly AnnualUnit[];
+  /** Results of the year's quarters keyed by period ("2026Q1" …); absent quarters count 0 for everyone. */
+  quarters: Readonly<Record<string, readonly QuarterRow[]>>;
+  /** Accountability cases (any period); only those of quarters of `year` matter. */
+  cases?: readonly CaseLike[];
+  /** The instant at which a not yet resolved case is judged overdue. */
+  now?: Date;
+}
+
+export interface AnnualResult {
+  unit: string;
+  name: string;
+  category: UnitCategory;
+  /** Quarterly totals keyed by period; null when the quarter has no total for the unit. */
+  quarters: Record<string, number | null>;
+  total: number;
+  /** Exact mean before rounding, e.g. "88.7525". */
+  totalExact: string;
+  grade: Grade;
+  rank: number;
+  eligible: boolean;
+  /** Chinese reasons when not eligible. */
+  ineligibleReasons: string[];
+}
+
+/**
+ * Scores year Y. Covers every active unit that has a row in at least one quarter of the year
+ * (a unit never assessed in Y has no annual result).
+ */
+export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualResult[] {
+  if (!Number.isInteger(input.year) || input.year < 1000 || input.year > 9999) {
+    throw new AppError(400, 'invalid_year', `年度格式不正确：${input.year}`);
+  }
+  const periods = quartersOfYear(input.year);
+  const byPeriod = periods.map((p) => new Map((input.quarters[p] ?? []).map((r) => [r.unit, r])));
+  const units = input.units.filter((u) => u.active !== false && byPeriod.some((m) => m.has(u.unit)));
+  const seen = new Set<string>();
+  for (const u of units) {
+    if (seen.has(u.unit)) throw new AppError(400, 'duplicate_unit', `年度评分输入中单位 ${u.unit} 重复`);
+    seen.add(u.unit);
+  }
+  const four = Rational.of(periods.length);
+  const computed = units.map((u) => {
+    const quarters: Record<string, number | null> = {};
+    let sum = Rational.ZERO;
+    periods.forEach((p, i) => {
+      const t = byPeriod[i]!.get(u.unit)?.total ?? null;
+      quarters[p] = t;
+      if (t !== null) sum = sum.add(Rational.fromNumber(t));
+    });
+    const exact = sum.div(four);
+    return { u, quarters, exact, total: exact.roundHalfUp(SCORE_PLACES) };
+  });
+  const placements = rankAndGrade(
+    scheme,
+    computed.map((c) => ({ unit: c.u.unit, category: c.u.category, total: c.total })),
+  );
+  const rows = computed.map((c): AnnualResult => {
+    const p = placements.get(c.u.unit)!;
+    const quarterGrades: Record<string, Grade | null> = {};
+    periods.forEach((per, i) => (quarterGrades[per] = byPeriod[i]!.get(c.u.unit)?.grade ?? null));
+    const elig = meritEligibility({
+      year: input.year,
+      unit: c.u.unit,
+      quarterGrades,
+      cases: input.cases ?? [],
+      now: input.now ?? null,
+    });
+    return {
+      unit: c.u.unit,
+      name: c.u.name,
+      category: c.u.category,
+      quarters: c.quarters,
+      total: c.total.toNumber(SCORE_PLACES),
+      totalExact: c.exact.toExactString(),
+      grade: p.grade!,
+      rank: p.rank!,
+      eligible: elig.eligible,
+      ineligibleReasons: elig.reasons,
+    };
+  });
+  return rows.sort(compareRows);
+}
