@@ -50,7 +50,7 @@ export class MongoLeaseCoordinator implements RunCoordinator {
         ],
       },
       { $set: set },
-      { new: true },
+      { returnDocument: 'after' },
     ).lean();
     let ok = taken !== null;
     if (!ok) {

@@ -111,7 +111,7 @@ export async function executeJob(job: JobName, opts: ExecuteOptions): Promise<Jo
     const e = err as Error;
     update = { outcome: 'failed', error: e?.message ?? String(err), finishedAt: clock.now() };
   }
-  const doc = await JobRun.findByIdAndUpdate(run._id, { $set: update }, { new: true }).lean();
+  const doc = await JobRun.findByIdAndUpdate(run._id, { $set: update }, { returnDocument: 'after' }).lean();
   return runView(doc as RunDoc);
 }
 

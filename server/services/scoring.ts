@@ -15,10 +15,10 @@ import { scorePeriod, type PeriodScoring, type UnitExplanation, type UnitInput, 
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { Period } from '../models/period.ts';
 import { ResultRow, ResultSet } from '../models/result.ts';
-import { ReturnRevision } from '../models/return-revision.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
 import { assertQuarter, getPeriod } from './periods.ts';
+import { periodReturns } from './returns.ts';
 import { currentScheme, schemeVersion } from './scheme.ts';
 
 const { ObjectId } = mongoose.Types;
@@ -48,37 +48,25 @@ export async function loadInputs(period: string): Promise<PeriodInputs> {
   const deadline = new Date((await getPeriod(period)).deadline);
   const deadlinePassed = now.getTime() > deadline.getTime();
 
-  // Latest committed revision and first committed submission time, per unit.
-  const latest = new Map<string, { revision: number; values: ReturnValues; rejected: boolean }>();
-  const first = new Map<string, { revision: number; at: Date }>();
-  const cursor = ReturnRevision.find({ period, committed: true }, { unit: 1, revision: 1, values: 1, review: 1, submittedAt: 1 })
-    .lean()
-    .cursor();
-  for await (const r of cursor) {
-    const l = latest.get(r.unit);
-    if (!l || r.revision > l.revision) {
-      const values = Object.fromEntries(FIELD_KEYS.map((k) => [k, (r.values as Record<string, number>)[k]])) as ReturnValues;
-      latest.set(r.unit, { revision: r.revision, values, rejected: r.review?.decision === 'reject' });
-    }
-    const f = first.get(r.unit);
-    if (!f || r.revision < f.revision) first.set(r.unit, { revision: r.revision, at: r.submittedAt });
-  }
+  // The latest visible revision per unit, with the late flag (first visible revision after the deadline).
+  const returns = await periodReturns(period);
 
   const units: UnitInput[] = [];
   const revisions = new Map<string, number | null>();
   for (const u of await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).lean()) {
-    const l = latest.get(u.code);
-    const f = first.get(u.code);
+    const r = returns.get(u.code)?.latest;
+    const rejected = r?.status === 'rejected';
+    const values = r ? (Object.fromEntries(FIELD_KEYS.map((k) => [k, Number((r.values as Record<string, unknown>)[k])])) as ReturnValues) : null;
     units.push({
       unit: u.code,
       name: u.name,
       category: u.category as UnitCategory,
       active: u.active !== false,
-      values: l ? l.values : null,
-      rejected: l?.rejected ?? false,
-      late: !!f && f.at.getTime() > deadline.getTime(),
+      values,
+      rejected,
+      late: r?.late ?? false,
     });
-    revisions.set(u.code, l && !l.rejected ? l.revision : null);
+    revisions.set(u.code, r && !rejected ? r.revision : null);
   }
 
   const prevPeriod = previousQuarter(period)!;
@@ -177,7 +165,7 @@ export async function computeAndStore(period: string, opts: { final?: boolean; b
     const prev = await ResultSet.findOneAndUpdate(
       { period, status: 'provisional', computeId: existing.computeId },
       { $set: set },
-      { new: false },
+      { returnDocument: 'before' },
     ).lean();
     ok = prev !== null;
     replaced = existing.computeId as ObjectIdT;
@@ -373,7 +361,7 @@ export async function reopen(actor: Actor, period: string, reason: unknown): Pro
       $set: { status: 'provisional', publishedAt: null, publishedBy: null, reopened: true },
       $push: { reopens: { at: now, by: actor.username, reason: text, previousComputeId: set.computeId } },
     },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean();
   if (!updated) throw conflict('results_busy', `${period} 期结果刚被修改，请刷新后重试`);
   await Period.updateOne({ period }, { $set: { publishedAt: null } });
@@ -450,3 +438,30 @@ export async function latestResultPeriod(): Promise<string> {
 }
 
 export { schemeVersion };
+
+// ---------------------------------------------------------------------------------------------
+// What-if preview for the scheme editor
+
+export interface SchemePreview {
+  period: string;
+  baseVersion: number;
+  deadlinePassed: boolean;
+  diff: import('../domain/scoring/whatif.ts').WhatIf;
+}
+
+/**
+ * Scores the latest period with results (or the period being reported) from the current inputs with
+ * the scheme in force and with `draft`, and diffs totals, grades and ranks. Writes nothing.
+ * Throws 422 invalid_scheme when the draft is invalid.
+ */
+export async function previewScheme(draft: unknown, period?: string): Promise<SchemePreview> {
+  const { validateDraft } = await import('./scheme.ts');
+  const { diffResults } = await import('../domain/scoring/whatif.ts');
+  const current = await currentScheme();
+  const scheme = validateDraft(draft, current.version + 1);
+  const p = period ? assertQuarter(period) : await latestResultPeriod();
+  const inputs = await loadInputs(p);
+  const before = scoreInputs(current.scheme, inputs).results;
+  const after = scoreInputs(scheme, inputs).results;
+  return { period: p, baseVersion: current.version, deadlinePassed: inputs.deadlinePassed, diff: diffResults(before, after) };
+}

@@ -1,4 +1,27 @@
 import { Router } from 'express';
+import { principalOf, requireRole } from '../../http/auth.ts';
+import { getRun, JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 
-// /api/v1 routes for jobs: owner fills in. Mounted by server/app.ts at /api/v1.
+// /api/v1/jobs (SPEC §5, §7): admins run any job now; every run is recorded.
 export const router = Router();
+
+/** POST /jobs/:name/run {period?} (admin; score, remind, accountability) → the run record (outcome, counts, error). */
+router.post('/jobs/:name/run', requireRole('admin'), async (req, res) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  res.json(await runJobNow(String(req.params.name), b, principalOf(req).username));
+});
+
+/** GET /jobs → [{name, label}]; GET /jobs/runs?job=&limit= → recent run records. */
+router.get('/jobs', requireRole('admin'), (_req, res) => {
+  res.json(JOB_NAMES.map((name) => ({ name, label: JOB_LABELS[name] })));
+});
+
+router.get('/jobs/runs', requireRole('admin'), async (req, res) => {
+  const q = req.query as Record<string, unknown>;
+  const limit = Number(q.limit ?? 50);
+  res.json(await listRuns({ job: q.job ? String(q.job) : undefined, limit: Number.isFinite(limit) && limit > 0 ? limit : 50 }));
+});
+
+router.get('/jobs/runs/:id', requireRole('admin'), async (req, res) => {
+  res.json(await getRun(String(req.params.id)));
+});

@@ -1,4 +1,51 @@
 import { Router } from 'express';
+import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { assertQuarter } from '../../services/periods.ts';
+import { explainUnit, getResults, publish, reopen, resultStatus } from '../../services/scoring.ts';
 
-// /api/v1 routes for results: owner fills in. Mounted by server/app.ts at /api/v1.
+// /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
+//
+// Visibility: office, reviewers and admins see every row. Reporters see the whole published ranking
+// (status final); before publication they see their own unit's row only.
 export const router = Router();
+
+/** GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline). */
+router.get('/results/:period', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(String(req.params.period));
+  if (p.role === 'reporter') {
+    const set = await resultStatus(period);
+    const onlyUnit = set?.status === 'final' ? undefined : (p.unit ?? '');
+    return void res.json(await getResults(period, { onlyUnit }));
+  }
+  res.json(await getResults(period));
+});
+
+/**
+ * GET /results/:period/units/:code/explain → how the unit's result came about: each indicator's
+ * inputs, formula, value, weight, score and applicability, the redistribution, the deductions,
+ * rounding, grade (quota) and rank. Reporters: their own unit only.
+ */
+router.get('/results/:period/units/:code/explain', requireAuth, async (req, res) => {
+  const period = assertQuarter(String(req.params.period));
+  const code = String(req.params.code);
+  assertCanSeeUnit(principalOf(req), code);
+  res.json(await explainUnit(period, code));
+});
+
+/** POST /results/:period/publish (reviewer, admin) → the final results. 409 when already final or before the deadline. */
+router.post('/results/:period/publish', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  res.json(await publish({ username: p.username, role: p.role }, String(req.params.period)));
+});
+
+/** POST /results/:period/reopen {reason} (admin) → provisional results again; audited. */
+router.post('/results/:period/reopen', requireRole('admin'), async (req, res) => {
+  const p = principalOf(req);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  res.json(await reopen({ username: p.username, role: p.role }, String(req.params.period), b.reason));
+});
+
+// GET /results/:period/sheet.xlsx and GET /results/:period/units/:code/sheet.xlsx (the assessment
+// workbooks) are added by the dashboard / Excel work — not here.
+

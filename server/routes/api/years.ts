@@ -1,4 +1,17 @@
 import { Router } from 'express';
+import { principalOf, requireAuth } from '../../http/auth.ts';
+import { annualResults, assertYear } from '../../services/eligibility.ts';
 
-// /api/v1 routes for years: owner fills in. Mounted by server/app.ts at /api/v1.
+// /api/v1/years (SPEC §7): annual totals, grades, ranks and merit eligibility.
 export const router = Router();
+
+/**
+ * GET /years/:year/results → {year, results: [{unit, category, total, grade, rank, eligible, …}], quarters, final}.
+ * Reporters see the whole annual ranking once all four quarters are published; before that, their own row.
+ */
+router.get('/years/:year/results', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const view = await annualResults(assertYear(String(req.params.year)));
+  if (p.role === 'reporter' && !view.final) view.results = view.results.filter((r) => r.unit === p.unit);
+  res.json(view);
+});
