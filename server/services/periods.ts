@@ -1,5 +1,6 @@
 // Periods (SPEC §2): deadline (default or set by an admin), open / closed.
 import { clock } from '../clock.ts';
+import { currentConfig } from '../config.ts';
 import { badRequest, conflict } from '../domain/errors.ts';
 import { defaultDeadline, formatQuarter, isQuarter, parseQuarter } from '../domain/periods.ts';
 import { Period } from '../models/period.ts';
@@ -7,7 +8,7 @@ import { audit, type Actor } from './audit.ts';
 
 /** The configured time zone (SPEC §2, default Asia/Shanghai). */
 export function timeZone(): string {
-  return process.env.TIME_ZONE || process.env.TZ_NAME || 'Asia/Shanghai';
+  return currentConfig().tz;
 }
 
 export interface PeriodView {

@@ -118,7 +118,7 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
   const after = await Unit.findOneAndUpdate(
     { code },
     { $set: checked.unit, $setOnInsert: { code, ...(checked.unit.active === undefined ? { active: true } : {}) } },
-    { upsert: true, new: true, runValidators: true },
+    { upsert: true, returnDocument: 'after', runValidators: true },
   ).lean();
   if (!after) throw new AppError(500, 'internal', '保存单位失败');
   const view = toUnitView(after);
@@ -279,7 +279,7 @@ function depth(code: string, parents: Map<string, string | null>): number {
 
 async function upsertUnitUnchecked(actor: Actor, code: string, unit: CleanUnit): Promise<boolean> {
   const before = await Unit.findOne({ code }).lean();
-  const after = await Unit.findOneAndUpdate({ code }, { $set: unit, $setOnInsert: { code, active: true } }, { upsert: true, new: true }).lean();
+  const after = await Unit.findOneAndUpdate({ code }, { $set: unit, $setOnInsert: { code, active: true } }, { upsert: true, returnDocument: 'after' }).lean();
   await audit(actor, { action: before ? 'unit.update' : 'unit.create', entity: 'unit', entityId: code, before: before ? toUnitView(before) : null, after: after ? toUnitView(after) : null });
   return !before;
 }

@@ -1,4 +1,144 @@
-import { Router } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
+import multer from 'multer';
+import { currentConfig } from '../../config.ts';
+import { AppError, badRequest, forbidden, notFound } from '../../domain/errors.ts';
+import { requireAuth, requireRole, principalOf, type Principal } from '../../http/auth.ts';
+import { noticesForUnit } from '../../services/notices.ts';
+import { assertQuarter } from '../../services/periods.ts';
+import { assertCanRead, latestRevision, periodReturns, reviewReturn, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
+import { listUploads, originalFile, uploadAndCommit, UploadRejected } from '../../services/uploads.ts';
+import { getUnit } from '../../services/units.ts';
+import { templateFor } from '../../services/templates.ts';
 
-// /api/v1 routes for returns: owner fills in. Mounted by server/app.ts at /api/v1.
+// /api/v1 returns (SPEC §3, §6, §7).
 export const router = Router();
+
+const sub = (p: Principal): Submitter => ({ username: p.username, role: p.role, ...(p.unit ? { unit: p.unit } : {}) });
+
+function periodParam(req: Request): string {
+  return assertQuarter(typeof req.query.period === 'string' ? req.query.period : req.params.period);
+}
+
+/** multer memory storage with the configured size limit; a too-large file is 413. */
+export function singleFile(field = 'file'): RequestHandler {
+  return (req, res, next) => {
+    const max = currentConfig().uploadMaxBytes;
+    const mw = multer({ storage: multer.memoryStorage(), limits: { fileSize: max, files: 1, fields: 20 } }).single(field);
+    mw(req, res, (err: unknown) => {
+      if (!err) return next();
+      const e = err as { code?: string; name?: string };
+      if (e.code === 'LIMIT_FILE_SIZE') {
+        return next(new AppError(413, 'file_too_large', `文件过大，上传的文件不能超过 ${Math.round((max / 1024 / 1024) * 10) / 10} MB`));
+      }
+      if (e.name === 'MulterError') return next(badRequest('invalid_upload', `上传内容无效（${String(e.code)}），请使用字段 ${field} 上传一个文件`));
+      next(err);
+    });
+  };
+}
+
+/** Sends an upload refusal as SPEC §7 writes it: 422 {errors: [...]}, plus the usual {error: {code, message}}. */
+export function sendRejected(res: import('express').Response, err: UploadRejected): void {
+  res.status(422).json({ error: { code: err.code, message: err.message }, errors: err.errors });
+}
+
+router.get('/returns/template', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = periodParam(req);
+  let unit = typeof req.query.unit === 'string' && req.query.unit ? req.query.unit : undefined;
+  if (p.role === 'reporter') {
+    if (unit && unit !== p.unit) throw forbidden('只能下载本单位的填报模板');
+    unit = p.unit;
+    if (!unit) throw forbidden('账号未绑定单位');
+  }
+  const { buffer, fileName } = await templateFor(period, unit);
+  res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  res.setHeader('Content-Disposition', `attachment; filename="template.xlsx"; filename*=UTF-8''${encodeURIComponent(fileName)}`);
+  res.setHeader('Cache-Control', 'no-store');
+  res.send(buffer);
+});
+
+router.post('/returns/upload', requireRole('admin', 'reporter'), singleFile('file'), async (req, res) => {
+  const p = principalOf(req);
+  const period = periodParam(req);
+  if (!req.file) throw badRequest('file_required', '请用 multipart/form-data 的 file 字段上传 .xlsx 文件');
+  try {
+    const r = await uploadAndCommit(sub(p), period, req.file.buffer, req.file.originalname, 'excel');
+    res.json({ accepted: r.accepted, batch: r.batch });
+  } catch (err) {
+    if (err instanceof UploadRejected) return sendRejected(res, err);
+    throw err;
+  }
+});
+
+/** Committed uploads of a period, with links to their original files. */
+router.get('/returns/uploads', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = periodParam(req);
+  const unit = typeof req.query.unit === 'string' && req.query.unit ? req.query.unit : undefined;
+  res.json(await listUploads(sub(p), period, unit));
+});
+
+/** The original uploaded file (reviewers, admins, office; reporters for their own unit's uploads). */
+router.get('/returns/uploads/:id/file', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const f = await originalFile(sub(p), String(req.params.id));
+  res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  res.setHeader('Content-Disposition', `attachment; filename="upload.xlsx"; filename*=UTF-8''${encodeURIComponent(f.fileName)}`);
+  if (f.size) res.setHeader('Content-Length', String(f.size));
+  f.stream.on('error', (err) => (res.headersSent ? res.destroy(err) : res.status(500).end()));
+  f.stream.pipe(res);
+});
+
+/** The latest revision of every unit of a period (reporters: only their own). */
+router.get('/returns', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = periodParam(req);
+  const all = await periodReturns(period);
+  const list = [...all.values()].filter((r) => p.role !== 'reporter' || r.unit === p.unit).map((r) => r.latest);
+  res.json(list);
+});
+
+router.get('/returns/:period/:unit', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const unit = String(req.params.unit);
+  assertCanRead(sub(p), unit);
+  const latest = await latestRevision(period, unit);
+  if (!latest) {
+    if (!(await getUnit(unit))) throw notFound('unit_not_found', `单位「${unit}」不存在`);
+    throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
+  }
+  res.json(latest);
+});
+
+router.get('/returns/:period/:unit/revisions', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const unit = String(req.params.unit);
+  assertCanRead(sub(p), unit);
+  res.json(await revisionsOf(period, unit));
+});
+
+router.put('/returns/:period/:unit', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const body = (req.body ?? {}) as { values?: unknown };
+  if (body.values === undefined) throw badRequest('values_required', '请求体应为 {"values": {指标: 数值, …}}');
+  const rev = await submitValues(sub(p), period, String(req.params.unit), body.values, 'api');
+  res.json({ revision: rev.revision, unit: rev.unit, period: rev.period, late: rev.late, submittedAt: rev.submittedAt });
+});
+
+router.post('/returns/:period/:unit/review', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  res.json(await reviewReturn(sub(p), period, String(req.params.unit), req.body ?? {}));
+});
+
+/** Notices to the caller's unit (reporters), or to ?unit= (others). */
+router.get('/notices', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const unit = p.role === 'reporter' ? p.unit : typeof req.query.unit === 'string' ? req.query.unit : undefined;
+  if (!unit) throw badRequest('unit_required', '请指定单位 unit');
+  res.json((await noticesForUnit(unit)).map((n) => ({ id: String(n._id), unit: n.unit, kind: n.kind, period: n.period, title: n.title, body: n.body, createdAt: n.createdAt, readAt: n.readAt })));
+});
+
