@@ -36,6 +36,13 @@ export function singleFile(field = 'file'): RequestHandler {
   };
 }
 
+/** multer (busboy) hands over file names as latin1; browsers and fetch send UTF-8. */
+export function uploadedName(raw: string | undefined): string {
+  if (!raw) return 'upload.xlsx';
+  const utf8 = Buffer.from(raw, 'latin1').toString('utf8');
+  return /[^\u0000-\u00ff]/.test(raw) || utf8.includes('\ufffd') ? raw : utf8;
+}
+
 /** Sends an upload refusal as SPEC §7 writes it: 422 {errors: [...]}, plus the usual {error: {code, message}}. */
 export function sendRejected(res: import('express').Response, err: UploadRejected): void {
   res.status(422).json({ error: { code: err.code, message: err.message }, errors: err.errors });
@@ -62,7 +69,7 @@ router.post('/returns/upload', requireRole('admin', 'reporter'), singleFile('fil
   const period = periodParam(req);
   if (!req.file) throw badRequest('file_required', '请用 multipart/form-data 的 file 字段上传 .xlsx 文件');
   try {
-    const r = await uploadAndCommit(sub(p), period, req.file.buffer, req.file.originalname, 'excel');
+    const r = await uploadAndCommit(sub(p), period, req.file.buffer, uploadedName(req.file.originalname), 'excel');
     res.json({ accepted: r.accepted, batch: r.batch });
   } catch (err) {
     if (err instanceof UploadRejected) return sendRejected(res, err);
