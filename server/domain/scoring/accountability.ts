@@ -214,6 +214,6 @@ export function meritEligibility(input: EligibilityInput): { eligible: boolean; 
     if (inYear(period) && g === '不合格') reasons.push(`${period} 考核等级为不合格`);
   }
   const overdue = input.cases.filter((c) => c.unit === input.unit && inYear(c.period) && wasOverdue(c, input.now));
-  for (const c of overdue) reasons.push(`${c.period} 的${c.rule ? `${c.rule} ` : ''}问责案件逾期未按期整改`);
+  for (const c of overdue) reasons.push(`${c.period} 的问责案件${c.rule ? `（${c.rule}）` : ''}逾期未整改`);
   return { eligible: reasons.length === 0, reasons };
 }

@@ -233,7 +233,7 @@ export function validateScheme(input: unknown): SchemeValidation {
         return;
       }
       const id = typeof raw.id === 'string' ? raw.id.trim() : '';
-      const who = id ? `指标 ${id}` : `第 ${i + 1} 个指标`;
+      const who = id ? `指标 ${id} ` : `第 ${i + 1} 个指标`;
       if (!/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(id)) err(`${p}.id`, `${who}的编号必须以字母开头，只含字母、数字或下划线`);
       else if (ids.has(id)) err(`${p}.id`, `指标编号 ${id} 重复`);
       ids.add(id);
