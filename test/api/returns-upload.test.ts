@@ -1,6 +1,8 @@
 // Excel upload through POST /api/v1/returns/upload (SPEC §6, §7): all-or-nothing, every error kind,
 // revisions, originals kept and downloadable by reviewers, reporter scope, preview + confirm on the web.
 import { expect } from 'chai';
+import ExcelJS from 'exceljs';
+import { FIELD_KEYS, FIELD_LABELS } from '../../server/domain/fields.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIMPLE_VALUES } from '../fixtures/build-fixtures.ts';
@@ -182,6 +184,49 @@ describe('returns upload API', () => {
     expect(many.status, many.text).to.equal(200);
     expect(many.body.accepted).to.have.length(40);
     expect(many.body.accepted.every((a: { revision: number }) => a.revision === 1)).to.equal(true);
+  });
+});
+
+describe('returns template round trip', () => {
+  let t: TestApp;
+  before(async () => {
+    const h = await harness();
+    t = await h.startTestApp();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('a reporter downloads their template, fills it in and uploads it', async () => {
+    const admin = await t.tokenFor('admin');
+    await createUnits(t, admin);
+    const rep = await t.tokenFor('reporter', 'D002');
+    expect((await t.api(rep).get(`/api/v1/returns/template?period=${P}&unit=D001`)).status).to.equal(403);
+    const all = await t.api(admin).get(`/api/v1/returns/template?period=${P}`);
+    expect(all.status).to.equal(200);
+    const tpl = await t.api(rep).get(`/api/v1/returns/template?period=${P}`);
+    expect(tpl.status).to.equal(200);
+    expect(tpl.headers.get('content-type')).to.contain('spreadsheetml');
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(tpl.buffer as never);
+    const ws = wb.worksheets[0]!;
+    let header = 0;
+    let unitRow = 0;
+    ws.eachRow((row, n) => {
+      if (!header && row.getCell(1).value === '单位代码') header = n;
+      if (row.getCell(1).value === 'D002') unitRow = n;
+      expect(row.getCell(1).value).to.not.equal('D001'); // only the reporter's own unit
+    });
+    expect(header).to.be.greaterThan(0);
+    expect(unitRow).to.be.greaterThan(header);
+    const colOf = new Map<string, number>();
+    ws.getRow(header).eachCell((c, col) => colOf.set(String(c.value).replace(/\s/g, ''), col));
+    for (const k of FIELD_KEYS) ws.getRow(unitRow).getCell(colOf.get(FIELD_LABELS[k])!).value = vals(7)[k];
+    const filled = Buffer.from(await wb.xlsx.writeBuffer());
+    const up = await t.api(rep).postFile(`/api/v1/returns/upload?period=${P}`, 'file', filled, '模板.xlsx');
+    expect(up.status, up.text).to.equal(200);
+    expect(up.body.accepted).to.deep.equal([{ unit: 'D002', revision: 1 }]);
+    expect((await t.api(rep).get(`/api/v1/returns/${P}/D002`)).body.values).to.deep.equal(vals(7));
   });
 });
 
