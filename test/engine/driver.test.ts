@@ -136,7 +136,7 @@ describe('engine conformance: driver', function () {
     expect((await c.findOne({ k: 'a' }))!.grades).to.deep.equal([{ g: 1 }, { g: 0 }]);
     await c.updateOne({ k: 'a', arr: 2 }, { $set: { 'arr.$': 20 } });
     expect((await c.findOne({ k: 'a' }))!.arr).to.deep.equal([1, 20, 3]);
-    await c.updateOne({ k: 'b' }, { $push: { arr: 4 }, $unset: { grades: '' } });
+    await c.updateOne({ k: 'b' }, { $push: { arr: 4 } as any, $unset: { grades: '' } });
     const b = await c.findOne({ k: 'b' });
     expect(b!.arr).to.deep.equal([3, 4]);
     expect(b).to.not.have.property('grades');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import mongoose, { Schema } from 'mongoose';
 import { startEngine, DataDirInUseError } from '../../server/db/engine/index.ts';
+import { scanStats } from '../../server/db/engine/query.ts';
 import { REAL, tempDir } from './harness.ts';
 
 const WRITER = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
@@ -67,5 +68,36 @@ const WRITER = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
     expect((await client.db('x').command({ ping: 1 })).ok).to.equal(1);
     await client.close();
     await again.stop();
+  });
+});
+
+(REAL ? describe.skip : describe)('engine: index use', () => {
+  it('answers equality lookups on indexed fields (and _id) without scanning the collection', async () => {
+    const dir = tempDir();
+    const e = await startEngine({ dataDir: dir });
+    const client = await new MongoClient(e.uri).connect();
+    try {
+      const c = client.db('idx').collection('items');
+      await c.createIndex({ key: 1 }, { unique: true });
+      await c.createIndex({ group: 1, key: 1 });
+      await c.insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i as any, key: `k${i}`, group: i % 10 })));
+      let before = scanStats.examined;
+      expect((await c.findOne({ key: 'k1234' }))!._id).to.equal(1234);
+      expect(scanStats.examined - before).to.equal(1);
+      before = scanStats.examined;
+      expect((await c.findOne({ _id: 42 as any }))!.key).to.equal('k42');
+      await c.updateOne({ key: { $in: ['k7', 'k8'] } }, { $set: { x: 1 } });
+      expect(scanStats.examined - before).to.be.at.most(3);
+      before = scanStats.examined;
+      expect(await c.countDocuments({ group: 3 })).to.equal(200);
+      expect(scanStats.examined - before).to.equal(200);
+      before = scanStats.examined;
+      await c.findOne({ unindexed: 1 });
+      expect(scanStats.examined - before).to.equal(2000); // a scan, as expected without an index
+    } finally {
+      await client.close();
+      await e.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -145,6 +145,9 @@ function equalityValues(v: unknown): unknown[] | null {
   return plain(v) ? [v] : null;
 }
 
+/** Documents examined by filters so far (diagnostics; lets tests prove index lookups don't scan). */
+export const scanStats = { examined: 0 };
+
 /** [key, doc] pairs matching `filter`, using an index for top-level equality when possible. */
 export function matchDocs(c: Collection | undefined, filter: Doc | undefined | null): [string, Doc][] {
   if (!c) return [];
@@ -169,9 +172,11 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
     // Keep natural (insertion) order among candidates when the set is large.
     for (const k of candidates) {
       const d = c.docs.get(k);
+      scanStats.examined++;
       if (d && pred(d)) out.push([k, d]);
     }
   } else {
+    scanStats.examined += c.docs.size;
     for (const [k, d] of c.docs) if (pred(d)) out.push([k, d]);
   }
   return out;

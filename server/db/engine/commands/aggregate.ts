@@ -1,5 +1,5 @@
 import { collName, getColl, num, type Handler } from './types.ts';
-import { runPipeline } from '../query.ts';
+import { matchDocs, runPipeline } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -11,8 +11,16 @@ export const aggregate: Handler = (cmd, ctx) => {
   }
   if (cmd.explain) throw err('InvalidOptions', 'explain is not supported by the embedded engine');
   if (!isPlainObject(cmd.cursor)) throw err('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
-  const source = [...(getColl(ctx, name)?.docs.values() ?? [])];
+  // A leading $match selects the input through matchDocs, so it can use an index.
+  let pipeline: Doc[] = cmd.pipeline;
+  let source: Doc[];
+  if (pipeline.length && isPlainObject(pipeline[0].$match) && Object.keys(pipeline[0]).length === 1) {
+    source = matchDocs(getColl(ctx, name), pipeline[0].$match).map(([, d]) => d);
+    pipeline = pipeline.slice(1);
+  } else {
+    source = [...(getColl(ctx, name)?.docs.values() ?? [])];
+  }
   const resolver = (coll: string): Doc[] => [...(ctx.store.get(ctx.db, coll)?.docs.values() ?? [])];
-  const out = runPipeline(source, cmd.pipeline, resolver, cmd.let ? { variables: cmd.let } : {});
+  const out = runPipeline(source, pipeline, resolver, cmd.let ? { variables: cmd.let } : {});
   return ctx.cursors.first(`${ctx.db}.${name}`, out, ctx.connId, num(cmd.cursor.batchSize, undefined));
 };

@@ -1,0 +1,100 @@
+// Engine throughput through mongoose vs better-sqlite3 doing the same work directly, with the
+// same durability (WAL, synchronous=FULL, one transaction per operation), in the same run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mongoose, { Schema } from 'mongoose';
+import { serialize, deserialize, ObjectId } from 'bson';
+import { startEngine } from '../server/db/engine/index.ts';
+
+export interface BenchResult {
+  name: string;
+  ops: number;
+  engineMs: number;
+  baselineMs: number;
+}
+
+async function time(fn: () => Promise<void> | void): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+export async function benchEngine(n = Number(process.env.BENCH_N ?? 2000)): Promise<BenchResult[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-bench-'));
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-bench-'));
+  const results: BenchResult[] = [];
+  const engine = await startEngine({ dataDir: dir });
+  const conn = await mongoose.createConnection(engine.uri, { dbName: 'bench' }).asPromise();
+  const Item = conn.model('Item', new Schema({ key: { type: String, unique: true }, n: Number, label: String }));
+  await Item.init();
+
+  const sql = new Database(path.join(baseDir, 'base.sqlite3'));
+  sql.pragma('journal_mode = WAL');
+  sql.pragma('synchronous = FULL');
+  sql.exec('CREATE TABLE items (id TEXT PRIMARY KEY, key TEXT UNIQUE, doc BLOB) WITHOUT ROWID');
+  const ins = sql.prepare('INSERT INTO items (id, key, doc) VALUES (?, ?, ?)');
+  const get = sql.prepare('SELECT doc FROM items WHERE key = ?');
+  const put = sql.prepare('UPDATE items SET doc = ? WHERE key = ?');
+  const ids: string[] = [];
+  try {
+    const keys = Array.from({ length: n }, (_, i) => `k${i}`);
+    const eIns = await time(async () => {
+      for (const key of keys) await Item.create({ key, n: 0, label: 'item ' + key });
+    });
+    const bIns = await time(() => {
+      for (const key of keys) {
+        const id = new ObjectId();
+        ids.push(id.toHexString());
+        sql.transaction(() => ins.run(id.toHexString(), key, serialize({ _id: id, key, n: 0, label: 'item ' + key })))();
+      }
+    });
+    results.push({ name: 'insert', ops: n, engineMs: eIns, baselineMs: bIns });
+
+    const eFind = await time(async () => {
+      for (let i = 0; i < n; i++) await Item.findOne({ key: keys[(i * 7919) % n] }).lean();
+    });
+    const bFind = await time(() => {
+      for (let i = 0; i < n; i++) deserialize((get.get(keys[(i * 7919) % n]) as { doc: Buffer }).doc);
+    });
+    results.push({ name: 'find-by-key', ops: n, engineMs: eFind, baselineMs: bFind });
+
+    const eUpd = await time(async () => {
+      for (let i = 0; i < n; i++) await Item.updateOne({ key: keys[i] }, { $inc: { n: 1 } });
+    });
+    const bUpd = await time(() => {
+      for (let i = 0; i < n; i++) {
+        sql.transaction(() => {
+          const doc = deserialize((get.get(keys[i]) as { doc: Buffer }).doc);
+          doc.n += 1;
+          put.run(serialize(doc), keys[i]);
+        })();
+      }
+    });
+    results.push({ name: 'update', ops: n, engineMs: eUpd, baselineMs: bUpd });
+  } finally {
+    await conn.close();
+    await engine.stop();
+    sql.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+export function printResults(title: string, results: BenchResult[]): void {
+  console.log(`\n${title}`);
+  console.log('operation      ops    engine ops/s   baseline ops/s   ratio (engine time / baseline time)');
+  for (const r of results) {
+    const eo = (r.ops / r.engineMs) * 1000;
+    const bo = (r.ops / r.baselineMs) * 1000;
+    console.log(
+      `${r.name.padEnd(13)} ${String(r.ops).padStart(5)} ${eo.toFixed(0).padStart(14)} ${bo.toFixed(0).padStart(16)}   ${(r.engineMs / r.baselineMs).toFixed(2)}x`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printResults('engine (mongoose → wire → engine → SQLite) vs better-sqlite3 direct', await benchEngine());
+}
