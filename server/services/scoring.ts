@@ -465,3 +465,24 @@ export async function previewScheme(draft: unknown, period?: string): Promise<Sc
   const after = scoreInputs(scheme, inputs).results;
   return { period: p, baseVersion: current.version, deadlinePassed: inputs.deadlinePassed, diff: diffResults(before, after) };
 }
+
+/** Result sets of all periods, newest first (admin page). */
+export async function listResultSets() {
+  const sets = await ResultSet.find({}, { period: 1, status: 1, schemeVersion: 1, computedAt: 1, publishedAt: 1, publishedBy: 1, rowCount: 1, reopens: 1, deadline: 1 })
+    .sort({ period: -1 })
+    .lean();
+  const now = clock.now().getTime();
+  return sets.map((s) => ({
+    period: s.period,
+    status: s.status,
+    final: s.status === 'final',
+    schemeVersion: s.schemeVersion,
+    computedAt: s.computedAt,
+    publishedAt: s.publishedAt ?? null,
+    publishedBy: s.publishedBy ?? null,
+    rowCount: s.rowCount,
+    deadline: s.deadline,
+    canPublish: s.status !== 'final' && now > s.deadline.getTime(),
+    reopens: (s.reopens ?? []).map((r) => ({ at: r.at, by: r.by, reason: r.reason })),
+  }));
+}
