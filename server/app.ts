@@ -1,8 +1,7 @@
 // Builds the Express app (the database must already be connected: sessions and secrets live there).
 // server/main.ts starts it; the test harness (test/helpers/app.ts) starts the very same app.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import express, { type Express, type Router } from 'express';
 import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
@@ -18,6 +17,28 @@ import { takeFlash } from './http/flash.ts';
 import { navFor } from './http/nav.ts';
 import { makeHelpers } from './http/view-helpers.ts';
 import { log } from './log.ts';
+import { router as api_auth } from './routes/api/auth.ts';
+import { router as api_users } from './routes/api/users.ts';
+import { router as api_units } from './routes/api/units.ts';
+import { router as api_periods } from './routes/api/periods.ts';
+import { router as api_returns } from './routes/api/returns.ts';
+import { router as api_results } from './routes/api/results.ts';
+import { router as api_sheets } from './routes/api/sheets.ts';
+import { router as api_scheme } from './routes/api/scheme.ts';
+import { router as api_jobs } from './routes/api/jobs.ts';
+import { router as api_accountability } from './routes/api/accountability.ts';
+import { router as api_years } from './routes/api/years.ts';
+import { router as web_auth } from './routes/web/auth.ts';
+import { router as web_admin } from './routes/web/admin.ts';
+import { router as web_dashboard } from './routes/web/dashboard.ts';
+import { router as web_ranking } from './routes/web/ranking.ts';
+import { router as web_returns } from './routes/web/returns.ts';
+import { router as web_review } from './routes/web/review.ts';
+import { router as web_progress } from './routes/web/progress.ts';
+import { router as web_accountability } from './routes/web/accountability.ts';
+import { router as web_units } from './routes/web/units.ts';
+import { router as web_scheme } from './routes/web/scheme.ts';
+import { router as web_jobs } from './routes/web/jobs.ts';
 import { configureAuth, resolveSecret } from './services/auth.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,30 +48,35 @@ export interface AppOptions {
   config: Config;
 }
 
-// Routers mounted first (in this order); every other file of the folder follows alphabetically.
-const FIRST: Record<'api' | 'web', string[]> = { api: ['auth', 'users'], web: ['auth', 'admin'] };
-
-/** Imports every server/routes/<kind>/*.ts (each exports `router`), in mount order. */
-export async function loadRouters(kind: 'api' | 'web'): Promise<{ name: string; router: Router }[]> {
-  const dir = path.join(ROOT, 'server', 'routes', kind);
-  const names = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('_'))
-    .map((f) => f.slice(0, -3))
-    .sort((a, b) => {
-      const ia = FIRST[kind].indexOf(a);
-      const ib = FIRST[kind].indexOf(b);
-      if (ia !== ib) return (ia === -1 ? 1e9 : ia) - (ib === -1 ? 1e9 : ib);
-      return a.localeCompare(b);
-    });
-  const out: { name: string; router: Router }[] = [];
-  for (const name of names) {
-    const mod = (await import(pathToFileURL(path.join(dir, `${name}.ts`)).href)) as { router?: Router };
-    if (typeof mod.router !== 'function') throw new Error(`server/routes/${kind}/${name}.ts does not export \`router\``);
-    out.push({ name, router: mod.router });
-  }
-  return out;
-}
+// Every router of server/routes/{api,web} (files starting with _ are helpers), in mount order.
+// Static imports keep one module graph in every runner; test/app/routers.test.ts fails when a
+// router file is missing here.
+export const API_ROUTERS: readonly { name: string; router: Router }[] = [
+  { name: 'auth', router: api_auth },
+  { name: 'users', router: api_users },
+  { name: 'units', router: api_units },
+  { name: 'periods', router: api_periods },
+  { name: 'returns', router: api_returns },
+  { name: 'results', router: api_results },
+  { name: 'sheets', router: api_sheets },
+  { name: 'scheme', router: api_scheme },
+  { name: 'jobs', router: api_jobs },
+  { name: 'accountability', router: api_accountability },
+  { name: 'years', router: api_years },
+];
+export const WEB_ROUTERS: readonly { name: string; router: Router }[] = [
+  { name: 'auth', router: web_auth },
+  { name: 'admin', router: web_admin },
+  { name: 'dashboard', router: web_dashboard },
+  { name: 'ranking', router: web_ranking },
+  { name: 'returns', router: web_returns },
+  { name: 'review', router: web_review },
+  { name: 'progress', router: web_progress },
+  { name: 'accountability', router: web_accountability },
+  { name: 'units', router: web_units },
+  { name: 'scheme', router: web_scheme },
+  { name: 'jobs', router: web_jobs },
+];
 
 export async function createApp(opts: AppOptions): Promise<Express> {
   const { config } = opts;
@@ -181,9 +207,9 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     next();
   });
 
-  for (const { router } of await loadRouters('api')) app.use('/api/v1', router);
+  for (const { router } of API_ROUTERS) app.use('/api/v1', router);
   app.use('/api', apiNotFound);
-  for (const { router } of await loadRouters('web')) app.use('/', router);
+  for (const { router } of WEB_ROUTERS) app.use('/', router);
   app.use(pageNotFound);
   app.use(errorHandler);
   return app;

@@ -1,15 +1,14 @@
 // Connects mongoose: to MONGODB_URI when set, otherwise to the embedded engine started on DATA_DIR
-// (loopback, ephemeral port). The engine is loaded only when needed, so a deployment on real
-// MongoDB never loads the native SQLite addon.
+// (loopback, ephemeral port).
 import mongoose from 'mongoose';
 import { log } from '../log.ts';
+import { startEngine } from './engine/index.ts';
 
 interface EngineHandle {
   uri: string;
   port: number;
   stop(): Promise<void>;
 }
-type StartEngine = (opts: { dataDir: string; port?: number; host?: string }) => Promise<EngineHandle>;
 
 export interface DbOptions {
   mongodbUri?: string;
@@ -26,11 +25,8 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
-const ENGINE_MODULE = './engine/index.ts';
-
 export async function startEmbeddedEngine(dataDir: string): Promise<EngineHandle> {
-  const mod = (await import(ENGINE_MODULE)) as { startEngine: StartEngine };
-  return mod.startEngine({ dataDir, port: 0, host: '127.0.0.1' });
+  return startEngine({ dataDir, port: 0, host: '127.0.0.1' });
 }
 
 export async function connectDb(opts: DbOptions): Promise<DbHandle> {
