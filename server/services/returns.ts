@@ -217,7 +217,7 @@ async function appendRevision(doc: Omit<RevisionLean, '_id' | 'revision' | 'subm
       }
       if (b.status === 'pending') {
         if (ownerGone(b as never)) await discardBatch(b._id, '提交进程已中断');
-        else await sleep(3 + Math.floor(Math.random() * 12));
+        else await sleep(5 + Math.floor(Math.random() * Math.min(50, 10 + attempt)));
         continue;
       }
       // committed batch not yet rolled forward: visible, go on numbering after it.
