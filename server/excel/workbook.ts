@@ -1,0 +1,687 @@
+// Assessment workbooks (考核表, SPEC §6 and issue 5 part 3): plain data in, an xlsx stream out.
+//
+// - writeAssessmentWorkbook: ranking sheet first (frozen header, number formats, fill by grade,
+//   A4 landscape, header row repeated on every printed page, fit to width, page header/footer with
+//   title, period and page numbers), then the returns sheet and the accountability cases sheet.
+// - writeUnitWorkbook: a printable single-unit sheet with a signature block.
+// - writeAnnualWorkbook: the annual results with merit (评先评优) eligibility.
+// All are written with exceljs's streaming WorkbookWriter (rows are committed as they are written),
+// so a large workbook never sits whole in memory. The *Buffer variants collect the stream.
+//
+// Text from users (unit names, reasons, submitter names …) is only ever written as a string cell
+// with the text number format "@": it can never become a formula, even one starting with = + - @.
+
+import { PassThrough, type Writable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type FieldKey } from '../domain/fields.ts';
+import { formatDateTime, periodTitle } from './template.ts';
+import { columnLetter } from './upload-parse.ts';
+
+// ---- input types (mirroring GET /api/v1/results/:period, SPEC §7) ----
+
+export interface IndicatorCell {
+  value: number | null;
+  score: number | null;
+  applicable: boolean;
+}
+
+export interface ResultRow {
+  unit: string;
+  name: string;
+  category: string;
+  indicators: Record<string, IndicatorCell | undefined>;
+  base: number | null;
+  deductions: number | null;
+  total: number | null;
+  grade: string | null;
+  rank: number | null;
+  rankChange: number | null;
+  flags: readonly string[];
+}
+
+export interface IndicatorDef {
+  id: string;
+  name: string;
+  weight?: number;
+}
+
+export interface ReturnRow {
+  unit: string;
+  name?: string;
+  revision?: number | null;
+  values?: Partial<Record<FieldKey, number>> | null;
+  status?: string | null;
+  late?: boolean | null;
+  submittedAt?: string | Date | null;
+  submittedBy?: string | null;
+  source?: string | null;
+}
+
+export interface CaseRow {
+  unit: string;
+  name?: string;
+  period: string;
+  rule: string;
+  type: string;
+  status: string;
+  dueAt?: string | Date | null;
+  openedAt?: string | Date | null;
+  reason?: string | null;
+}
+
+export interface AssessmentWorkbookInput {
+  period: string;
+  status: 'provisional' | 'final';
+  schemeVersion?: number | null;
+  /** When the file is made (shown in the footer). Pass clock.now(). */
+  generatedAt: Date;
+  /** Time zone for every date shown. Default Asia/Shanghai. */
+  timeZone?: string;
+  /** The scheme's indicators, in order. Default: I1–I6 of the default scheme (SPEC §4). */
+  indicators?: readonly IndicatorDef[];
+  results: readonly ResultRow[];
+  returns?: readonly ReturnRow[];
+  cases?: readonly CaseRow[];
+}
+
+export interface UnitWorkbookInput {
+  period: string;
+  status: 'provisional' | 'final';
+  schemeVersion?: number | null;
+  generatedAt: Date;
+  timeZone?: string;
+  indicators?: readonly IndicatorDef[];
+  result: ResultRow;
+  /** How many units are ranked in the unit's category (for "第 3 名 / 共 87 家"). */
+  rankedInCategory?: number | null;
+  returnRow?: ReturnRow | null;
+  cases?: readonly CaseRow[];
+}
+
+export interface AnnualRow {
+  unit: string;
+  name?: string;
+  category: string;
+  total: number | null;
+  grade: string | null;
+  rank: number | null;
+  eligible: boolean;
+  /** Quarterly totals by period (e.g. {"2026Q1": 85.2, …}); optional. */
+  quarters?: Record<string, number | null>;
+  /** Why not eligible; optional. */
+  reasons?: readonly string[];
+}
+
+export interface AnnualWorkbookInput {
+  year: number | string;
+  final?: boolean;
+  schemeVersion?: number | null;
+  generatedAt: Date;
+  timeZone?: string;
+  results: readonly AnnualRow[];
+}
+
+export const DEFAULT_INDICATORS: readonly IndicatorDef[] = [
+  { id: 'I1', name: '外网接入率', weight: 25 },
+  { id: 'I2', name: '目录共享率', weight: 20 },
+  { id: 'I3', name: '专网整合率', weight: 20 },
+  { id: 'I4', name: '共享申请按时响应率', weight: 15 },
+  { id: 'I5', name: '政务云部署率', weight: 10 },
+  { id: 'I6', name: '职责数据支撑率', weight: 10 },
+];
+
+// ---- labels ----
+
+const FLAG_LABELS: Record<string, string> = { late: '逾期报送', missing: '未报送', pending: '待报送' };
+const RETURN_STATUS_LABELS: Record<string, string> = {
+  submitted: '待审核', pending: '待审核', approved: '已通过', rejected: '已退回',
+};
+const SOURCE_LABELS: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
+const CASE_STATUS_LABELS: Record<string, string> = { open: '待整改', rectifying: '整改中', resolved: '已办结', overdue: '已逾期' };
+const RULE_LABELS: Record<string, string> = {
+  A1: 'A1 考核不合格',
+  A2: 'A2 未按时报送',
+  A3: 'A3 连续两个季度类别末位',
+};
+export const GRADE_FILLS: Readonly<Record<string, string>> = {
+  优秀: 'FFC6EFCE',
+  良好: 'FFDDEBF7',
+  合格: 'FFFFF2CC',
+  不合格: 'FFFFC7CE',
+};
+
+const categoryLabel = (c: string) => (UNIT_CATEGORY_LABELS as Record<string, string>)[c] ?? c;
+const statusLabel = (s: 'provisional' | 'final') => (s === 'final' ? '正式结果' : '暂定结果');
+
+// ---- cell helpers ----
+
+const thin = { style: 'thin' as const, color: { argb: 'FFBFBFBF' } };
+const BORDER: Partial<ExcelJS.Borders> = { top: thin, left: thin, bottom: thin, right: thin };
+const solid = (argb: string): ExcelJS.Fill => ({ type: 'pattern', pattern: 'solid', fgColor: { argb } });
+const HEADER_FILL = solid('FF1F4E78');
+const HEADER_FONT: Partial<ExcelJS.Font> = { bold: true, color: { argb: 'FFFFFFFF' } };
+
+/**
+ * A user-supplied string made safe for a cell: a plain string (never a formula object), without
+ * control characters that are invalid in XML. exceljs writes it as a string cell; with the "@"
+ * format Excel keeps it text even if someone edits the cell and presses Enter.
+ */
+export function safeText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  // eslint-disable-next-line no-control-regex
+  return String(v).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '');
+}
+
+/** Text of the page header/footer: "&" starts a code there and must be doubled. */
+function hfText(s: string): string {
+  return s.replace(/&/g, '&&');
+}
+
+interface Col {
+  header: string;
+  width: number;
+  /** number format for numbers in this column */
+  numFmt?: string;
+  text?: boolean;
+}
+
+type Cell = string | number | null;
+
+function styleHeader(row: ExcelJS.Row, count: number) {
+  for (let i = 1; i <= count; i++) {
+    const c = row.getCell(i);
+    c.fill = HEADER_FILL;
+    c.font = HEADER_FONT;
+    c.border = BORDER;
+    c.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
+  }
+  row.height = 48;
+}
+
+/**
+ * Cell styles are shared objects, one per (column, kind, fill): exceljs then maps each to its style
+ * id once (a WeakMap lookup) instead of serialising a fresh style for every cell of a big sheet.
+ */
+const styleCache = new WeakMap<readonly Col[], Map<string, Partial<ExcelJS.Style>>>();
+
+function cellStyle(cols: readonly Col[], i: number, kind: 'number' | 'text' | 'empty', fillArgb: string | undefined): Partial<ExcelJS.Style> {
+  let byKey = styleCache.get(cols);
+  if (!byKey) {
+    byKey = new Map();
+    styleCache.set(cols, byKey);
+  }
+  const key = `${i}|${kind}|${fillArgb ?? ''}`;
+  let st = byKey.get(key);
+  if (!st) {
+    const col = cols[i]!;
+    st = {
+      border: BORDER,
+      alignment: { vertical: 'middle', wrapText: col.text === true, horizontal: kind === 'number' ? 'right' : col.text ? 'left' : 'center' },
+    };
+    if (kind === 'number' && col.numFmt) st.numFmt = col.numFmt;
+    if (kind === 'text') st.numFmt = '@';
+    if (fillArgb) st.fill = solid(fillArgb);
+    byKey.set(key, st);
+  }
+  return st;
+}
+
+/** Writes one data row: numbers with the column's format, text as text (never a formula). */
+function writeRow(
+  ws: ExcelJS.Worksheet,
+  cols: readonly Col[],
+  values: readonly Cell[],
+  fillArgb?: string,
+  fillCols?: readonly number[],
+  tweak?: (row: ExcelJS.Row) => void,
+) {
+  const row = ws.addRow([]);
+  values.forEach((v, i) => {
+    const c = row.getCell(i + 1);
+    const fill = fillArgb && (!fillCols || fillCols.includes(i)) ? fillArgb : undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      c.value = v;
+      c.style = cellStyle(cols, i, 'number', fill);
+    } else if (v === null || v === undefined || v === '' || typeof v === 'number') {
+      c.value = null;
+      c.style = cellStyle(cols, i, 'empty', fill);
+    } else {
+      c.value = safeText(v);
+      c.style = cellStyle(cols, i, 'text', fill);
+    }
+  });
+  tweak?.(row);
+  row.commit();
+}
+
+function titleRows(ws: ExcelJS.Worksheet, width: number, title: string, subtitle: string) {
+  const last = columnLetter(width);
+  const t = ws.addRow([title]);
+  t.height = 28;
+  t.getCell(1).font = { bold: true, size: 16 };
+  t.getCell(1).alignment = { horizontal: 'center', vertical: 'middle' };
+  ws.mergeCells(`A1:${last}1`);
+  t.commit();
+  const s = ws.addRow([subtitle]);
+  s.getCell(1).font = { size: 10, color: { argb: 'FF595959' } };
+  s.getCell(1).alignment = { horizontal: 'center' };
+  ws.mergeCells(`A2:${last}2`);
+  s.commit();
+}
+
+function landscape(printTitlesRow: string): Partial<ExcelJS.PageSetup> {
+  return {
+    paperSize: 9,
+    orientation: 'landscape',
+    fitToPage: true,
+    fitToWidth: 1,
+    fitToHeight: 0,
+    printTitlesRow,
+    horizontalCentered: true,
+    margins: { left: 0.4, right: 0.4, top: 0.75, bottom: 0.75, header: 0.3, footer: 0.3 },
+  };
+}
+
+function headerFooter(title: string, left: string, generated: string): Partial<ExcelJS.HeaderFooter> {
+  return {
+    differentFirst: false,
+    differentOddEven: false,
+    oddHeader: `&L${hfText(left)}&C&"-,Bold"&12${hfText(title)}&R&A`,
+    oddFooter: `&L生成时间：${hfText(generated)}&C第 &P 页，共 &N 页&R${hfText(left)}`,
+  };
+}
+
+async function streamWorkbook(stream: Writable, build: (wb: ExcelJS.stream.xlsx.WorkbookWriter) => void | Promise<void>): Promise<void> {
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: true, useSharedStrings: true });
+  wb.creator = '政务数据共享考核平台';
+  await build(wb);
+  await wb.commit();
+}
+
+async function collect(write: (s: Writable) => Promise<void>): Promise<Buffer> {
+  const pass = new PassThrough();
+  const chunks: Buffer[] = [];
+  pass.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((resolve, reject) => {
+    pass.on('end', resolve);
+    pass.on('error', reject);
+  });
+  await write(pass);
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const ratio = (v: number | null | undefined) => (typeof v === 'number' ? v : null);
+
+function sortResults(rows: readonly ResultRow[]): ResultRow[] {
+  const catOrder = (c: string) => {
+    const i = (UNIT_CATEGORIES as readonly string[]).indexOf(c);
+    return i < 0 ? UNIT_CATEGORIES.length : i;
+  };
+  return [...rows].sort(
+    (a, b) =>
+      catOrder(a.category) - catOrder(b.category) ||
+      a.category.localeCompare(b.category) ||
+      (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER) ||
+      a.unit.localeCompare(b.unit),
+  );
+}
+
+const RANK_CHANGE_FMT = '"↑"0;"↓"0;"–"';
+const SCORE_FMT = '0.00';
+const PCT_FMT = '0.00%';
+const INT_FMT = '#,##0';
+
+// ---- the period workbook ----
+
+export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, stream: Writable): Promise<void> {
+  const tz = input.timeZone ?? 'Asia/Shanghai';
+  const indicators = input.indicators ?? DEFAULT_INDICATORS;
+  const generated = formatDateTime(input.generatedAt, tz);
+  const pTitle = periodTitle(input.period);
+  const title = `${pTitle}政务数据共享考核表`;
+  const left = `${input.period} · ${statusLabel(input.status)}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+  const hf = headerFooter(title, left, generated);
+  const unitNames = new Map(input.results.map((r) => [r.unit, r.name]));
+
+  await streamWorkbook(stream, (wb) => {
+    wb.title = title;
+    wb.subject = input.period;
+
+    // 1. Ranking.
+    const cols: Col[] = [
+      { header: '类别', width: 12 },
+      { header: '排名', width: 7, numFmt: '0' },
+      { header: '单位代码', width: 11 },
+      { header: '单位名称', width: 26, text: true },
+      ...indicators.flatMap((ind) => [
+        { header: `${ind.id} ${ind.name}\n指标值`, width: 11, numFmt: PCT_FMT },
+        { header: `${ind.id}\n得分${ind.weight != null ? `（满分${ind.weight}）` : ''}`, width: 10, numFmt: SCORE_FMT },
+      ]),
+      { header: '基础分', width: 9, numFmt: SCORE_FMT },
+      { header: '扣分', width: 7, numFmt: SCORE_FMT },
+      { header: '总分', width: 9, numFmt: SCORE_FMT },
+      { header: '等级', width: 8 },
+      { header: '较上期\n排名变化', width: 10, numFmt: RANK_CHANGE_FMT },
+      { header: '标记', width: 12, text: true },
+    ];
+    const ws = wb.addWorksheet('考核排名', {
+      views: [{ state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }],
+      pageSetup: landscape('3:3'),
+      headerFooter: hf,
+    });
+    ws.columns = cols.map((c) => ({ width: c.width }));
+    titleRows(ws, cols.length, `${title}（${statusLabel(input.status)}）`, `${left} · 生成时间 ${generated}（${tz}）`);
+    const head = ws.addRow(cols.map((c) => c.header));
+    styleHeader(head, cols.length);
+    head.commit();
+    ws.autoFilter = { from: { row: 3, column: 1 }, to: { row: 3, column: cols.length } };
+    const gradeCol = cols.findIndex((c) => c.header === '等级');
+    const totalCol = cols.findIndex((c) => c.header === '总分');
+    for (const r of sortResults(input.results)) {
+      const values: Cell[] = [
+        categoryLabel(r.category),
+        r.rank,
+        r.unit,
+        r.name,
+        ...indicators.flatMap((ind): Cell[] => {
+          const x = r.indicators[ind.id];
+          if (!x) return [null, null];
+          if (!x.applicable) return ['不适用', '—'];
+          return [ratio(x.value), ratio(x.score)];
+        }),
+        r.base,
+        r.deductions,
+        r.total,
+        r.grade,
+        r.rankChange,
+        r.flags.map((f) => FLAG_LABELS[f] ?? f).join('、'),
+      ];
+      const fillArgb = r.grade ? GRADE_FILLS[r.grade] : undefined;
+      writeRow(ws, cols, values, fillArgb, [gradeCol, totalCol]);
+    }
+    ws.commit();
+
+    // 2. Returns.
+    const rcols: Col[] = [
+      { header: '单位代码', width: 11 },
+      { header: '单位名称', width: 26, text: true },
+      { header: '修订版本', width: 8, numFmt: '0' },
+      { header: '审核状态', width: 9 },
+      { header: '是否逾期', width: 8 },
+      { header: '提交时间', width: 19 },
+      { header: '提交人', width: 12, text: true },
+      { header: '报送方式', width: 11 },
+      ...FIELD_KEYS.map((k) => ({ header: `${FIELD_LABELS[k]}\n${k}`, width: 14, numFmt: INT_FMT })),
+    ];
+    const rs = wb.addWorksheet('填报数据', {
+      views: [{ state: 'frozen', xSplit: 2, ySplit: 3, topLeftCell: 'C4', activeCell: 'A4' }],
+      pageSetup: landscape('3:3'),
+      headerFooter: hf,
+    });
+    rs.columns = rcols.map((c) => ({ width: c.width }));
+    titleRows(rs, rcols.length, `${pTitle}填报数据`, `${left} · 每个单位的最新修订版本`);
+    const rhead = rs.addRow(rcols.map((c) => c.header));
+    styleHeader(rhead, rcols.length);
+    rhead.commit();
+    for (const x of input.returns ?? []) {
+      writeRow(rs, rcols, [
+        x.unit,
+        x.name ?? unitNames.get(x.unit) ?? '',
+        x.revision ?? null,
+        x.status ? (RETURN_STATUS_LABELS[x.status] ?? x.status) : x.values ? '' : '未报送',
+        x.late == null ? '' : x.late ? '是' : '否',
+        x.submittedAt ? formatDateTime(x.submittedAt, tz) : '',
+        x.submittedBy ?? '',
+        x.source ? (SOURCE_LABELS[x.source] ?? x.source) : '',
+        ...FIELD_KEYS.map((k) => x.values?.[k] ?? null),
+      ], x.status === 'rejected' ? 'FFFFC7CE' : undefined, [3]);
+    }
+    rs.commit();
+
+    // 3. Accountability cases.
+    const ccols: Col[] = [
+      { header: '单位代码', width: 11 },
+      { header: '单位名称', width: 26, text: true },
+      { header: '期次', width: 9 },
+      { header: '问责规则', width: 24 },
+      { header: '问责方式', width: 18, text: true },
+      { header: '状态', width: 9 },
+      { header: '整改期限', width: 19 },
+      { header: '立案时间', width: 19 },
+      { header: '原因', width: 40, text: true },
+    ];
+    const cs = wb.addWorksheet('问责情况', {
+      views: [{ state: 'frozen', ySplit: 3, topLeftCell: 'A4', activeCell: 'A4' }],
+      pageSetup: landscape('3:3'),
+      headerFooter: hf,
+    });
+    cs.columns = ccols.map((c) => ({ width: c.width }));
+    titleRows(cs, ccols.length, `${pTitle}问责情况`, left);
+    const chead = cs.addRow(ccols.map((c) => c.header));
+    styleHeader(chead, ccols.length);
+    chead.commit();
+    for (const c of input.cases ?? []) {
+      writeRow(cs, ccols, [
+        c.unit,
+        c.name ?? unitNames.get(c.unit) ?? '',
+        c.period,
+        RULE_LABELS[c.rule] ?? c.rule,
+        c.type,
+        CASE_STATUS_LABELS[c.status] ?? c.status,
+        c.dueAt ? formatDateTime(c.dueAt, tz) : '',
+        c.openedAt ? formatDateTime(c.openedAt, tz) : '',
+        c.reason ?? '',
+      ], c.status === 'overdue' ? 'FFFFC7CE' : undefined, [5]);
+    }
+    cs.commit();
+  });
+}
+
+export function assessmentWorkbookBuffer(input: AssessmentWorkbookInput): Promise<Buffer> {
+  return collect((s) => writeAssessmentWorkbook(input, s));
+}
+
+// ---- the single-unit sheet ----
+
+export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writable): Promise<void> {
+  const tz = input.timeZone ?? 'Asia/Shanghai';
+  const indicators = input.indicators ?? DEFAULT_INDICATORS;
+  const generated = formatDateTime(input.generatedAt, tz);
+  const r = input.result;
+  const title = `${periodTitle(input.period)}政务数据共享考核表`;
+  const left = `${input.period} · ${statusLabel(input.status)}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+
+  await streamWorkbook(stream, (wb) => {
+    wb.title = `${title} — ${safeText(r.name)}`;
+    const ws = wb.addWorksheet('单位考核表', {
+      pageSetup: {
+        paperSize: 9,
+        orientation: 'portrait',
+        fitToPage: true,
+        fitToWidth: 1,
+        fitToHeight: 0,
+        horizontalCentered: true,
+        margins: { left: 0.6, right: 0.6, top: 0.8, bottom: 0.8, header: 0.3, footer: 0.3 },
+      },
+      headerFooter: headerFooter(title, left, generated),
+      views: [{ showGridLines: false }],
+    });
+    const cols: Col[] = [
+      { header: '', width: 26, text: true },
+      { header: '', width: 12, numFmt: '0' },
+      { header: '', width: 14, numFmt: PCT_FMT },
+      { header: '', width: 12, numFmt: SCORE_FMT },
+      { header: '', width: 26, text: true },
+    ];
+    ws.columns = cols.map((c) => ({ width: c.width }));
+    titleRows(ws, 5, title, `${left} · 生成时间 ${generated}（${tz}）`);
+
+    const v = (x: Cell) => (typeof x === 'number' && Number.isFinite(x) ? x : typeof x === 'string' ? x : null);
+    const section = (text: string) => {
+      const row = ws.addRow([text]);
+      const n = Number(row.number);
+      row.getCell(1).font = { bold: true, size: 12 };
+      row.getCell(1).fill = solid('FFDDEBF7');
+      ws.mergeCells(`A${n}:E${n}`);
+      row.commit();
+    };
+    const pair = (label: string, value: Cell, numFmt?: string, fillArgb?: string) => {
+      const row = ws.addRow([]);
+      const n = Number(row.number);
+      const a = row.getCell(1);
+      a.value = label;
+      a.font = { bold: true };
+      a.border = BORDER;
+      const b = row.getCell(2);
+      if (typeof v(value) === 'number') {
+        b.value = value as number;
+        if (numFmt) b.numFmt = numFmt;
+        b.alignment = { horizontal: 'left' };
+      } else {
+        b.value = safeText(value);
+        b.numFmt = '@';
+      }
+      b.border = BORDER;
+      if (fillArgb) b.fill = solid(fillArgb);
+      ws.mergeCells(`B${n}:E${n}`);
+      row.commit();
+    };
+
+    ws.addRow([]).commit();
+    section('一、基本情况');
+    pair('单位代码', r.unit);
+    pair('单位名称', r.name);
+    pair('单位类别', categoryLabel(r.category));
+    pair('考核期次', `${periodTitle(input.period)}（${input.period}）`);
+    pair('结果状态', statusLabel(input.status));
+
+    ws.addRow([]).commit();
+    section('二、指标得分');
+    const head = ws.addRow(['指标', '权重', '指标值', '得分', '说明']);
+    styleHeader(head, 5);
+    head.height = 22;
+    head.commit();
+    for (const ind of indicators) {
+      const x = r.indicators[ind.id];
+      const note = !x ? '无填报数据' : x.applicable ? '' : '不适用，权重按比例分配给其他指标';
+      writeRow(ws, cols, [`${ind.id} ${ind.name}`, ind.weight ?? null, x?.applicable ? ratio(x.value) : '—', x?.applicable ? ratio(x.score) : '—', note]);
+    }
+
+    ws.addRow([]).commit();
+    section('三、考核结果');
+    pair('基础分', r.base ?? '—', SCORE_FMT);
+    pair('扣分', r.deductions ?? 0, SCORE_FMT);
+    pair('总分', r.total ?? '—', SCORE_FMT, r.grade ? GRADE_FILLS[r.grade] : undefined);
+    pair('等级', r.grade ?? '—', undefined, r.grade ? GRADE_FILLS[r.grade] : undefined);
+    pair('类别内排名', r.rank == null ? '未排名' : `第 ${r.rank} 名${input.rankedInCategory ? ` / 共 ${input.rankedInCategory} 家` : ''}`);
+    pair('较上期排名变化', r.rankChange == null ? '—' : r.rankChange > 0 ? `上升 ${r.rankChange} 位` : r.rankChange < 0 ? `下降 ${-r.rankChange} 位` : '持平');
+    pair('标记', r.flags.length ? r.flags.map((f) => FLAG_LABELS[f] ?? f).join('、') : '无');
+
+    const ret = input.returnRow;
+    ws.addRow([]).commit();
+    section('四、填报数据');
+    if (ret?.values) {
+      pair('修订版本 / 提交时间', `第 ${ret.revision ?? '—'} 版 · ${ret.submittedAt ? formatDateTime(ret.submittedAt, tz) : '—'}${ret.late ? '（逾期）' : ''}`);
+      for (const k of FIELD_KEYS) pair(FIELD_LABELS[k], ret.values[k] ?? '—', INT_FMT);
+    } else {
+      pair('填报数据', '无可用的填报数据');
+    }
+
+    ws.addRow([]).commit();
+    section('五、问责情况');
+    const cases = input.cases ?? [];
+    if (cases.length === 0) pair('问责', '无');
+    for (const c of cases) {
+      pair(RULE_LABELS[c.rule] ?? c.rule, `${c.type} · ${CASE_STATUS_LABELS[c.status] ?? c.status}${c.dueAt ? ` · 整改期限 ${formatDateTime(c.dueAt, tz).slice(0, 10)}` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}`);
+    }
+
+    // Signature block.
+    ws.addRow([]).commit();
+    ws.addRow([]).commit();
+    const sign = ws.addRow(['单位负责人（签字）：', '', '考核组（签字）：', '', '日期：      年    月    日']);
+    sign.height = 40;
+    sign.eachCell((c) => {
+      c.font = { bold: true };
+      c.alignment = { vertical: 'bottom' };
+    });
+    sign.commit();
+    const seal = ws.addRow(['（单位盖章）', '', '', '', '']);
+    seal.getCell(1).font = { color: { argb: 'FF7F7F7F' } };
+    seal.commit();
+    ws.commit();
+  });
+}
+
+export function unitWorkbookBuffer(input: UnitWorkbookInput): Promise<Buffer> {
+  return collect((s) => writeUnitWorkbook(input, s));
+}
+
+// ---- the annual workbook ----
+
+export async function writeAnnualWorkbook(input: AnnualWorkbookInput, stream: Writable): Promise<void> {
+  const tz = input.timeZone ?? 'Asia/Shanghai';
+  const generated = formatDateTime(input.generatedAt, tz);
+  const year = String(input.year);
+  const title = `${year}年度政务数据共享考核结果`;
+  const left = `${year} · ${input.final ? '正式结果' : '暂定结果'}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+  const quarterKeys = [1, 2, 3, 4].map((q) => `${year}Q${q}`);
+  const withQuarters = input.results.some((r) => r.quarters);
+
+  await streamWorkbook(stream, (wb) => {
+    wb.title = title;
+    const cols: Col[] = [
+      { header: '类别', width: 12 },
+      { header: '排名', width: 7, numFmt: '0' },
+      { header: '单位代码', width: 11 },
+      { header: '单位名称', width: 26, text: true },
+      ...(withQuarters ? quarterKeys.map((q) => ({ header: `${q}\n总分`, width: 10, numFmt: SCORE_FMT })) : []),
+      { header: '年度总分', width: 10, numFmt: SCORE_FMT },
+      { header: '等级', width: 8 },
+      { header: '评先评优资格', width: 12 },
+      { header: '说明', width: 36, text: true },
+    ];
+    const ws = wb.addWorksheet('年度考核', {
+      views: [{ state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }],
+      pageSetup: landscape('3:3'),
+      headerFooter: headerFooter(title, left, generated),
+    });
+    ws.columns = cols.map((c) => ({ width: c.width }));
+    titleRows(ws, cols.length, title, `${left} · 年度总分为四个季度总分的平均值（无结果的季度按 0 计）· 生成时间 ${generated}（${tz}）`);
+    const head = ws.addRow(cols.map((c) => c.header));
+    styleHeader(head, cols.length);
+    head.commit();
+    ws.autoFilter = { from: { row: 3, column: 1 }, to: { row: 3, column: cols.length } };
+    const gradeCol = cols.findIndex((c) => c.header === '等级');
+    const totalCol = cols.findIndex((c) => c.header === '年度总分');
+    const eligibleCol = cols.findIndex((c) => c.header === '评先评优资格');
+    const sorted = sortResults(input.results.map((r) => ({ ...r, name: r.name ?? '', indicators: {}, base: null, deductions: null, rankChange: null, flags: [] })));
+    const byUnit = new Map(input.results.map((r) => [r.unit, r]));
+    for (const s of sorted) {
+      const r = byUnit.get(s.unit)!;
+      const values: Cell[] = [
+        categoryLabel(r.category),
+        r.rank,
+        r.unit,
+        r.name ?? '',
+        ...(withQuarters ? quarterKeys.map((q) => r.quarters?.[q] ?? null) : []),
+        r.total,
+        r.grade,
+        r.eligible ? '有' : '无',
+        (r.reasons ?? []).join('；'),
+      ];
+      const fillArgb = r.grade ? GRADE_FILLS[r.grade] : undefined;
+      writeRow(ws, cols, values, fillArgb, [gradeCol, totalCol], (row) => {
+        if (!r.eligible) {
+          const c = row.getCell(eligibleCol + 1);
+          c.style = { ...c.style, font: { bold: true, color: { argb: 'FF9C0006' } } };
+        }
+      });
+    }
+    ws.commit();
+  });
+}
+
+export function annualWorkbookBuffer(input: AnnualWorkbookInput): Promise<Buffer> {
+  return collect((s) => writeAnnualWorkbook(input, s));
+}
