@@ -8,7 +8,7 @@ import { isQuarter } from '../domain/periods.ts';
 import { JobRun } from '../models/job-run.ts';
 import { runAccountabilityJob } from './accountability.ts';
 import { runRemindJob } from './reminders.ts';
-import { runScoreJob } from './scoring.ts';
+import { runScoreJob } from './publication.ts';
 
 export const JOB_NAMES = ['score', 'accountability', 'remind'] as const;
 export type JobName = (typeof JOB_NAMES)[number];

@@ -10,16 +10,17 @@ import { clock } from '../clock.ts';
 import { badRequest, conflict, notFound } from '../domain/errors.ts';
 import type { ReturnValues, UnitCategory } from '../domain/fields.ts';
 import { FIELD_KEYS } from '../domain/fields.ts';
-import { previousQuarter } from '../domain/periods.ts';
+import { previousQuarter, quarterStart } from '../domain/periods.ts';
 import { scorePeriod, type PeriodScoring, type UnitExplanation, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { Period } from '../models/period.ts';
 import { ResultRow, ResultSet } from '../models/result.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
-import { assertQuarter, getPeriod } from './periods.ts';
+import { assertQuarter, currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
 import { periodReturns } from './returns.ts';
-import { currentScheme, schemeVersion } from './scheme.ts';
+import { currentScheme, schemeVersion, validateDraft } from './scheme.ts';
+import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
 
 const { ObjectId } = mongoose.Types;
 type ObjectIdT = InstanceType<typeof ObjectId>;
@@ -308,6 +309,12 @@ export async function rowsOfPeriods(periods: string[], opts: { finalOnly?: boole
 // ---------------------------------------------------------------------------------------------
 // Publication
 
+/** Set by server/services/publication.ts: opens the accountability cases of a newly final period. */
+let afterPublish: ((period: string) => Promise<unknown>) | null = null;
+export function setAfterPublish(fn: (period: string) => Promise<unknown>): void {
+  afterPublish = fn;
+}
+
 /**
  * Publishes a period: recomputes it from the current returns and freezes it (status final) in one
  * flip. Only after the deadline. 409 when already final.
@@ -340,8 +347,7 @@ export async function publish(actor: Actor, period: string): Promise<ResultsView
     after: { status: 'final', computeId: String(set!.computeId), schemeVersion: set!.schemeVersion, rows: set!.rowCount },
   });
   // Accountability follows publication (idempotent; the daily job repeats it if we die here).
-  const { openCasesForPeriod } = await import('./accountability.ts');
-  await openCasesForPeriod(period);
+  if (afterPublish) await afterPublish(period);
   return getResults(period);
 }
 
@@ -388,13 +394,10 @@ export interface ScoreJobCounts {
 
 /** Periods the nightly job looks at: stored periods plus the one being reported, not final, already started. */
 async function openPeriods(): Promise<string[]> {
-  const { currentReportingPeriod } = await import('./periods.ts');
   const set = new Set<string>([currentReportingPeriod(clock.now())]);
   for (const p of await Period.find({}, { period: 1 }).lean()) set.add(p.period);
   for (const s of await ResultSet.find({ status: 'provisional' }, { period: 1 }).lean()) set.add(s.period);
   const finals = new Set((await ResultSet.find({ status: 'final' }, { period: 1 }).lean()).map((s) => s.period));
-  const { quarterStart } = await import('../domain/periods.ts');
-  const { timeZone } = await import('./periods.ts');
   const now = clock.now().getTime();
   return [...set].filter((p) => !finals.has(p) && quarterStart(p, timeZone()).getTime() <= now).sort();
 }
@@ -433,7 +436,6 @@ export async function runScoreJob(opts: { period?: string } = {}): Promise<Score
 export async function latestResultPeriod(): Promise<string> {
   const s = await ResultSet.findOne({}, { period: 1 }).sort({ period: -1 }).lean();
   if (s) return s.period;
-  const { currentReportingPeriod } = await import('./periods.ts');
   return currentReportingPeriod(clock.now());
 }
 
@@ -446,7 +448,7 @@ export interface SchemePreview {
   period: string;
   baseVersion: number;
   deadlinePassed: boolean;
-  diff: import('../domain/scoring/whatif.ts').WhatIf;
+  diff: WhatIf;
 }
 
 /**
@@ -455,8 +457,6 @@ export interface SchemePreview {
  * Throws 422 invalid_scheme when the draft is invalid.
  */
 export async function previewScheme(draft: unknown, period?: string): Promise<SchemePreview> {
-  const { validateDraft } = await import('./scheme.ts');
-  const { diffResults } = await import('../domain/scoring/whatif.ts');
   const current = await currentScheme();
   const scheme = validateDraft(draft, current.version + 1);
   const p = period ? assertQuarter(period) : await latestResultPeriod();

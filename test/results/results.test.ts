@@ -1,6 +1,7 @@
 // Results through the real HTTP API: snapshots, lateness, missing / pending, visibility,
 // explanation, publication freezing, reopening.
 import { expect } from 'chai';
+import { AuditLog } from '../../server/models/audit-log.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { at, byUnit, PERFECT, putUnit, results, runJob, submit, uniform } from './fixtures.ts';
 
@@ -117,6 +118,8 @@ describe('results: scoring, publication and visibility', function () {
     const r = await t.api(admin).post(`/api/v1/results/${P}/reopen`, { reason: 'D004 报表系统故障，补录后重新评分' });
     expect(r.status, r.text).to.equal(200);
     expect(r.body.status).to.equal('provisional');
+    const entry = await AuditLog.findOne({ action: 'results.reopen', entityId: P }).lean();
+    expect(entry?.after).to.deep.equal({ status: 'provisional', reason: 'D004 报表系统故障，补录后重新评分' });
 
     // Past deadline + 7 days: the score job recomputes but does not publish a reopened period.
     at('2026-10-30T03:00:00Z');

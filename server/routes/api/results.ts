@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { assertQuarter } from '../../services/periods.ts';
-import { explainUnit, getResults, publish, reopen, resultStatus } from '../../services/scoring.ts';
+import { publish, reopen } from '../../services/publication.ts';
+import { explainUnit, getResults, resultStatus } from '../../services/scoring.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
 //

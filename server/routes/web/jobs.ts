@@ -5,7 +5,8 @@ import { setFlash } from '../../http/flash.ts';
 import { DEFAULT_SCHEDULES } from '../../../jobs/scheduler.ts';
 import { JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 import { currentReportingPeriod } from '../../services/periods.ts';
-import { listResultSets, publish, reopen } from '../../services/scoring.ts';
+import { publish, reopen } from '../../services/publication.ts';
+import { listResultSets } from '../../services/scoring.ts';
 import { clock } from '../../clock.ts';
 
 // Admin page: scheduled jobs, their recorded runs, "run now"; result sets with publish / reopen.
