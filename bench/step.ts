@@ -1,0 +1,241 @@
+// One benchmark step in its own process (so that its peak RSS is its own): bench/run.ts spawns
+//   tsx bench/step.ts <import|scoring|rankings|export> <dataDir> <units>
+// on the same DATA_DIR one after the other. Each step prints one line `RESULT <json>`; the rankings
+// step prints `READY <json>` first, serves until it reads a line on stdin, then prints its RESULT.
+//
+// Every figure is a pair measured here, in the same process: the product's path and a baseline doing
+// the same work with the bare library (exceljs / the MongoDB driver).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import readline from 'node:readline';
+import ExcelJS from 'exceljs';
+import mongoose from 'mongoose';
+import { createApp } from '../server/app.ts';
+import { clock } from '../server/clock.ts';
+import { loadConfig } from '../server/config.ts';
+import { connectDb, ensureIndexes } from '../server/db/connect.ts';
+import { setLogLevel } from '../server/log.ts';
+import { checkUpload } from '../server/excel/upload-check.ts';
+import { parseReturnsWorkbook } from '../server/excel/upload-parse.ts';
+import { assessmentWorkbookBuffer, type AssessmentWorkbookInput } from '../server/excel/workbook.ts';
+import { ReturnRevision } from '../server/models/return-revision.ts';
+import { ResultSet } from '../server/models/result.ts';
+import { Unit } from '../server/models/unit.ts';
+import { listCases } from '../server/services/accountability.ts';
+import { periodReturns } from '../server/services/returns.ts';
+import { computeAndStore, getResults, publish, runScoreJob, SYSTEM_ACTOR } from '../server/services/scoring.ts';
+import { uploadAndCommit } from '../server/services/uploads.ts';
+import { createUser } from '../server/services/users.ts';
+import { scaleReturns, scaleUnits, scaleWorkbook } from './scale.ts';
+
+export const PERIOD = '2026Q4';
+export const PREVIOUS = '2026Q3';
+/** Business clock of each phase (deadline of 2026Q4: 2027-01-15 23:59:59 +08:00). */
+export const AT = {
+  previousScored: new Date('2026-10-20T02:00:00Z'),
+  upload: new Date('2026-12-20T02:00:00Z'),
+  scoring: new Date('2027-01-18T02:00:00Z'),
+  publish: new Date('2027-01-25T02:00:00Z'),
+};
+
+const [step, dataDir, nArg] = process.argv.slice(2);
+if (!step || !dataDir) throw new Error('usage: tsx bench/step.ts <import|scoring|rankings|export> <dataDir> <units>');
+const n = Number(nArg ?? 1000);
+
+const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
+setLogLevel('silent');
+const db = await connectDb({ dataDir, dbName: config.dbName });
+await ensureIndexes();
+
+const peakMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const rssMb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+function result(x: object): void {
+  process.stdout.write(`RESULT ${JSON.stringify(x)}\n`);
+}
+const raw = () => mongoose.connection.db!;
+
+async function importStep() {
+  clock.set(() => AT.upload);
+  const units = scaleUnits(n);
+  for (let i = 0; i < units.length; i += 5000) await Unit.insertMany(units.slice(i, i + 5000).map((u) => ({ ...u, active: true })), { lean: true });
+  const rows = scaleReturns(units, { seed: 1 });
+  const file = await scaleWorkbook(rows, '2026年第4季度 数据共享考核指标填报表');
+  const startRss = rssMb();
+
+  // The product: the whole API upload pipeline (check → parse → validate → keep the original → commit).
+  const product = await timed(() => uploadAndCommit({ username: 'bench-admin', role: 'admin' }, PERIOD, file, 'bench.xlsx'));
+  const peak = peakMb();
+  if (product.value.accepted.length !== rows.length) throw new Error(`accepted ${product.value.accepted.length} of ${rows.length}`);
+
+  // Baseline: exceljs merely reading the same file.
+  const baseline = await timed(async () => {
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(file as unknown as ExcelJS.Buffer);
+    return wb.worksheets[0]!.rowCount;
+  });
+  // Breakdown (not part of the ratio): the pre-checks alone, the parse (incl. checks) alone.
+  const check = await timed(async () => checkUpload(file));
+  const lookup = new Map(units.map((u) => [u.code, { code: u.code, name: u.name }]));
+  const parse = await timed(() => parseReturnsWorkbook(file, { units: lookup }));
+
+  // The previous quarter's returns and results, so that the scoring step has rank changes (not timed).
+  clock.set(() => AT.previousScored);
+  const prev = scaleReturns(units, { seed: 2 });
+  for (let i = 0; i < prev.length; i += 5000) {
+    await ReturnRevision.insertMany(
+      prev.slice(i, i + 5000).map((r) => ({ unit: r.code, period: PREVIOUS, revision: 1, values: r.values, source: 'api', submittedBy: 'bench', submittedAt: new Date('2026-10-10T02:00:00Z'), committed: true, batch: null, file: null, review: null })),
+      { lean: true },
+    );
+  }
+  await computeAndStore(PREVIOUS);
+  result({
+    step: 'import',
+    units: n,
+    rows: rows.length,
+    fileBytes: file.length,
+    productMs: product.ms,
+    baselineMs: baseline.ms,
+    breakdown: { checkMs: check.ms, parseMs: parse.ms, storeAndCommitMs: product.ms - parse.ms },
+    startRssMb: startRss,
+    peakRssMb: peak,
+  });
+}
+
+async function scoringStep() {
+  clock.set(() => AT.scoring);
+  const product = await timed(() => runScoreJob({ period: PERIOD }));
+  const peak = peakMb();
+  if (product.value.recomputed !== 1) throw new Error(`score job: ${JSON.stringify(product.value)}`);
+  const set = await ResultSet.findOne({ period: PERIOD }).lean();
+  const rows = await raw().collection('result_rows').find({ period: PERIOD, computeId: set!.computeId }).toArray();
+  const copies = rows.map(({ _id, ...r }) => r);
+  // Baseline: the driver reading the same inputs (units, the period's return revisions, the previous
+  // quarter's result rows) and writing the same number of result documents of the same shape.
+  const scratch = raw().collection('bench_result_rows');
+  const baseline = await timed(async () => {
+    const units = await raw().collection('units').find({}).toArray();
+    const returns = await raw().collection('returns').find({ period: PERIOD }).toArray();
+    const prev = await raw().collection('result_rows').find({ period: PREVIOUS }).toArray();
+    for (let i = 0; i < copies.length; i += 1000) await scratch.insertMany(copies.slice(i, i + 1000).map((d) => ({ ...d })), { ordered: false });
+    return units.length + returns.length + prev.length;
+  });
+  await scratch.drop();
+  result({ step: 'scoring', units: n, rows: rows.length, productMs: product.ms, baselineMs: baseline.ms, peakRssMb: peak });
+}
+
+async function rankingsStep() {
+  clock.set(() => AT.scoring);
+  const app = await createApp({ config });
+  // The trivial route lives on the same server, behind the same middleware stack up to the routers.
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await createUser({ username: 'bench-office', password: 'bench-password-1', role: 'office' }, { checkUnit: false });
+  const tok = await fetch(`${base}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench-office', password: 'bench-password-1' }) });
+  const token = ((await tok.json()) as { token: string }).token;
+  // A browser session for the page.
+  const loginPage = await fetch(`${base}/login`);
+  const sid0 = /sid=([^;]*)/.exec(loginPage.headers.getSetCookie().join(';'))?.[1];
+  const csrf = /<meta name="csrf-token" content="([^"]*)"/.exec(await loginPage.text())?.[1] ?? '';
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sid0 ? { cookie: `sid=${sid0}` } : {}) },
+    body: new URLSearchParams({ username: 'bench-office', password: 'bench-password-1', _csrf: csrf }).toString(),
+    redirect: 'manual',
+  });
+  const sid = /sid=([^;]*)/.exec(login.headers.getSetCookie().join(';'))?.[1];
+  if (login.status !== 303 || !sid) throw new Error(`login failed: ${login.status}`);
+  const cookie = `sid=${sid}`;
+  // Warm up (and make sure each URL answers 200 with the data).
+  const page = await fetch(`${base}/ranking?period=${PERIOD}`, { headers: { cookie } });
+  const pageHtml = await page.text();
+  const api = await fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } });
+  const apiBody = (await api.json()) as { results?: unknown[] };
+  if (page.status !== 200 || api.status !== 200 || apiBody.results?.length !== n) throw new Error(`warm-up: page ${page.status}, api ${api.status}, ${apiBody.results?.length} results`);
+  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
+  const rl = readline.createInterface({ input: process.stdin });
+  await new Promise<void>((resolve) => rl.once('line', () => resolve()));
+  rl.close();
+  result({ step: 'rankings', units: n, peakRssMb: peakMb() });
+  server.closeAllConnections();
+  server.close();
+}
+
+/** The rows of every sheet of an xlsx, as arrays of plain cell values (for the baseline). */
+async function sheetsOf(buf: Buffer): Promise<{ name: string; rows: ExcelJS.CellValue[][] }[]> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.load(buf as unknown as ExcelJS.Buffer);
+  return wb.worksheets.map((ws) => {
+    const rows: ExcelJS.CellValue[][] = [];
+    ws.eachRow({ includeEmpty: true }, (row) => {
+      const vals: ExcelJS.CellValue[] = [];
+      row.eachCell({ includeEmpty: true }, (c, col) => {
+        vals[col - 1] = c.value;
+      });
+      rows.push(vals);
+    });
+    return { name: ws.name, rows };
+  });
+}
+
+async function writePlain(sheets: { name: string; rows: ExcelJS.CellValue[][] }[]): Promise<Buffer> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve) => sink.on('end', () => resolve()));
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink });
+  for (const s of sheets) {
+    const ws = wb.addWorksheet(s.name);
+    for (const r of s.rows) ws.addRow(r).commit();
+    ws.commit();
+  }
+  await wb.commit();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+async function exportStep() {
+  // Publish first (not timed for the ratio, reported): the workbook then has its cases sheet.
+  clock.set(() => AT.publish);
+  const pub = await timed(() => publish(SYSTEM_ACTOR, PERIOD));
+  // The product: gather the period's data and write the assessment workbook (as sheet.xlsx does).
+  const product = await timed(async () => {
+    const res = await getResults(PERIOD);
+    const returns = await periodReturns(PERIOD);
+    const cases = await listCases({ period: PERIOD });
+    const names = new Map(res.results.map((r) => [r.unit, r.name]));
+    const input: AssessmentWorkbookInput = {
+      period: PERIOD,
+      status: res.status,
+      schemeVersion: res.schemeVersion,
+      generatedAt: clock.now(),
+      results: res.results,
+      returns: [...returns.values()].map((r) => ({ ...r.latest, name: names.get(r.unit) })),
+      cases: cases as never,
+    };
+    return assessmentWorkbookBuffer(input);
+  });
+  const peak = peakMb();
+  // Baseline: exceljs (streaming writer, no styles) writing the very same cell values.
+  const sheets = await sheetsOf(product.value);
+  const cells = sheets.reduce((s, x) => s + x.rows.reduce((t, r) => t + r.length, 0), 0);
+  const baseline = await timed(() => writePlain(sheets));
+  result({ step: 'export', units: n, cells, fileBytes: product.value.length, productMs: product.ms, baselineMs: baseline.ms, publishMs: pub.ms, cases: (await listCases({ period: PERIOD })).length, peakRssMb: peak });
+}
+
+try {
+  if (step === 'import') await importStep();
+  else if (step === 'scoring') await scoringStep();
+  else if (step === 'rankings') await rankingsStep();
+  else if (step === 'export') await exportStep();
+  else throw new Error(`unknown step ${step}`);
+} finally {
+  await db.close();
+}
+process.exit(0);
