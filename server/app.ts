@@ -37,6 +37,7 @@ import { router as web_review } from './routes/web/review.ts';
 import { router as web_progress } from './routes/web/progress.ts';
 import { router as web_accountability } from './routes/web/accountability.ts';
 import { router as web_units } from './routes/web/units.ts';
+import { router as web_units_admin } from './routes/web/units-admin.ts';
 import { router as web_scheme } from './routes/web/scheme.ts';
 import { router as web_jobs } from './routes/web/jobs.ts';
 import { configureAuth, resolveSecret } from './services/auth.ts';
@@ -74,6 +75,7 @@ export const WEB_ROUTERS: readonly { name: string; router: Router }[] = [
   { name: 'progress', router: web_progress },
   { name: 'accountability', router: web_accountability },
   { name: 'units', router: web_units },
+  { name: 'units-admin', router: web_units_admin },
   { name: 'scheme', router: web_scheme },
   { name: 'jobs', router: web_jobs },
 ];

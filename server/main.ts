@@ -6,13 +6,18 @@ import path from 'node:path';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+// Only the configuration is loaded before it is validated: a bad one fails at once. The rest
+// (app, models, engine) is imported after.
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { connectDb, ensureIndexes, type DbHandle } from './db/connect.ts';
-import { log, setLogLevel } from './log.ts';
-import { ROOT, createApp } from './app.ts';
-import { ensureFirstAdmin } from './services/users.ts';
+import type { DbHandle } from './db/connect.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
+
+type Log = typeof import('./log.ts').log;
+let logger: Log | null = null;
 
 interface JobsHandle {
   stop(): Promise<void>;
@@ -28,7 +33,7 @@ async function importIfExists<T>(...candidates: string[]): Promise<T | null> {
 }
 
 /** DEMO_DATA=1 on an empty database (no units yet): load the demo province. */
-async function maybeLoadDemo(config: Config): Promise<void> {
+async function maybeLoadDemo(config: Config, log: Log): Promise<void> {
   if (!config.demoData) return;
   const { Unit } = await import('./models/unit.ts');
   if (await Unit.exists({})) {
@@ -70,7 +75,13 @@ async function main(): Promise<void> {
     throw err;
   }
   process.env.TZ = config.tz; // Node's local time (Date, node-cron defaults) follows the configured zone
+  process.env.LOG_LEVEL = config.logLevel;
+  const { log, setLogLevel } = await import('./log.ts');
   setLogLevel(config.logLevel);
+  logger = log;
+  const { connectDb, ensureIndexes } = await import('./db/connect.ts');
+  const { createApp } = await import('./app.ts');
+  const { ensureFirstAdmin } = await import('./services/users.ts');
 
   let db: DbHandle;
   try {
@@ -83,7 +94,7 @@ async function main(): Promise<void> {
   const app = await createApp({ config });
   await ensureIndexes();
   if (await ensureFirstAdmin(config.adminPassword)) process.stdout.write('已创建管理员账号 admin（密码来自 ADMIN_PASSWORD）\n');
-  await maybeLoadDemo(config);
+  await maybeLoadDemo(config, log);
   const jobs = await startJobsIfPresent(config);
 
   const server: Server = await new Promise<Server>((resolve, reject) => {
@@ -135,6 +146,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  log.fatal({ err }, 'start-up failed');
+  logger?.fatal({ err }, 'start-up failed');
   fail(`启动失败：${(err as Error)?.message ?? String(err)}`);
 });

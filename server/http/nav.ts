@@ -23,7 +23,8 @@ export const NAV: readonly NavItem[] = [
 /** Administration pages listed on /admin. */
 export const ADMIN_LINKS: readonly { label: string; href: string; description: string }[] = [
   { label: '用户管理', href: '/admin/users', description: '创建账号、停用、重置密码' },
-  { label: '单位管理', href: '/units', description: '被考核单位的名录与层级' },
+  { label: '单位管理', href: '/admin/units', description: '被考核单位的名录与层级，从 Excel 导入' },
+  { label: '考核周期', href: '/admin/periods', description: '各季度的报送截止时间' },
   { label: '考核方案', href: '/scheme', description: '指标、权重与版本' },
   { label: '定时任务', href: '/jobs', description: '评分、提醒、问责任务的运行记录，立即运行' },
 ];
