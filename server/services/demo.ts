@@ -209,11 +209,11 @@ export async function loadDemoData(opts: DemoOptions = {}): Promise<DemoResult> 
             const r = rnd();
             const pick = (xs: string[]) => xs[Math.floor(rnd() * xs.length)]!;
             const due = c.dueAt ? c.dueAt.getTime() : e.at + 45 * DAY;
-            if (r < 0.7) {
+            if (r < 0.88) {
               const t1 = e.at + (2 + rnd() * 10) * DAY;
               const before = events.length;
               push({ kind: 'case', id, status: 'rectifying', comment: pick(RECTIFY_COMMENTS), at: t1 });
-              if (r < 0.5) push({ kind: 'case', id, status: 'resolved', comment: pick(RESOLVE_COMMENTS), at: Math.min(due - DAY, t1 + (5 + rnd() * 12) * DAY) });
+              if (r < 0.74) push({ kind: 'case', id, status: 'resolved', comment: pick(RESOLVE_COMMENTS), at: Math.min(due - DAY, t1 + (5 + rnd() * 12) * DAY) });
               if (events.length !== before) events.sort(order);
             }
           }

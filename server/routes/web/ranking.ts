@@ -51,7 +51,7 @@ router.get('/ranking', requireAuth, async (req, res) => {
       href: `/ranking${periodQuery({ period, category: c, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir })}`,
       current: c === category,
     })),
-    categoryLabel: UNIT_CATEGORY_LABELS[category],
+    catLabel: UNIT_CATEGORY_LABELS[category],
     periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
     category,
     rows: r.rows.map((row) => ({

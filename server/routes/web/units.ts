@@ -1,4 +1,97 @@
 import { Router } from 'express';
+import { FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
+import { requireAuth } from '../../http/auth.ts';
+import { unitDetail } from '../../services/dashboard.ts';
+import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type ChartSpec } from './_present.ts';
 
-// Web pages for units: owner fills in. Mounted by server/app.ts at /.
+// 单位详情 (/units/:code): indicators against targets, trend, "why this score", return history,
+// cases. The unit list and its administration live under /admin/units (intake). Mounted at /.
 export const router = Router();
+
+const SOURCE_LABELS: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口报送' };
+const RETURN_STATUS: Record<string, { text: string; cls: string }> = {
+  submitted: { text: '待审核', cls: 'muted' },
+  approved: { text: '审核通过', cls: 'ok' },
+  rejected: { text: '已退回', cls: 'bad' },
+};
+const CASE_CLS: Record<string, string> = { open: 'warn', rectifying: 'muted', resolved: 'ok', overdue: 'bad' };
+const IND_COLORS = [PALETTE.blue, PALETTE.green, PALETTE.red, PALETTE.orange, PALETTE.purple, PALETTE.teal];
+
+router.get('/units/:code', requireAuth, async (req, res) => {
+  const v = viewerOf(req);
+  const d = await unitDetail(v, String(req.params.code), q(req, 'period'));
+  const ex = d.explanation;
+
+  const labels = d.history.map((h) => h.period);
+  const totalChart: ChartSpec = {
+    type: 'line',
+    labels,
+    min: 0,
+    max: 100,
+    datasets: [{ label: '总分', data: d.history.map((h) => h.total), color: PALETTE.red }],
+  };
+  const indicatorChart: ChartSpec = {
+    type: 'line',
+    labels,
+    percent: true,
+    min: 0,
+    max: 1,
+    datasets: d.indicators.map((i, k) => ({
+      label: `${i.id} ${i.name}`,
+      data: d.history.map((h) => h.indicators[i.id] ?? null),
+      color: IND_COLORS[k % IND_COLORS.length]!,
+    })),
+  };
+
+  // Revisions side by side (newest first), values that changed from the previous revision marked.
+  const oldestFirst = [...d.revisions].reverse();
+  const revisionColumns = d.revisions.map((r) => ({
+    ...r,
+    sourceLabel: SOURCE_LABELS[r.source] ?? r.source,
+    statusTag: RETURN_STATUS[r.status] ?? { text: r.status, cls: 'muted' },
+  }));
+  const valueRows = RETURN_FIELDS.map((f) => ({
+    label: FIELD_LABELS[f.key],
+    key: f.key,
+    cells: d.revisions.map((r) => {
+      const i = oldestFirst.findIndex((x) => x.revision === r.revision);
+      const prev = i > 0 ? oldestFirst[i - 1] : null;
+      return { value: r.values[f.key], changed: !!prev && prev.values[f.key] !== r.values[f.key] };
+    }),
+  }));
+
+  res.render('pages/unit/show', {
+    title: `${d.unit.name} · 单位详情`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/vendor/chart.js/chart.umd.min.js', '/public/js/charts.js', '/public/js/pages.js'],
+    d,
+    badge: d.status ? STATUS_BADGE[d.status] : STATUS_BADGE.none,
+    periods: d.periods.map((p) => ({ ...p, selected: p.period === d.period, statusText: p.status === 'final' ? '已发布' : '暂定' })),
+    row: d.row ? { ...d.row, arrow: arrow(d.row.rankChange), tags: flagTags(d.row.flags) } : null,
+    ranked: d.history.find((h) => h.period === d.period)?.ranked ?? null,
+    ex,
+    bars: (ex?.indicators ?? []).map((i) => ({
+      ...i,
+      valueText: percent(i.value),
+      targetText: percent(i.target),
+      width: i.value === null ? 0 : Math.max(0, Math.min(100, i.value * 100)),
+      targetPos: Math.max(0, Math.min(100, i.target * 100)),
+      met: i.value !== null && i.value >= i.target,
+    })),
+    deductionTotal: ex ? ex.deductions.reduce((a, x) => a + x.points, 0) : 0,
+    totalChart,
+    indicatorChart,
+    historyRows: d.history.map((h) => ({
+      ...h,
+      statusText: h.status === 'final' ? '已发布' : '暂定',
+      cells: d.indicators.map((i) => percent(h.indicators[i.id] ?? null)),
+      tags: flagTags(h.flags),
+    })),
+    revisionColumns,
+    valueRows,
+    cases: d.cases.map((c) => ({ ...c, cls: CASE_CLS[c.status] ?? 'muted' })),
+    sheetHref: d.period ? `/api/v1/results/${d.period}/units/${d.unit.code}/sheet.xlsx` : null,
+    canSubmit: v.role === 'reporter' || v.role === 'admin',
+    showChildren: v.role !== 'reporter' && d.children.length > 0,
+  });
+});

@@ -303,9 +303,11 @@ export function planDemo(now: Date, timeZone = 'Asia/Shanghai', seed = 20261122)
     const span = Math.max(DAY, now.getTime() - start - DAY);
     const at = new Date(start + 0.5 * DAY + rnd() * span * 0.98);
     if (at.getTime() >= now.getTime()) continue;
+    const reviewAt = new Date(at.getTime() + (0.5 + rnd() * 3) * DAY);
     submissions.push({
       period: current, unit: p.unit.code, at, values: valuesFor(p, q, rnd),
       by: reporterOf(p.unit), source: rnd() < 0.5 ? 'excel' : 'web',
+      review: reviewAt.getTime() < now.getTime() - DAY && rnd() < 0.75 ? { decision: 'approve', at: reviewAt } : undefined,
     });
   }
 
