@@ -1,4 +1,185 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { clock } from '../../clock.ts';
+import { AppError, badRequest } from '../../domain/errors.ts';
+import { FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
+import { principalOf, requireRole, type Principal } from '../../http/auth.ts';
+import { setFlash } from '../../http/flash.ts';
+import { noticesForUnit } from '../../services/notices.ts';
+import { assertQuarter, currentReportingPeriod, getPeriod, recentPeriods, timeZone } from '../../services/periods.ts';
+import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
+import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
+import { getUnit, listUnits } from '../../services/units.ts';
+import { singleFile, uploadedName } from '../api/returns.ts';
 
-// Web pages for returns: owner fills in. Mounted by server/app.ts at /.
+// Reporter pages: my unit's returns by period, the web form, template download, Excel upload with a
+// preview before confirming. Admins use the same pages for any unit. Mounted by server/app.ts at /.
 export const router = Router();
+
+const STYLES = ['/public/css/intake.css'];
+const sub = (p: Principal): Submitter => ({ username: p.username, role: p.role, ...(p.unit ? { unit: p.unit } : {}) });
+const STATUS_LABEL: Record<string, string> = { submitted: '已提交待审核', approved: '审核通过', rejected: '已退回' };
+const SOURCE_LABEL: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
+
+function unitOf(req: Request): string | undefined {
+  const p = principalOf(req);
+  if (p.role === 'reporter') return p.unit;
+  const u = req.query.unit;
+  return typeof u === 'string' && u ? u : undefined;
+}
+
+const wantsJson = (req: Request) => req.get('x-requested-with') === 'XMLHttpRequest';
+
+router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const code = unitOf(req);
+  const unit = code ? await getUnit(code) : null;
+  const periods = await recentPeriods(8);
+  let rows: unknown[] = [];
+  let notices: unknown[] = [];
+  if (unit) {
+    rows = await Promise.all(
+      periods.map(async (per) => {
+        const revs = await revisionsOf(per.period, unit.code);
+        const latest = revs[revs.length - 1] ?? null;
+        return { ...per, latest, statusLabel: latest ? STATUS_LABEL[latest.status] : null, pastDeadline: Date.parse(per.deadline) < clock.now().getTime() };
+      }),
+    );
+    notices = (await noticesForUnit(unit.code, 20)).map((n) => ({ ...n, id: String(n._id) }));
+  }
+  res.render('pages/returns/index', {
+    title: '数据填报',
+    styles: STYLES,
+    unit,
+    rows,
+    notices,
+    isAdmin: p.role === 'admin',
+    units: p.role === 'admin' ? await listUnits({ activeOnly: true }) : [],
+    current: currentReportingPeriod(),
+    selected: code,
+  });
+});
+
+async function renderForm(req: Request, res: Response, period: string, code: string, extra: { errors?: { field: string; message: string }[]; entered?: Record<string, unknown>; uploadErrors?: unknown[] } = {}) {
+  const p = principalOf(req);
+  const unit = await getUnit(code);
+  if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
+  const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads(sub(p), period, code)]);
+  const latest = revs[revs.length - 1] ?? null;
+  const errorsBy = new Map((extra.errors ?? []).map((e) => [e.field, e.message]));
+  const fields = RETURN_FIELDS.map((f) => ({
+    key: f.key,
+    label: f.label,
+    atMostLabel: 'atMost' in f ? FIELD_LABELS[f.atMost] : null,
+    value: extra.entered ? String(extra.entered[f.key] ?? '') : latest ? latest.values[f.key] : '',
+    error: errorsBy.get(f.key) ?? null,
+  }));
+  const history = [...revs].reverse().map((r) => ({ ...r, statusLabel: STATUS_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] }));
+  const status = extra.errors || extra.uploadErrors ? 422 : 200;
+  res.status(status).render('pages/returns/form', {
+    title: `${period} 数据填报 · ${unit.name}`,
+    styles: STYLES,
+    scripts: ['/public/js/upload.js'],
+    period: per,
+    subtitle: `${unit.code} · 截止时间：${new Intl.DateTimeFormat('zh-CN', { timeZone: timeZone(), dateStyle: 'long', timeStyle: 'medium' }).format(new Date(per.deadline))}${per.closed ? '（本期已关闭）' : ''}`,
+    nextRevision: (latest?.revision ?? 0) + 1,
+    unit,
+    latest,
+    latestStatusLabel: latest ? STATUS_LABEL[latest.status] : null,
+    fields,
+    errors: extra.errors ?? [],
+    otherErrors: (extra.errors ?? []).filter((e) => !(FIELD_KEYS as readonly string[]).includes(e.field)),
+    uploadErrors: extra.uploadErrors ?? [],
+    history,
+    uploads,
+    ratios: latest ? RATIOS.map((r) => ({ name: r.name, value: r.value(latest.values) })) : [],
+  });
+}
+
+/** Excel upload from the page (multipart; CSRF token in the query). → preview of a staged batch. */
+router.post('/returns/upload', requireRole('reporter', 'admin'), singleFile('file'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(typeof req.query.period === 'string' ? req.query.period : '');
+  const back = typeof req.query.unit === 'string' ? req.query.unit : p.unit;
+  if (!req.file) throw badRequest('file_required', '请选择要上传的 .xlsx 文件');
+  try {
+    const staged = await stageUpload(sub(p), period, req.file.buffer, uploadedName(req.file.originalname));
+    const to = `/returns/uploads/${staged.batch}`;
+    if (wantsJson(req)) return res.json({ redirect: to });
+    res.redirect(303, to);
+  } catch (err) {
+    if (err instanceof UploadRejected) {
+      if (wantsJson(req)) return res.status(422).json({ error: { code: err.code, message: err.message }, errors: err.errors });
+      if (back) return renderForm(req, res, period, back, { uploadErrors: err.errors });
+    }
+    throw err;
+  }
+});
+
+router.get('/returns/uploads/:id', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const { batch, preview } = await stagedPreview(sub(p), String(req.params.id));
+  res.render('pages/returns/preview', {
+    title: '确认上传内容',
+    styles: STYLES,
+    batch: { id: String(batch._id), period: batch.period, status: batch.status, fileName: batch.fileName, staged: batch.status === 'staged', accepted: batch.accepted },
+    preview,
+    changedCount: preview.filter((u) => u.changed).length,
+    backUnit: p.role === 'reporter' ? p.unit : preview[0]?.unit,
+  });
+});
+
+router.post('/returns/uploads/:id/confirm', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  try {
+    const r = await confirmUpload(sub(p), String(req.params.id));
+    const list = r.accepted.map((a) => `${a.unit} 第 ${a.revision} 版`).join('、');
+    setFlash(req, 'ok', `已提交 ${r.period} 期 ${r.accepted.length} 个单位的数据：${list.length > 200 ? `${list.slice(0, 200)}…` : list}`);
+    const one = r.accepted.length === 1 ? r.accepted[0]!.unit : null;
+    res.redirect(303, one ? `/returns/${r.period}/${encodeURIComponent(one)}` : '/returns');
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500 && err.status !== 404) {
+      setFlash(req, 'error', err.message);
+      return res.redirect(303, `/returns/uploads/${encodeURIComponent(String(req.params.id))}`);
+    }
+    throw err;
+  }
+});
+
+router.post('/returns/uploads/:id/cancel', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  await cancelUpload(sub(p), String(req.params.id));
+  setFlash(req, 'ok', '已取消本次上传，未保存任何数据');
+  res.redirect(303, '/returns');
+});
+
+// Declared last: /returns/uploads/… above must win over /returns/:period/:unit.
+router.get('/returns/:period/:unit', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const code = String(req.params.unit);
+  assertCanSubmit(sub(p), code);
+  await renderForm(req, res, period, code);
+});
+
+router.post('/returns/:period/:unit', requireRole('reporter', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const code = String(req.params.unit);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const values = Object.fromEntries(FIELD_KEYS.map((k) => [k, typeof body[k] === 'string' && (body[k] as string).trim() === '' ? null : body[k]]));
+  try {
+    const rev = await submitValues(sub(p), period, code, values, 'web');
+    setFlash(req, 'ok', `已提交 ${period} 期数据（第 ${rev.revision} 版）${rev.late ? '。注意：本期已过截止时间，将记为逾期报送' : ''}`);
+    res.redirect(303, `/returns/${period}/${encodeURIComponent(code)}`);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 422 && err.code === 'invalid_values') {
+      const errors = ((err.details as { errors?: { field: string; message: string }[] })?.errors ?? []);
+      return renderForm(req, res, period, code, { errors, entered: values });
+    }
+    if (err instanceof AppError && (err.status === 409 || err.status === 404)) {
+      setFlash(req, 'error', err.message);
+      return res.redirect(303, `/returns${p.role === 'admin' ? `?unit=${encodeURIComponent(code)}` : ''}`);
+    }
+    throw err;
+  }
+});

@@ -1,4 +1,102 @@
 import { Router } from 'express';
+import { clock } from '../../clock.ts';
+import { AppError } from '../../domain/errors.ts';
+import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
+import { principalOf, requireRole } from '../../http/auth.ts';
+import { setFlash } from '../../http/flash.ts';
+import { assertQuarter, currentReportingPeriod, getPeriod, recentPeriods } from '../../services/periods.ts';
+import { periodReturns, reviewReturn, revisionsOf } from '../../services/returns.ts';
+import { listUploads, RATIOS } from '../../services/uploads.ts';
+import { getUnit, listUnits } from '../../services/units.ts';
 
-// Web pages for review: owner fills in. Mounted by server/app.ts at /.
+// Reviewer pages: the submission board of a period and the review of one return. Mounted at /.
 export const router = Router();
+
+const STYLES = ['/public/css/intake.css'];
+const STATE_LABEL: Record<string, string> = {
+  submitted: '待审核',
+  approved: '已通过',
+  rejected: '已退回',
+  missing: '未报送',
+  pending: '待报送',
+};
+const SOURCE_LABEL: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
+
+router.get('/review', requireRole('reviewer', 'admin'), async (req, res) => {
+  const period = assertQuarter(typeof req.query.period === 'string' && req.query.period ? req.query.period : currentReportingPeriod());
+  const filter = typeof req.query.state === 'string' ? req.query.state : '';
+  const [per, units, returns, periods] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true }), periodReturns(period), recentPeriods(8)]);
+  const past = Date.parse(per.deadline) < clock.now().getTime();
+  const all = units.map((u) => {
+    const r = returns.get(u.code);
+    const state = r ? r.latest.status : past ? 'missing' : 'pending';
+    return { unit: u, categoryLabel: UNIT_CATEGORY_LABELS[u.category], state, stateLabel: STATE_LABEL[state], latest: r?.latest ?? null, late: r?.latest.late ?? false };
+  });
+  const counts = {
+    total: all.length,
+    submitted: all.filter((x) => x.state === 'submitted').length,
+    approved: all.filter((x) => x.state === 'approved').length,
+    rejected: all.filter((x) => x.state === 'rejected').length,
+    missing: all.filter((x) => x.state === 'missing' || x.state === 'pending').length,
+    late: all.filter((x) => x.late).length,
+  };
+  const rows = all.filter((x) => {
+    if (!filter) return true;
+    if (filter === 'late') return x.late;
+    if (filter === 'missing') return x.state === 'missing' || x.state === 'pending';
+    return x.state === filter;
+  });
+  const filters = [
+    { key: '', label: `全部 ${counts.total}` },
+    { key: 'submitted', label: `待审核 ${counts.submitted}` },
+    { key: 'approved', label: `已通过 ${counts.approved}` },
+    { key: 'rejected', label: `已退回 ${counts.rejected}` },
+    { key: 'late', label: `逾期 ${counts.late}` },
+    { key: 'missing', label: `${past ? '未报送' : '待报送'} ${counts.missing}` },
+  ].map((f) => ({ ...f, active: f.key === filter, href: `/review?period=${period}${f.key ? `&state=${f.key}` : ''}` }));
+  res.render('pages/review/board', { title: `${period} 报送审核`, styles: STYLES, period: per, periods, rows, counts, filters, past });
+});
+
+router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const code = String(req.params.unit);
+  const unit = await getUnit(code);
+  if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
+  const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads({ username: p.username, role: p.role }, period, code)]);
+  const latest = revs[revs.length - 1] ?? null;
+  const previous = revs.length > 1 ? revs[revs.length - 2]! : null;
+  const fields = FIELD_KEYS.map((k) => ({ key: k, label: FIELD_LABELS[k], value: latest?.values[k] ?? null, previous: previous?.values[k] ?? null, changed: !!previous && previous.values[k] !== latest?.values[k] }));
+  const ratios = latest ? RATIOS.map((r) => ({ name: `${r.id} ${r.name}`, value: r.value(latest.values), previous: previous ? r.value(previous.values) : null })) : [];
+  res.render('pages/review/detail', {
+    title: `${period} · ${unit.name} · 审核`,
+    styles: STYLES,
+    period: per,
+    unit,
+    latest,
+    stateLabel: latest ? STATE_LABEL[latest.status] : null,
+    previous,
+    fields,
+    ratios,
+    history: [...revs].reverse().map((r) => ({ ...r, stateLabel: STATE_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] })),
+    uploads,
+  });
+});
+
+router.post('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const code = String(req.params.unit);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  try {
+    const r = await reviewReturn({ username: p.username, role: p.role }, period, code, { decision: b.decision, reason: b.reason, revision: b.revision });
+    setFlash(req, 'ok', r.status === 'rejected' ? `已退回 ${code} 第 ${r.revision} 版，已通知该单位` : `已审核通过 ${code} 第 ${r.revision} 版`);
+    res.redirect(303, `/review?period=${period}`);
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) {
+      setFlash(req, 'error', err.message);
+      return res.redirect(303, `/review/${period}/${encodeURIComponent(code)}`);
+    }
+    throw err;
+  }
+});
