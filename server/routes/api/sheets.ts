@@ -1,4 +1,155 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { clock } from '../../clock.ts';
+import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { notFound } from '../../domain/errors.ts';
+import { periodTitle } from '../../excel/template.ts';
+import {
+  writeAnnualWorkbook,
+  writeAssessmentWorkbook,
+  writeUnitWorkbook,
+  type CaseRow,
+  type IndicatorDef,
+  type ReturnRow,
+} from '../../excel/workbook.ts';
+import { listCases } from '../../services/accountability.ts';
+import { annualResults, assertYear } from '../../services/eligibility.ts';
+import { assertQuarter, timeZone } from '../../services/periods.ts';
+import { latestRevision, periodReturns } from '../../services/returns.ts';
+import { schemeVersion } from '../../services/scheme.ts';
+import { getResults, resultStatus } from '../../services/scoring.ts';
+import { getUnit } from '../../services/units.ts';
 
-// /api/v1 assessment workbook downloads (sheet.xlsx): owner fills in. Mounted by server/app.ts at /api/v1.
+// Assessment workbooks (考核表, SPEC §6/§7), streamed to the response:
+//   GET /api/v1/results/:period/sheet.xlsx               ranking + returns + cases (admin, reviewer, office)
+//   GET /api/v1/results/:period/units/:code/sheet.xlsx   printable single-unit sheet (reporters: own unit)
+//   GET /api/v1/years/:year/sheet.xlsx                   annual results with merit eligibility (admin, reviewer, office)
+// The period workbook carries every unit's raw returns and cases, so reporters get their own unit's
+// sheet only. Mounted by server/app.ts at /api/v1.
 export const router = Router();
+
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** Characters that cannot appear in a file name on common systems (and quotes / controls). */
+function fileSafe(s: string): string {
+  return s.replace(/[\\/:*?"<>|\u0000-\u001f\u007f]+/g, '_').trim().slice(0, 120) || 'sheet';
+}
+
+/**
+ * Content-Disposition with an ASCII fallback and the real (Chinese) name in RFC 5987 `filename*`.
+ * encodeURIComponent leaves ' ( ) * ! unescaped, which RFC 5987's attr-char does not allow.
+ */
+export function contentDisposition(asciiName: string, utf8Name: string): string {
+  const ascii = asciiName.replace(/[^\x20-\x7e]|["\\%;]/g, '_');
+  const encoded = encodeURIComponent(fileSafe(utf8Name)).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+function startXlsx(res: Response, asciiName: string, utf8Name: string): void {
+  res.status(200);
+  res.setHeader('Content-Type', XLSX);
+  res.setHeader('Content-Disposition', contentDisposition(asciiName, utf8Name));
+  res.setHeader('Cache-Control', 'private, no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+}
+
+async function indicatorsOf(version: number): Promise<IndicatorDef[]> {
+  const s = (await schemeVersion(version)).scheme;
+  return s.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
+}
+
+function returnRow(unit: string, name: string | undefined, r: Awaited<ReturnType<typeof latestRevision>>): ReturnRow | null {
+  if (!r) return null;
+  return {
+    unit,
+    name,
+    revision: r.revision,
+    values: r.values,
+    status: r.status,
+    late: r.late,
+    submittedAt: r.submittedAt,
+    submittedBy: r.submittedBy,
+    source: r.source,
+  };
+}
+
+router.get('/results/:period/sheet.xlsx', requireRole('admin', 'reviewer', 'office'), async (req, res) => {
+  const period = assertQuarter(String(req.params.period));
+  const results = await getResults(period);
+  const names = new Map(results.results.map((r) => [r.unit, r.name]));
+  const [returns, cases, indicators] = await Promise.all([periodReturns(period), listCases({ period }), indicatorsOf(results.schemeVersion)]);
+  const returnRows: ReturnRow[] = [...returns.values()]
+    .sort((a, b) => a.unit.localeCompare(b.unit))
+    .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);
+  const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: names.get(c.unit) }));
+  startXlsx(res, `assessment-${period}.xlsx`, `${periodTitle(period)}政务数据共享考核表.xlsx`);
+  await writeAssessmentWorkbook(
+    {
+      period,
+      status: results.status,
+      schemeVersion: results.schemeVersion,
+      generatedAt: clock.now(),
+      timeZone: timeZone(),
+      indicators,
+      results: results.results,
+      returns: returnRows,
+      cases: caseRows,
+    },
+    res,
+  );
+});
+
+router.get('/results/:period/units/:code/sheet.xlsx', requireAuth, async (req, res) => {
+  const period = assertQuarter(String(req.params.period));
+  const code = String(req.params.code);
+  assertCanSeeUnit(principalOf(req), code);
+  const unit = await getUnit(code);
+  if (!unit) throw notFound('unit_not_found', `单位「${code}」不存在`);
+  const all = await getResults(period);
+  const result = all.results.find((r) => r.unit === code);
+  if (!result) throw notFound('result_not_found', `${period} 期没有单位 ${code} 的考核结果`);
+  const set = await resultStatus(period);
+  const [latest, cases, indicators] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion)]);
+  startXlsx(res, `assessment-${period}-${code}.xlsx`, `${period}-${unit.name}-考核表.xlsx`);
+  await writeUnitWorkbook(
+    {
+      period,
+      status: (set?.status as 'final' | 'provisional' | undefined) ?? all.status,
+      schemeVersion: all.schemeVersion,
+      generatedAt: clock.now(),
+      timeZone: timeZone(),
+      indicators,
+      result,
+      rankedInCategory: all.results.filter((r) => r.category === result.category && r.rank !== null).length,
+      returnRow: returnRow(code, unit.name, latest),
+      cases: cases.map((c) => ({ ...c, name: unit.name })),
+    },
+    res,
+  );
+});
+
+router.get('/years/:year/sheet.xlsx', requireRole('admin', 'reviewer', 'office'), async (req, res) => {
+  const year = assertYear(String(req.params.year));
+  const view = await annualResults(year);
+  startXlsx(res, `assessment-${year}.xlsx`, `${year}年度政务数据共享考核表.xlsx`);
+  await writeAnnualWorkbook(
+    {
+      year,
+      final: view.final,
+      schemeVersion: view.schemeVersion,
+      generatedAt: clock.now(),
+      timeZone: timeZone(),
+      results: view.results.map((r) => ({
+        unit: r.unit,
+        name: r.name,
+        category: r.category,
+        total: r.total,
+        grade: r.grade,
+        rank: r.rank,
+        eligible: r.eligible,
+        quarters: r.quarters,
+        reasons: r.ineligibleReasons,
+      })),
+    },
+    res,
+  );
+});
