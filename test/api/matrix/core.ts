@@ -15,7 +15,7 @@ export const rows: MatrixRow[] = [
   {
     method: 'POST',
     path: '/api/v1/auth/token',
-    body: (who) => ({ username: `nobody-${who}`, password: 'wrong-password' }),
+    body: (who: string) => ({ username: `nobody-${who}`, password: 'wrong-password' }),
     expect: everyone(401),
     note: 'bad credentials are 401 whoever asks',
   },
