@@ -335,6 +335,11 @@ export async function recoverInterruptedBatches(): Promise<{ rolledForward: numb
       discarded++;
     }
   }
+  // Previews never confirmed: discard after a day (their rows never became revisions).
+  await UploadBatch.updateMany(
+    { status: 'staged', createdAt: { $lt: new Date(clock.now().getTime() - 24 * 3600 * 1000) } },
+    { $set: { status: 'discarded', discardedReason: '预览已过期' } },
+  );
   // Orphans: uncommitted revisions whose batch was discarded or never written.
   const orphans = (await ReturnRevision.find({ committed: false }, { _id: 1, batch: 1 }).lean()) as unknown as RevisionLean[];
   if (orphans.length) {

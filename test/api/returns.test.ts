@@ -128,6 +128,20 @@ describe('returns API (PUT / GET / review)', () => {
     expect(ok.body.revision).to.equal(2);
   });
 
+  it('keeps an append-only audit trail of submissions and reviews (who, what, before, after, when)', async () => {
+    const trail = await t.api(reviewer).get('/api/v1/returns/2026Q3/D002/audit');
+    expect(trail.status).to.equal(200);
+    const actions = trail.body.map((e: { action: string }) => e.action);
+    expect(actions).to.deep.equal(['return.submit', 'return.review', 'return.submit', 'return.review']);
+    const reject = trail.body[1];
+    expect(reject.actor).to.match(/^reviewer/);
+    expect(reject.before).to.deep.equal({ revision: 1, review: null });
+    expect(reject.after.review).to.include({ decision: 'reject', reason: '系统总数与上季度差异过大，请核实' });
+    expect(trail.body[2].after).to.deep.include({ revision: 2, values: vals(6), source: 'api' });
+    for (const e of trail.body) expect(Date.parse(e.at)).to.be.greaterThan(0);
+    expect((await t.api(repD002).get('/api/v1/returns/2026Q3/D002/audit')).status).to.equal(403);
+  });
+
   it('refuses submissions to a closed period with 409', async () => {
     expect((await t.api(admin).put('/api/v1/periods/2025Q4', { closed: true })).status).to.be.oneOf([200, 201]);
     const r = await t.api(repD001).put('/api/v1/returns/2025Q4/D001', { values: vals(0) });

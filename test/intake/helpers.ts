@@ -61,9 +61,8 @@ export async function createUnits(t: TestApp, adminToken: string, units: { code:
 }
 
 /**
- * The harness and the clock, loaded with import() so that they share one module graph with the
- * routers that server/app.ts loads with import() (mocha loads test files through require(esm);
- * statically imported server modules would be second copies: a second clock, second models).
+ * The harness and the clock, loaded with import(): the test then holds the same module instances
+ * (clock, models) as the app it starts, however mocha itself loaded the test file.
  */
 export async function harness() {
   const app = await import('../helpers/app.ts');

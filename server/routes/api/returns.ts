@@ -3,6 +3,7 @@ import multer from 'multer';
 import { currentConfig } from '../../config.ts';
 import { AppError, badRequest, forbidden, notFound } from '../../domain/errors.ts';
 import { requireAuth, requireRole, principalOf, type Principal } from '../../http/auth.ts';
+import { auditTrail } from '../../services/audit.ts';
 import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter } from '../../services/periods.ts';
 import { assertCanRead, latestRevision, periodReturns, reviewReturn, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
@@ -124,6 +125,13 @@ router.get('/returns/:period/:unit/revisions', requireAuth, async (req, res) => 
   const unit = String(req.params.unit);
   assertCanRead(sub(p), unit);
   res.json(await revisionsOf(period, unit));
+});
+
+/** The append-only audit trail of one return (every submission and review: who, what, before, after, when). */
+router.get('/returns/:period/:unit/audit', requireRole('reviewer', 'admin'), async (req, res) => {
+  const period = assertQuarter(req.params.period);
+  const entries = await auditTrail('return', `${period}/${String(req.params.unit)}`);
+  res.json(entries.map((e) => ({ at: e.at, actor: e.actor, actorRole: e.actorRole, action: e.action, before: e.before, after: e.after })));
 });
 
 router.put('/returns/:period/:unit', requireAuth, async (req, res) => {
