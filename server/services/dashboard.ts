@@ -323,6 +323,30 @@ async function trendPeriods(v: Viewer, period: string, n: number): Promise<{ per
     .map((s) => ({ period: s.period, status: s.status as 'final' | 'provisional' }));
 }
 
+/** A reporter's own unit: its row in `rows` (if any), its return for the period being collected, open cases. */
+export async function ownUnitStatus(v: Viewer, rows: readonly Row[] = []): Promise<Overview['own']> {
+  const unit = v.unit ? await getUnit(v.unit) : null;
+  if (!unit) return null;
+  const current = await collectingPeriod();
+  const [revisions, cp, openCases] = await Promise.all([
+    revisionsOf(current, unit.code),
+    getPeriod(current),
+    Case.countDocuments({ unit: unit.code, status: { $ne: 'resolved' } }),
+  ]);
+  const last = revisions.at(-1) ?? null;
+  return {
+    unit,
+    row: rows.find((r) => r.unit === unit.code) ?? null,
+    current: { period: current, label: periodLabel(current), status: last?.status ?? null, revision: last?.revision ?? null, deadline: cp.deadline },
+    openCases,
+  };
+}
+
+/** Whether any period's results are published. */
+export async function hasPublished(): Promise<boolean> {
+  return (await ResultSet.exists({ status: 'final' })) !== null;
+}
+
 export async function overview(v: Viewer, period: string, scope: Scope = 'all'): Promise<Overview> {
   const results = await getResults(period);
   if (v.role === 'reporter' && results.status !== 'final') throw forbidden(`${period} 期考核结果尚未发布`);
@@ -354,22 +378,7 @@ export async function overview(v: Viewer, period: string, scope: Scope = 'all'):
   let progress: ProgressSummary | null = null;
   let own: Overview['own'] = null;
   if (v.role === 'reporter') {
-    const unit = v.unit ? await getUnit(v.unit) : null;
-    if (unit) {
-      const current = await collectingPeriod();
-      const [latest, cp, openCases] = await Promise.all([
-        revisionsOf(current, unit.code),
-        getPeriod(current),
-        Case.countDocuments({ unit: unit.code, status: { $ne: 'resolved' } }),
-      ]);
-      const last = latest.at(-1) ?? null;
-      own = {
-        unit,
-        row: results.results.find((r) => r.unit === unit.code) ?? null,
-        current: { period: current, label: periodLabel(current), status: last?.status ?? null, revision: last?.revision ?? null, deadline: cp.deadline },
-        openCases,
-      };
-    }
+    own = await ownUnitStatus(v, results.results);
   } else {
     progress = await progressSummary(await collectingPeriod());
   }

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { GRADES } from '../../domain/scoring/scheme.ts';
 import { requireAuth } from '../../http/auth.ts';
-import { overview, parseScope, periodOptions, resolvePeriod } from '../../services/dashboard.ts';
+import { hasPublished, overview, ownUnitStatus, parseScope, periodOptions, resolvePeriod } from '../../services/dashboard.ts';
 import {
   arrow,
   countDelta,
@@ -22,6 +22,11 @@ export const router = Router();
 
 router.get('/', requireAuth, async (req, res) => {
   const v = viewerOf(req);
+  if (v.role === 'reporter' && !q(req, 'period') && !(await hasPublished())) {
+    // Nothing published yet: a reporter sees its own unit only.
+    const own = await ownUnitStatus(v);
+    return res.render('pages/dashboard/empty', { title: '总览', styles: ['/public/css/pages.css'], own });
+  }
   const period = await resolvePeriod(v, q(req, 'period'));
   const scope = parseScope(q(req, 'scope'));
   const [o, periods] = await Promise.all([overview(v, period, scope), periodOptions(v)]);
