@@ -42,14 +42,14 @@ describe('batch recovery (recoverInterruptedBatches)', () => {
   it('rolls forward a committed batch, discards a dead one, leaves a live one; numbering stays gapless', async () => {
     const { ReturnRevision, UploadBatch, AuditLog } = models;
     // 1. Commit record written, roll-forward not done (revisions still committed:false).
-    const [committed] = await UploadBatch.create([batch('committed', { host: 'elsewhere', pid: 1 }, new Date(), [{ unit: 'D001', revision: 1 }, { unit: 'D002', revision: 1 }])]);
-    await ReturnRevision.create([rev('D001', 1, committed!._id, false, 1), rev('D002', 1, committed!._id, false, 2)]);
+    const [committed] = (await UploadBatch.create([batch('committed', { host: 'elsewhere', pid: 1 }, new Date(), [{ unit: 'D001', revision: 1 }, { unit: 'D002', revision: 1 }])] as never[])) as unknown as { _id: import("mongoose").Types.ObjectId }[];
+    await ReturnRevision.create([rev('D001', 1, committed!._id, false, 1), rev('D002', 1, committed!._id, false, 2)] as never[]);
     // 2. Never committed, its owner's lease long expired.
-    const [dead] = await UploadBatch.create([batch('pending', { host: 'elsewhere', pid: 1, instance: 'x' }, new Date(Date.now() - 3600_000))]);
-    await ReturnRevision.create([rev('D001', 2, dead!._id, false, 3), rev('D003', 1, dead!._id, false, 4)]);
+    const [dead] = (await UploadBatch.create([batch('pending', { host: 'elsewhere', pid: 1, instance: 'x' }, new Date(Date.now() - 3600_000))] as never[])) as unknown as { _id: import("mongoose").Types.ObjectId }[];
+    await ReturnRevision.create([rev('D001', 2, dead!._id, false, 3), rev('D003', 1, dead!._id, false, 4)] as never[]);
     // 3. Never committed, owned by a live process elsewhere (fresh lease).
-    const [live] = await UploadBatch.create([batch('pending', { host: 'elsewhere', pid: 1, instance: 'y' }, new Date())]);
-    await ReturnRevision.create([rev('C0571', 1, live!._id, false, 5)]);
+    const [live] = (await UploadBatch.create([batch('pending', { host: 'elsewhere', pid: 1, instance: 'y' }, new Date())] as never[])) as unknown as { _id: import("mongoose").Types.ObjectId }[];
+    await ReturnRevision.create([rev('C0571', 1, live!._id, false, 5)] as never[]);
 
     // Readers already see exactly the committed batch, whole.
     const seen = async () => ((await t.api(admin).get(`/api/v1/returns?period=${P}`)).body as { unit: string; revision: number }[]).map((r) => `${r.unit}#${r.revision}`).sort();
