@@ -40,6 +40,29 @@ export async function audit(actor: Actor, entry: AuditEntry): Promise<void> {
   }
 }
 
+/** Several entries in one write; entries whose key already exists are skipped (idempotent re-runs). */
+export async function auditMany(actor: Actor, entries: AuditEntry[]): Promise<void> {
+  if (!entries.length) return;
+  const now = clock.now();
+  const docs = entries.map((e) => ({
+    at: e.at ?? now,
+    actor: actor.username,
+    actorRole: actor.role ?? null,
+    action: e.action,
+    entity: e.entity,
+    entityId: e.entityId,
+    before: plain(e.before),
+    after: plain(e.after),
+    ...(e.key ? { key: e.key } : {}),
+  }));
+  try {
+    await AuditLog.insertMany(docs, { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: { code?: number; err?: { code?: number } }[] }).writeErrors;
+    if (!Array.isArray(writeErrors) || !writeErrors.every((w) => (w.code ?? w.err?.code) === 11000)) throw err;
+  }
+}
+
 export async function auditTrail(entity: string, entityId: string) {
   return AuditLog.find({ entity, entityId }).sort({ at: 1, _id: 1 }).lean();
 }

@@ -25,7 +25,7 @@ import { FIELD_KEYS, type ReturnValues, type Role } from '../domain/fields.ts';
 import { validateReturnValues } from '../domain/validation.ts';
 import { ReturnRevision } from '../models/return-revision.ts';
 import { UploadBatch } from '../models/upload-batch.ts';
-import { audit, isDuplicateKey, type Actor } from './audit.ts';
+import { audit, auditMany, isDuplicateKey } from './audit.ts';
 import { notify } from './notices.ts';
 import { assertOpen, assertQuarter, deadlineOf } from './periods.ts';
 import { getUnit } from './units.ts';
@@ -244,6 +244,44 @@ export interface BatchRow {
 }
 
 /**
+ * Fast path for a many-unit batch: one read of the current tops, one unordered insert. Units whose top
+ * revision is invisible (another batch in flight) or whose number was taken meanwhile (E11000) are left
+ * for the one-by-one path. Returns unit → revision for the rows inserted.
+ */
+async function fastInsert(
+  period: string,
+  rows: { unit: string; values: ReturnValues }[],
+  base: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt' | 'unit' | 'period' | 'values'>,
+): Promise<Map<string, number>> {
+  const done = new Map<string, number>();
+  if (rows.length < 2) return done;
+  const existing = (await ReturnRevision.find({ period, unit: { $in: rows.map((r) => r.unit) } }, { unit: 1, revision: 1, committed: 1, batch: 1 }).lean()) as unknown as RevisionLean[];
+  const tops = new Map<string, RevisionLean>();
+  for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
+  const visibleBatches = await committedBatches([...tops.values()].filter((d) => !d.committed).map((d) => d.batch));
+  const submittedAt = clock.now();
+  const docs = rows
+    .filter((r) => {
+      const top = tops.get(r.unit);
+      return !top || top.committed || (top.batch && visibleBatches.has(String(top.batch)));
+    })
+    .map((r) => ({ ...base, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
+  if (!docs.length) return done;
+  let failed = new Set<number>();
+  try {
+    await ReturnRevision.collection.insertMany(docs as never[], { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: { index?: number; err?: { index?: number } }[] }).writeErrors;
+    if (!isDuplicateKey(err) || !Array.isArray(writeErrors)) throw err;
+    failed = new Set(writeErrors.map((w) => (w.index ?? w.err?.index) as number));
+  }
+  docs.forEach((d, i) => {
+    if (!failed.has(i)) done.set(d.unit, d.revision);
+  });
+  return done;
+}
+
+/**
  * Commits a batch already stored with status 'pending' (or takes a staged one): inserts its revisions
  * invisibly, then flips the batch to committed in one write. Returns [{unit, revision}] in row order.
  */
@@ -256,19 +294,12 @@ export async function commitBatch(batchId: Types.ObjectId): Promise<{ unit: stri
     if (!batch || batch.status !== 'pending') throw conflict('batch_not_pending', '该批次已提交或已作废');
     const rows = [...batch.rows].map((r) => ({ unit: r.unit, values: cleanValues(r.values as never) }));
     const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
-    const numbers = new Map<string, number>();
+    const base = { source: batch.source, submittedBy: batch.createdBy, batch: batchId, committed: false, file: batch.file ?? null };
+    const numbers = await fastInsert(batch.period, sorted, base);
     let renewed = Date.now();
     for (const r of sorted) {
-      const { revision } = await appendRevision({
-        unit: r.unit,
-        period: batch.period,
-        values: r.values,
-        source: batch.source,
-        submittedBy: batch.createdBy,
-        batch: batchId,
-        committed: false,
-        file: batch.file ?? null,
-      });
+      if (numbers.has(r.unit)) continue;
+      const { revision } = await appendRevision({ unit: r.unit, period: batch.period, values: r.values, ...base });
       numbers.set(r.unit, revision);
       if (Date.now() - renewed > LEASE_MS / 6) {
         renewed = Date.now();
@@ -295,21 +326,19 @@ async function finalizeBatch(batchId: Types.ObjectId): Promise<void> {
   const b = await UploadBatch.findById(batchId).lean();
   if (!b || b.status !== 'committed' || b.finalized) return;
   await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
-  for (const a of b.accepted) {
-    const rev = (await ReturnRevision.findOne({ unit: a.unit, period: b.period, revision: a.revision }).lean()) as unknown as RevisionLean | null;
-    await audit(
-      { username: b.createdBy },
-      {
-        action: 'return.submit',
-        entity: 'return',
-        entityId: `${b.period}/${a.unit}`,
-        before: null,
-        after: rev ? { revision: a.revision, values: cleanValues(rev.values), source: b.source, batch: String(batchId) } : { revision: a.revision },
-        key: `batch:${String(batchId)}:${a.unit}`,
-        at: b.committedAt ?? undefined,
-      },
-    );
-  }
+  const valuesOf = new Map(b.rows.map((r) => [r.unit, cleanValues(r.values as never)]));
+  await auditMany(
+    { username: b.createdBy },
+    b.accepted.map((a) => ({
+      action: 'return.submit',
+      entity: 'return',
+      entityId: `${b.period}/${a.unit}`,
+      before: null,
+      after: { revision: a.revision, values: valuesOf.get(a.unit!) ?? null, source: b.source, batch: String(batchId) },
+      key: `batch:${String(batchId)}:${a.unit}`,
+      at: b.committedAt ?? undefined,
+    })),
+  );
   await UploadBatch.updateOne({ _id: batchId }, { $set: { finalized: true } });
 }
 
