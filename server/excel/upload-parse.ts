@@ -46,6 +46,8 @@ export interface ParseContext {
   checkNames?: boolean;
   /** Limits for the pre-parse checks (size, zip). */
   limits?: Partial<UploadLimits>;
+  /** The caller already ran checkUpload on this buffer: don't run it (and its bounded inflate) twice. */
+  prechecked?: boolean;
   /** Stop listing after this many errors (one more entry says how many were left out). Default 1000. */
   maxErrors?: number;
 }
@@ -197,7 +199,7 @@ function lookupUnit(units: UnitLookup, code: string): { code: string; name: stri
  * {ok: false, errors} — every one of them, in row order.
  */
 export async function parseReturnsWorkbook(buffer: Buffer, ctx: ParseContext): Promise<ParseResult> {
-  checkUpload(buffer, ctx.limits);
+  if (!ctx.prechecked) checkUpload(buffer, ctx.limits);
   const wb = new ExcelJS.Workbook();
   try {
     await wb.xlsx.load(buffer as unknown as ExcelJS.Buffer);
