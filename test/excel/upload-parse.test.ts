@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIELD_KEYS, FIELD_LABELS } from '../../server/domain/fields.ts';
+import { AT_MOST_RULES, FIELD_KEYS, FIELD_LABELS, type FieldKey } from '../../server/domain/fields.ts';
 import { columnLetter, parseReturnsWorkbook, type ParseContext, type ParseResult, type UploadError } from '../../server/excel/upload-parse.ts';
 import { SIMPLE_VALUES, validValues } from '../fixtures/build-fixtures.ts';
 import { MANY_UNITS, unitMap } from '../fixtures/units.ts';
@@ -188,5 +189,31 @@ describe('parseReturnsWorkbook', () => {
       ok: false,
       errors: [{ sheet: 'Sheet1', row: 150, column: 'B', field: 'systems_total', message: '第150行 B列「信息系统总数」“x”不是数字，应填写不小于 0 的整数（没有请填 0）' }],
     });
+  });
+
+  it('property: a row is accepted exactly when its ≤ rules hold; each broken rule names its cell', async () => {
+    const values = fc.record(Object.fromEntries(FIELD_KEYS.map((k) => [k, fc.nat(30)])) as Record<FieldKey, fc.Arbitrary<number>>);
+    const style = fc.constantFrom<'number' | 'text' | 'fullwidth'>('number', 'text', 'fullwidth');
+    await fc.assert(
+      fc.asyncProperty(values, style, async (v, how) => {
+        const buf = await bufferOf((ws) => {
+          ws.addRow(['单位代码', ...FIELD_KEYS]);
+          ws.addRow(['D001', ...FIELD_KEYS.map((k) => (how === 'number' ? v[k] : how === 'text' ? String(v[k]) : String(v[k]).replace(/[0-9]/g, (d) => '０１２３４５６７８９'[Number(d)]!)))]);
+        });
+        const r = await parseReturnsWorkbook(buf, ctx);
+        const broken = AT_MOST_RULES.filter(([f, b]) => v[f] > v[b]);
+        if (broken.length === 0) {
+          expect(rowsOf(r)).to.deep.equal([{ unit: 'D001', name: '省发展和改革委员会', values: v, row: 2 }]);
+        } else {
+          expect(errorsOf(r)).to.deep.equal(
+            broken.map(([f, b]) => {
+              const column = columnLetter(2 + FIELD_KEYS.indexOf(f));
+              return { sheet: 'Sheet1', row: 2, column, field: f, message: `第2行 ${column}列「${FIELD_LABELS[f]}」${v[f]} 大于「${FIELD_LABELS[b]}」${v[b]}` };
+            }),
+          );
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });
