@@ -2,6 +2,7 @@
 // then either commit at once (API) or stage for a preview and commit on confirmation (web).
 import mongoose, { Types } from 'mongoose';
 import { clock } from '../clock.ts';
+import { currentConfig } from '../config.ts';
 import { AppError, conflict, forbidden, notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { checkUpload } from '../excel/upload-check.ts';
@@ -38,8 +39,9 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
   const lookup = new Map(units.map((u) => [u.code, { code: u.code, name: u.name }]));
   let result: ParseResult;
   try {
-    checkUpload(buffer);
-    result = await parseReturnsWorkbook(buffer, { units: lookup, ...(p.role === 'reporter' ? { onlyUnit: p.unit ?? '\u0000' } : {}) });
+    const limits = { maxBytes: currentConfig().uploadMaxBytes };
+    checkUpload(buffer, limits);
+    result = await parseReturnsWorkbook(buffer, { units: lookup, limits, prechecked: true, ...(p.role === 'reporter' ? { onlyUnit: p.unit ?? '\u0000' } : {}) });
   } catch (err) {
     if (err instanceof AppError && err.status === 422) {
       throw new UploadRejected([{ sheet: null, row: null, column: null, field: null, message: err.message }], err.code, err.message);
