@@ -94,7 +94,9 @@ export async function loadDemoData(opts: DemoOptions = {}): Promise<DemoResult> 
   const tz = timeZone();
   const plan = planDemo(now, tz);
   const rnd = prng(7);
-  const password = opts.password ?? (() => randomPassword());
+  // DEMO_PASSWORD (≥ 8 characters): one known password for every demo account (test runs, trainings).
+  const fixed = process.env.DEMO_PASSWORD && process.env.DEMO_PASSWORD.length >= 8 ? process.env.DEMO_PASSWORD : null;
+  const password = opts.password ?? (() => fixed ?? randomPassword());
   let casesTouched = 0;
 
   try {
