@@ -4,6 +4,7 @@ import { AppError } from '../../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
+import { auditTrail } from '../../services/audit.ts';
 import { assertQuarter, currentReportingPeriod, getPeriod, recentPeriods } from '../../services/periods.ts';
 import { periodReturns, reviewReturn, revisionsOf } from '../../services/returns.ts';
 import { listUploads, RATIOS } from '../../services/uploads.ts';
@@ -63,7 +64,7 @@ router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req
   const code = String(req.params.unit);
   const unit = await getUnit(code);
   if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
-  const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads({ username: p.username, role: p.role }, period, code)]);
+  const [per, revs, uploads, trail] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads({ username: p.username, role: p.role }, period, code), auditTrail('return', `${period}/${code}`)]);
   const latest = revs[revs.length - 1] ?? null;
   const previous = revs.length > 1 ? revs[revs.length - 2]! : null;
   const fields = FIELD_KEYS.map((k) => ({ key: k, label: FIELD_LABELS[k], value: latest?.values[k] ?? null, previous: previous?.values[k] ?? null, changed: !!previous && previous.values[k] !== latest?.values[k] }));
@@ -80,6 +81,13 @@ router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req
     ratios,
     history: [...revs].reverse().map((r) => ({ ...r, stateLabel: STATE_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] })),
     uploads,
+    trail: [...trail].reverse().map((e) => ({
+      at: e.at,
+      actor: e.actor,
+      what: e.action === 'return.review'
+        ? `${(e.after as { review?: { decision?: string; reason?: string } })?.review?.decision === 'reject' ? '退回' : '审核通过'}第 ${(e.after as { revision?: number })?.revision ?? '?'} 版${(e.after as { review?: { reason?: string } })?.review?.reason ? `：${(e.after as { review: { reason: string } }).review.reason}` : ''}`
+        : `提交第 ${(e.after as { revision?: number })?.revision ?? '?'} 版（${SOURCE_LABEL[(e.after as { source?: string })?.source ?? ''] ?? ''}）`,
+    })),
   });
 });
 
