@@ -93,6 +93,9 @@ async function main(): Promise<void> {
 
   const app = await createApp({ config });
   await ensureIndexes();
+  const { recoverInterruptedBatches } = await import('./services/returns.ts');
+  const recovered = await recoverInterruptedBatches();
+  if (recovered.rolledForward || recovered.discarded) log.info(recovered, 'interrupted upload batches recovered');
   if (await ensureFirstAdmin(config.adminPassword)) process.stdout.write('已创建管理员账号 admin（密码来自 ADMIN_PASSWORD）\n');
   await maybeLoadDemo(config, log);
   const jobs = await startJobsIfPresent(config);

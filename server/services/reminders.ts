@@ -4,10 +4,10 @@
 import { clock } from '../clock.ts';
 import { isQuarter, quarterStart } from '../domain/periods.ts';
 import { Period } from '../models/period.ts';
-import { ReturnRevision } from '../models/return-revision.ts';
 import { Unit } from '../models/unit.ts';
 import { notify } from './notices.ts';
 import { currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
+import { periodReturns } from './returns.ts';
 
 function nextQuarter(period: string): string {
   const y = Number(period.slice(0, 4));
@@ -20,6 +20,10 @@ function localDay(at: Date): string {
 }
 
 /** Periods whose submission window is open now: the quarter has ended, the deadline not passed, not closed. */
+function formatLocal(at: Date): string {
+  return new Intl.DateTimeFormat('zh-CN', { timeZone: timeZone(), dateStyle: 'long', timeStyle: 'medium', hourCycle: 'h23' }).format(at);
+}
+
 export async function periodsInWindow(now = clock.now()): Promise<string[]> {
   const set = new Set<string>([currentReportingPeriod(now)]);
   for (const p of await Period.find({ deadline: { $gte: now } }, { period: 1 }).lean()) set.add(p.period);
@@ -41,9 +45,7 @@ export async function runRemindJob(opts: { period?: string } = {}): Promise<{ pe
   const active = await Unit.find({ active: { $ne: false } }, { code: 1 }).lean();
   for (const period of periods) {
     const view = await getPeriod(period);
-    const reported = new Set<string>(
-      (await ReturnRevision.find({ period, committed: true }, { unit: 1 }).lean()).map((r) => r.unit),
-    );
+    const reported = new Set<string>((await periodReturns(period)).keys());
     for (const u of active) {
       if (reported.has(u.code)) continue;
       units++;
@@ -52,7 +54,7 @@ export async function runRemindJob(opts: { period?: string } = {}): Promise<{ pe
         kind: 'reminder',
         period,
         title: `请尽快报送 ${period} 期数据共享考核报表`,
-        body: `${period} 期报表尚未报送，截止时间为 ${view.deadline}。逾期报送将扣分，截止后仍未报送按缺报处理。`,
+        body: `${period} 期报表尚未报送，截止时间为 ${formatLocal(new Date(view.deadline))}。逾期报送将扣分，截止后仍未报送按缺报处理。`,
         createdBy: 'system',
         key: `remind:${period}:${u.code}:${day}`,
       });
