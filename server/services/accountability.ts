@@ -111,8 +111,10 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
       },
       { upsert: true },
     );
-    if (res.upsertedCount > 0) {
-      opened++;
+    if (res.upsertedCount > 0) opened++;
+    // Notify on every run, not only on the upsert: the key makes it idempotent, and a process killed
+    // between the upsert and the notice must not lose the notice (test/faults/faults.test.ts).
+    {
       await notify({
         unit: d.unit,
         kind: 'case',
