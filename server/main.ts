@@ -49,8 +49,11 @@ async function maybeLoadDemo(config: Config, log: Log): Promise<void> {
     return;
   }
   log.info('loading demo data…');
-  const result = await demo.loadDemoData();
-  log.info({ result }, 'demo data loaded');
+  const result = (await demo.loadDemoData()) as { lines?: unknown; accounts?: unknown } | null | undefined;
+  // The accounts' passwords go to the console once, not into the JSON log.
+  const { lines, accounts: _accounts, ...summary } = result ?? {};
+  log.info({ result: summary }, 'demo data loaded');
+  if (Array.isArray(lines)) process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 // ---- JOBS HOOK: the scheduler lives in jobs/ (its own owner); started only when present. ----
