@@ -64,6 +64,51 @@ describe('browser: the demo province in Chromium', function () {
     await app?.stop();
   });
 
+  it('the demo province: 87 departments with 767 systems (11 connected, 28 standalone), 11 cities, a year published, cases', async () => {
+    const wp = await session('admin');
+    const get = async (p: string) => {
+      const r = await wp.page.request.get(p);
+      expect(r.status(), p).to.equal(200);
+      return r.json();
+    };
+    const units = (await get('/api/v1/units')) as { code: string; category: string; parent: string | null }[];
+    const by = (c: string) => units.filter((u) => u.category === c);
+    expect(by('department')).to.have.length(87);
+    expect(by('city')).to.have.length(11);
+    const cities = new Set(by('city').map((u) => u.code));
+    expect(by('county').length).to.be.greaterThan(40);
+    expect(by('county').every((u) => cities.has(u.parent!))).to.equal(true);
+
+    const flags = new Set<string>();
+    let rejected = 0;
+    for (const p of published) {
+      const res = await get(`/api/v1/results/${p}`);
+      expect(res.status, p).to.equal('final');
+      for (const r of res.results as { flags: string[] }[]) for (const f of r.flags) flags.add(f);
+      const returns = (await get(`/api/v1/returns?period=${p}`)) as { unit: string; status: string; values: Record<string, number> }[];
+      rejected += returns.filter((r) => r.status === 'rejected').length;
+      const deps = returns.filter((r) => r.unit.startsWith('D'));
+      expect(deps, p).to.have.length(87);
+      expect(deps.reduce((a, r) => a + r.values.systems_total!, 0), p).to.equal(767);
+      expect(deps.filter((r) => r.values.networks_private! > 0 && r.values.networks_standalone === 0), p).to.have.length(11);
+      expect(deps.filter((r) => r.values.networks_standalone! > 0), p).to.have.length(28);
+    }
+    expect([...flags]).to.include.members(['late', 'missing']);
+    expect(rejected).to.be.greaterThan(0);
+    expect((await get(`/api/v1/results/${current}`)).status).to.equal('provisional');
+    // Trend: the province improves quarter on quarter (mean total of the departments).
+    const mean = async (p: string) => {
+      const rows = ((await get(`/api/v1/results/${p}`)).results as { category: string; total: number }[]).filter((r) => r.category === 'department');
+      return rows.reduce((a, r) => a + r.total, 0) / rows.length;
+    };
+    expect(await mean(latest)).to.be.greaterThan(await mean(published[0]!));
+    const cases = (await get('/api/v1/accountability')) as { rule: string; status: string }[];
+    expect(new Set(cases.map((c) => c.rule))).to.deep.equal(new Set(['A1', 'A2', 'A3']));
+    expect(cases.map((c) => c.status)).to.include.members(['resolved', 'overdue']);
+    const runs = (await get('/api/v1/jobs/runs')) as { job: string; outcome: string }[];
+    expect(runs.filter((r) => r.job === 'score' && r.outcome === 'success').length).to.be.at.least(published.length);
+  });
+
   it('every role walks every page of its navigation without a console error', async () => {
     for (const r of ROLES) {
       const wp = await session(r.username);
