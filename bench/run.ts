@@ -1,15 +1,18 @@
 // `npm run bench`: every benchmark reports a ratio against a baseline measured in the same run
 // (our machines are shared and noisy; absolute times are shown for context only).
 //
-//   npm run bench                                   # engine micro-bench + scale benchmarks at 1k and 10k units
-//   npm run bench -- --sizes 1000,10000,50000       # national scale
+//   npm run bench                                   # engine micro-bench + scale benchmarks at 1k units (a few minutes)
+//   npm run bench -- --sizes 1000,10000,50000       # provincial to national scale (long: see BENCH.md)
 //   npm run bench -- --sizes 1000 --steps import,export --skip-engine --duration 5 --json out.json
 //
-// Scale steps (each in its own process, on one fresh DATA_DIR per size, in this order — see bench/step.ts):
+// Scale steps (each in its own process, on one fresh DATA_DIR per size, in this order — see bench/step.ts;
+// `seed` inserts units and the previous quarter directly; above --import-max rows (default 10000) the
+// import step measures check + parse + validate only and inserts the returns directly):
 //   import    the whole upload pipeline for one many-unit workbook vs exceljs reading it   (target ≤ 1.5×)
 //   scoring   the score job for one period vs the driver reading the inputs and writing as many rows (≤ 2×)
 //   rankings  req/s of /ranking and GET /api/v1/results/:period vs /healthz, autocannon on loopback (≥ 30% at 1k)
 //   export    the assessment workbook vs exceljs writing the same cells                     (≤ 1.5×)
+//   publish   publication with accountability cases (reported, no baseline; only up to --import-max units)
 //   and the peak RSS of each step's process                                                 (≤ 500 MB at 50k)
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +23,7 @@ import autocannon from 'autocannon';
 import { benchEngine, printResults } from './engine.ts';
 
 const HERE = import.meta.dirname;
-const STEPS = ['import', 'scoring', 'rankings', 'export'] as const;
+const STEPS = ['seed', 'import', 'scoring', 'rankings', 'export', 'publish'] as const;
 type Step = (typeof STEPS)[number];
 
 export interface Args {
@@ -31,10 +34,11 @@ export interface Args {
   skipEngine: boolean;
   json: string | null;
   keep: boolean;
+  importMax: number;
 }
 
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [1000, 10000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false };
+  const a: Args = { sizes: [1000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false, importMax: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
@@ -46,8 +50,9 @@ export function parseArgs(argv: string[]): Args {
     else if (flag === '--skip-engine') a.skipEngine = true;
     else if (flag === '--json') a.json = val();
     else if (flag === '--keep') a.keep = true;
+    else if (flag === '--import-max') a.importMax = Number(val());
     else if (flag === '--help' || flag === '-h') {
-      console.log('usage: npm run bench -- [--sizes 1000,10000,50000] [--steps import,scoring,rankings,export] [--duration s] [--connections n] [--skip-engine] [--json file] [--keep]');
+      console.log('usage: npm run bench -- [--sizes 1000,10000,50000] [--steps import,scoring,rankings,export,publish] [--import-max rows] [--duration s] [--connections n] [--skip-engine] [--json file] [--keep]');
       process.exit(0);
     } else throw new Error(`unknown option ${k}`);
   }
@@ -70,10 +75,12 @@ export interface Figure {
   extra?: Record<string, unknown>;
 }
 
+let importMax = 10_000;
+
 function child(step: Step, dataDir: string, n: number): { proc: ChildProcess; lines: AsyncIterableIterator<string>; stderr: () => string } {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'step.ts'), step, dataDir, String(n)], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'silent' },
+    env: { ...process.env, LOG_LEVEL: 'silent', BENCH_IMPORT_MAX: String(importMax) },
   });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => {
@@ -141,8 +148,9 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
   const memOk = (mb: number) => n < 50_000 || mb <= 500;
   try {
     for (const step of STEPS) {
-      // Later steps need the data of earlier ones: import always runs; the rest only when asked.
-      if (step !== 'import' && !a.steps.includes(step)) continue;
+      // Later steps need the data of earlier ones: seed and import always run; the rest only when asked.
+      if (step !== 'seed' && step !== 'import' && !a.steps.includes(step)) continue;
+      if (step === 'publish' && n > a.importMax) continue;
       if (step === 'rankings') {
         out.push(...(await rankings(dataDir, n, a)));
         continue;
@@ -150,10 +158,10 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
       const r = await runStep(step, dataDir, n);
       if (step === 'import' && a.steps.includes('import')) {
         out.push({
-          size: n, step, what: `upload of one ${r.rows}-unit workbook (${Math.round(r.fileBytes / 1024)} KB)`,
+          size: n, step, what: `${r.full ? 'upload' : 'check + parse + validate (no commit, see BENCH.md)'} of one ${r.rows}-unit workbook (${Math.round(r.fileBytes / 1024)} KB)`,
           product: s(r.productMs), baseline: `${s(r.baselineMs)} (exceljs load)`, ratio: r.productMs / r.baselineMs, target: '≤ 1.5×',
           met: r.productMs / r.baselineMs <= 1.5 && memOk(r.peakRssMb), peakRssMb: r.peakRssMb,
-          extra: { checkMs: Math.round(r.breakdown.checkMs), parseMs: Math.round(r.breakdown.parseMs), storeAndCommitMs: Math.round(r.breakdown.storeAndCommitMs) },
+          extra: { checkMs: Math.round(r.breakdown.checkMs), parseMs: Math.round(r.breakdown.parseMs), storeAndCommitMs: r.breakdown.storeAndCommitMs === null ? null : Math.round(r.breakdown.storeAndCommitMs), parseRatio: +(r.breakdown.parseMs / r.baselineMs).toFixed(2) },
         });
       } else if (step === 'scoring') {
         out.push({
@@ -164,7 +172,12 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
         out.push({
           size: n, step, what: `assessment workbook (${r.cells} cells, ${Math.round(r.fileBytes / 1024)} KB)`, product: s(r.productMs), baseline: `${s(r.baselineMs)} (exceljs stream writer)`,
           ratio: r.productMs / r.baselineMs, target: '≤ 1.5×', met: r.productMs / r.baselineMs <= 1.5 && memOk(r.peakRssMb), peakRssMb: r.peakRssMb,
-          extra: { publishMs: Math.round(r.publishMs), cases: r.cases },
+          extra: { fetchMs: Math.round(r.fetchMs), writeMs: Math.round(r.writeMs), writeRatio: +(r.writeMs / r.baselineMs).toFixed(2) },
+        });
+      } else if (step === 'publish') {
+        out.push({
+          size: n, step, what: `publish (final results + ${r.cases} accountability cases)`, product: s(r.productMs), baseline: '–',
+          ratio: NaN, target: '(reported)', met: memOk(r.peakRssMb), peakRssMb: r.peakRssMb,
         });
       }
     }
@@ -176,7 +189,7 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
 }
 
 export function printFigures(figs: Figure[]): void {
-  const ratio = (f: Figure) => (f.step === 'rankings' ? `${(f.ratio * 100).toFixed(0)}%` : `${f.ratio.toFixed(2)}×`);
+  const ratio = (f: Figure) => (Number.isNaN(f.ratio) ? '–' : f.step === 'rankings' ? `${(f.ratio * 100).toFixed(0)}%` : `${f.ratio.toFixed(2)}×`);
   console.log('\n| units | step | measured | product | baseline | ratio | target | peak RSS | met |');
   console.log('| ---: | --- | --- | --- | --- | ---: | --- | ---: | --- |');
   for (const f of figs) {
@@ -187,6 +200,7 @@ export function printFigures(figs: Figure[]): void {
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
+  importMax = a.importMax;
   console.log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   if (!a.skipEngine) printResults('engine (mongoose → wire → engine → SQLite) vs better-sqlite3 direct', await benchEngine());
   const all: Figure[] = [];

@@ -7,7 +7,8 @@
 // uploads whole-or-absent across restarts). The two-instance upload case (one instance killed
 // mid-commit while another keeps uploading the same units) is in upload-instances.test.ts.
 //
-// FAULT_ROUNDS=n (default 1) adds kill rounds per scenario; FAULT_UNITS (default 150) the data size.
+// FAULT_ROUNDS=n: kills per scenario (default 1, to keep CI quick; e.g. FAULT_ROUNDS=5 FAULT_UNITS=1000 for a
+// longer run); FAULT_UNITS: the data size (default 100).
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { MongoClient } from 'mongodb';
 import { copyDir, randomBetween, runChild, sleep, spawnChild, tempRoot } from './harness.ts';
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
-const UNITS = process.env.FAULT_UNITS ?? '150';
+const UNITS = process.env.FAULT_UNITS ?? '100';
 const SCORE_AT = '2027-01-18T02:00:00Z'; // after the 2026Q4 deadline, before its 7-day grace: provisional
 const PUBLISH_AT = '2027-01-25T02:00:00Z';
 const A_AT = '2027-01-18T18:00:30Z'; // 2027-01-19 02:00:30 in Shanghai: the nightly score slot is due
@@ -75,7 +76,7 @@ describe('faults: SIGKILL during scoring, publication and a job-lease hand-over'
       assertConsistent(s, label);
       if (s.results) expect(s.results.results, `${label}: whatever is visible is a whole, correct computation`).to.deep.equal(ref.results!.results);
     };
-    for (let round = 0; round < ROUNDS + 1; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       const c = spawnChild('score-loop', dir, undefined, { FAULT_NOW: SCORE_AT });
       // The state found by this restart (after the previous kill).
       if (round > 0) check(await c.line('MID'), `restart after kill ${round - 1}`);
@@ -86,12 +87,12 @@ describe('faults: SIGKILL during scoring, publication and a job-lease hand-over'
       ticks += (await Promise.race([c.line('TICK', 1).then(() => 1), sleep(5).then(() => 0)]).catch(() => 0)) as number;
     }
     const nextRun = spawnChild('score-once', dir, undefined, { FAULT_NOW: SCORE_AT });
-    check(await nextRun.line('MID'), `restart after kill ${ROUNDS}`);
-    await nextRun.kill();
-    const next: Snap = await runChild('score-once', dir, 'SNAP', undefined, { FAULT_NOW: SCORE_AT });
+    check(await nextRun.line('MID'), `restart after kill ${ROUNDS - 1}`);
+    const next: Snap = await nextRun.line('SNAP');
+    expect(await nextRun.exited).to.equal(0);
     assertConsistent(next, 'next run');
     expect(observable(next)).to.deep.equal(observable(ref));
-    console.log(`      ${ROUNDS + 1} kills (${ticks ? 'some after a finished run' : 'all mid-run'}); strays left by killed runs: ${next.consistency.map((c) => `${c.period}:${c.strays}`).join(' ')}`);
+    console.log(`      ${ROUNDS} kill(s) (${ticks ? 'some after a finished run' : 'all mid-run'}); strays left by killed runs: ${next.consistency.map((c) => `${c.period}:${c.strays}`).join(' ')}`);
   });
 
   it('publication: killed at a random point, the next run (publish if needed + accountability job) equals an uninterrupted publication', async () => {
@@ -103,11 +104,11 @@ describe('faults: SIGKILL during scoring, publication and a job-lease hand-over'
     expect(ref.caseNotices).to.equal(ref.caseNoticeKeys);
 
     const outcomes: string[] = [];
-    for (let round = 0; round < ROUNDS + 1; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       const dir = copyDir(seed, path.join(root, `pub-${round}`));
       const c = spawnChild('publish', dir, undefined, { FAULT_NOW: PUBLISH_AT });
       await c.line('START');
-      await sleep(randomBetween(20, round === 0 ? 600 : 3000));
+      await sleep(randomBetween(20, 2000));
       await c.kill();
       const finish = spawnChild('finish', dir, undefined, { FAULT_NOW: PUBLISH_AT });
       const mid: Snap = await finish.line('MID');
@@ -171,12 +172,13 @@ describe('faults: SIGKILL during scoring, publication and a job-lease hand-over'
         expect(runs.filter((r) => r.outcome === 'success'), `${job}: ${JSON.stringify(runs)}`).to.have.length(1);
         expect(runs.filter((r) => r.outcome === 'running'), `${job}: ${JSON.stringify(runs)}`).to.deep.equal([]);
       }
+      if (!aFinishedScore) {
+        const failed = s.runs.filter((r) => r.job === 'score' && r.instance === 'A' && r.outcome === 'failed');
+        expect(failed, JSON.stringify(s.runs)).to.have.length(1);
+      }
       for (const l of s.leases) expect(l.done, JSON.stringify(l)).to.equal(true);
       expect(observable(s)).to.deep.equal(observable(ref));
 
-      // And the next run (a manual score run) gives identical results again.
-      const next: Snap = await runChild('score-once', dir, 'SNAP', undefined, { MONGODB_URI: uri, FAULT_NOW: B_AT });
-      expect(next.results).to.deep.equal(ref.results);
       console.log(`      A killed ${aFinishedScore ? 'after' : 'during'} its score run; B ran: ${bRuns.map((r: { job: string }) => r.job).join(', ')}`);
     } finally {
       await client.close();

@@ -3,7 +3,7 @@
 //   - 15 admins uploading one file holding the same 4 shared units (the same units, racing),
 //   - 5 dashboard readers (results API, 排名 page, a unit's return, units list) and a score-job run
 //     every few seconds,
-// for LOAD_SECONDS (default 15; `LOAD_SECONDS=60 npx mocha test/load/load.test.ts` for the long run).
+// for LOAD_SECONDS (default 12; `LOAD_SECONDS=60 npx mocha test/load/load.test.ts` for the long run).
 // Asserts: no 5xx and no failed request at all; per unit the revisions are exactly 1..n where n is the
 // number of accepted uploads that included the unit; each revision holds the values of the upload
 // that was told that revision number (nothing lost, duplicated or swapped). Prints latency
@@ -15,7 +15,7 @@ import { returnsXlsx } from './mini-xlsx.ts';
 import { scaleValues } from '../../bench/scale.ts';
 
 const PERIOD = '2026Q4';
-const SECONDS = Number(process.env.LOAD_SECONDS ?? 15);
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 12);
 const MAX_PER_WORKER = Number(process.env.LOAD_MAX_PER_WORKER ?? (SECONDS > 20 ? 400 : 60));
 const OWN_WORKERS = 35;
 const SHARED_WORKERS = 15;
