@@ -118,7 +118,14 @@ describe('browser: the demo province in Chromium', function () {
       if (r.role === 'reporter') expect(nav).to.not.include('/progress');
       if (r.role === 'office') expect(nav).to.not.include.members(['/review', '/admin', '/returns']);
       const extra = ['/ranking?category=city', '/ranking?category=county', `/units/${r.role === 'reporter' ? r.unit : 'D052'}`];
-      for (const p of [...new Set([...nav, ...extra])].filter((x) => x !== '/')) await wp.visit(p, { shot: slug(p) });
+      for (const p of [...new Set([...nav, ...extra])].filter((x) => x !== '/')) {
+        await wp.visit(p, { shot: slug(p) });
+        if (r.role === 'reporter') {
+          // A reporter is never offered a link into another unit's pages.
+          const units = await wp.page.$$eval('a[href^="/units/"]', (as) => as.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+          expect(units.filter((u) => u !== `/units/${r.unit}`), `${p}: links to other units`).to.deep.equal([]);
+        }
+      }
       expect(wp.problems, wp.problems.join('\n')).to.deep.equal([]);
     }
   });

@@ -93,5 +93,6 @@ router.get('/units/:code', requireAuth, async (req, res) => {
     sheetHref: d.period ? `/api/v1/results/${d.period}/units/${d.unit.code}/sheet.xlsx` : null,
     canSubmit: v.role === 'reporter' || v.role === 'admin',
     showChildren: v.role !== 'reporter' && d.children.length > 0,
+    canOpenParent: v.role !== 'reporter',
   });
 });
