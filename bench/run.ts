@@ -122,24 +122,27 @@ async function rankings(dataDir: string, n: number, a: Args): Promise<Figure[]> 
   const trivial = await cannon(`${ready.base}/healthz`, {}, a);
   const page = await cannon(`${ready.base}/ranking?period=2026Q4`, { cookie: ready.cookie, accept: 'text/html' }, a);
   const api = await cannon(`${ready.base}/api/v1/results/2026Q4`, { authorization: `Bearer ${ready.token}` }, a);
+  const staticHtml = await cannon(`${ready.base}/__bench/static.html`, {}, a);
+  const staticJson = await cannon(`${ready.base}/__bench/static.json`, {}, a);
   c.proc.stdin!.write('stop\n');
   const r = await lineWith(c, 'RESULT');
   await exited;
-  for (const [name, x] of Object.entries({ trivial, page, api })) {
+  for (const [name, x] of Object.entries({ trivial, page, api, staticHtml, staticJson })) {
     if (x.non2xx || x.errors) throw new Error(`rankings ${name}: ${x.non2xx} non-2xx, ${x.errors} errors`);
   }
-  const fig = (what: string, x: typeof page, bytes: number): Figure => ({
+  const fig = (what: string, x: typeof page, bytes: number, same: typeof page): Figure => ({
     size: n,
     step: 'rankings',
     what,
-    product: `${x.rps.toFixed(0)} req/s (p50 ${x.p50} ms, p99 ${x.p99} ms, ${Math.round(bytes / 1024)} KB)`,
+    product: `${x.rps.toFixed(1)} req/s (p50 ${x.p50} ms, p99 ${x.p99} ms, ${Math.round(bytes / 1024)} KB)`,
     baseline: `${trivial.rps.toFixed(0)} req/s (/healthz)`,
     ratio: x.rps / trivial.rps,
     target: n <= 1000 ? '≥ 30%' : '(reported)',
     met: n > 1000 || x.rps / trivial.rps >= 0.3,
     peakRssMb: r.peakRssMb,
+    extra: { samePayloadStaticRps: Math.round(same.rps), ratioVsSamePayload: +(x.rps / same.rps).toFixed(3), completed: x.total },
   });
-  return [fig('/ranking page', page, ready.pageBytes), fig('GET /api/v1/results/:period', api, ready.apiBytes)];
+  return [fig('/ranking page', page, ready.pageBytes, staticHtml), fig('GET /api/v1/results/:period', api, ready.apiBytes, staticJson)];
 }
 
 export async function benchScale(n: number, a: Args): Promise<Figure[]> {

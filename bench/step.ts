@@ -155,8 +155,16 @@ async function scoringStep() {
 async function rankingsStep() {
   clock.set(() => AT.scoring);
   const app = await createApp({ config });
-  // The trivial route lives on the same server, behind the same middleware stack up to the routers.
-  const server = http.createServer(app);
+  // Baselines on the same server: /healthz (the app's trivial route: one database ping), and
+  // /__bench/static.{json,html}, which answer the very bytes of the results API / ranking page from
+  // memory (no middleware): the floor any implementation pays to ship that payload.
+  const statics: Record<string, { type: string; body: Buffer }> = {};
+  const server = http.createServer((req, res) => {
+    const st = req.url ? statics[req.url] : undefined;
+    if (!st) return app(req, res);
+    res.writeHead(200, { 'content-type': st.type, 'content-length': st.body.length });
+    res.end(st.body);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await createUser({ username: 'bench-office', password: 'bench-password-1', role: 'office' }, { checkUnit: false });
@@ -181,6 +189,8 @@ async function rankingsStep() {
   const api = await fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } });
   const apiBody = (await api.json()) as { results?: unknown[] };
   if (page.status !== 200 || api.status !== 200 || apiBody.results?.length !== n) throw new Error(`warm-up: page ${page.status}, api ${api.status}, ${apiBody.results?.length} results`);
+  statics['/__bench/static.html'] = { type: 'text/html; charset=utf-8', body: Buffer.from(pageHtml) };
+  statics['/__bench/static.json'] = { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(apiBody)) };
   process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
   const rl = readline.createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));
