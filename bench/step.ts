@@ -188,10 +188,13 @@ async function rankingsStep() {
   const pageHtml = await page.text();
   const api = await fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } });
   const apiBody = (await api.json()) as { results?: unknown[] };
+  // One request of each, alone (second call: the snapshot exists and code is warm).
+  const pageMs = (await timed(() => fetch(`${base}/ranking?period=${PERIOD}`, { headers: { cookie } }).then((r) => r.text()))).ms;
+  const apiMs = (await timed(() => fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()))).ms;
   if (page.status !== 200 || api.status !== 200 || apiBody.results?.length !== n) throw new Error(`warm-up: page ${page.status}, api ${api.status}, ${apiBody.results?.length} results`);
   statics['/__bench/static.html'] = { type: 'text/html; charset=utf-8', body: Buffer.from(pageHtml) };
   statics['/__bench/static.json'] = { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(apiBody)) };
-  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageMs, apiMs, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
   const rl = readline.createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));
   rl.close();
