@@ -35,10 +35,11 @@ export interface Args {
   json: string | null;
   keep: boolean;
   importMax: number;
+  engine: 'in-process' | 'separate';
 }
 
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [1000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false, importMax: 10_000 };
+  const a: Args = { sizes: [1000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false, importMax: 10_000, engine: 'in-process' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
@@ -51,8 +52,13 @@ export function parseArgs(argv: string[]): Args {
     else if (flag === '--json') a.json = val();
     else if (flag === '--keep') a.keep = true;
     else if (flag === '--import-max') a.importMax = Number(val());
+    else if (flag === '--engine') {
+      const v = val();
+      if (v !== 'in-process' && v !== 'separate') throw new Error('--engine: in-process or separate');
+      a.engine = v;
+    }
     else if (flag === '--help' || flag === '-h') {
-      console.log('usage: npm run bench -- [--sizes 1000,10000,50000] [--steps import,scoring,rankings,export,publish] [--import-max rows] [--duration s] [--connections n] [--skip-engine] [--json file] [--keep]');
+      console.log('usage: npm run bench -- [--sizes 1000,10000,50000] [--steps import,scoring,rankings,export,publish] [--import-max rows] [--engine in-process|separate] [--duration s] [--connections n] [--skip-engine] [--json file] [--keep]');
       process.exit(0);
     } else throw new Error(`unknown option ${k}`);
   }
@@ -76,11 +82,12 @@ export interface Figure {
 }
 
 let importMax = 10_000;
+let engineUri: string | null = null;
 
 function child(step: Step, dataDir: string, n: number): { proc: ChildProcess; lines: AsyncIterableIterator<string>; stderr: () => string } {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'step.ts'), step, dataDir, String(n)], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'silent', BENCH_IMPORT_MAX: String(importMax) },
+    env: { ...process.env, LOG_LEVEL: 'silent', BENCH_IMPORT_MAX: String(importMax), ...(engineUri ? { MONGODB_URI: engineUri } : {}) },
   });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => {
@@ -157,6 +164,22 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `dsa-bench-${n}-`));
   const out: Figure[] = [];
   const memOk = (mb: number) => n < 50_000 || mb <= 500;
+  // --engine separate: the engine in its own process; each figure then also gets the engine's RSS high-water.
+  let host: ChildProcess | null = null;
+  const engineHwmMb = (): number | null => {
+    if (!host?.pid) return null;
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${host.pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  };
+  if (a.engine === 'separate') {
+    host = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'engine-host.ts'), dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const rl = readline.createInterface({ input: host.stdout! });
+    engineUri = await new Promise<string>((resolve, reject) => {
+      rl.on('line', (l) => l.startsWith('URI ') && resolve(JSON.parse(l.slice(4))));
+      host!.once('exit', (code) => reject(new Error(`engine host exited ${code}`)));
+    });
+  }
+  const before = out.length;
   try {
     for (const step of STEPS) {
       // Later steps need the data of earlier ones: seed and import always run; the rest only when asked.
@@ -192,7 +215,16 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
         });
       }
     }
+    if (host) {
+      const hwm = engineHwmMb();
+      for (const f of out.slice(before)) f.extra = { ...f.extra, engineProcessHwmMb: hwm };
+    }
   } finally {
+    if (host) {
+      host.kill('SIGTERM');
+      await new Promise((r) => host!.once('exit', r));
+      engineUri = null;
+    }
     if (!a.keep) fs.rmSync(dataDir, { recursive: true, force: true });
     else console.log(`(data kept in ${dataDir})`);
   }

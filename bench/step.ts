@@ -45,7 +45,8 @@ const n = Number(nArg ?? 1000);
 
 const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
 setLogLevel('silent');
-const db = await connectDb({ dataDir, dbName: config.dbName });
+// MONGODB_URI (bench/run.ts --engine separate): the engine runs in its own process.
+const db = await connectDb({ dataDir, mongodbUri: process.env.MONGODB_URI || undefined, dbName: config.dbName });
 await ensureIndexes();
 
 const peakMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
