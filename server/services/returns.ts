@@ -260,12 +260,16 @@ async function fastInsert(
   for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
   const visibleBatches = await committedBatches([...tops.values()].filter((d) => !d.committed).map((d) => d.batch));
   const submittedAt = clock.now();
-  const docs = rows
-    .filter((r) => {
-      const top = tops.get(r.unit);
-      return !top || top.committed || (top.batch && visibleBatches.has(String(top.batch)));
-    })
-    .map((r) => ({ ...base, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
+  // Only the longest prefix (rows come in unit-code order) whose tops are all visible: every batch must
+  // take its units in code order, or two batches racing for the same units wait for each other forever
+  // (found by test/load/load.test.ts).
+  const prefix: typeof rows = [];
+  for (const r of rows) {
+    const top = tops.get(r.unit);
+    if (!(!top || top.committed || (top.batch && visibleBatches.has(String(top.batch))))) break;
+    prefix.push(r);
+  }
+  const docs = prefix.map((r) => ({ ...base, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
   if (!docs.length) return done;
   let failed = new Set<number>();
   try {
@@ -275,9 +279,11 @@ async function fastInsert(
     if (!isDuplicateKey(err) || !Array.isArray(writeErrors)) throw err;
     failed = new Set(writeErrors.map((w) => (w.index ?? w.err?.index) as number));
   }
-  docs.forEach((d, i) => {
-    if (!failed.has(i)) done.set(d.unit, d.revision);
-  });
+  // Keep only what precedes the first lost race; give back the rest (same ordering rule as above).
+  const firstFailed = failed.size ? Math.min(...failed) : docs.length;
+  const giveBack = docs.slice(firstFailed + 1).filter((_, j) => !failed.has(firstFailed + 1 + j)).map((d) => d.unit);
+  if (giveBack.length) await ReturnRevision.deleteMany({ period, batch: base.batch, committed: false, unit: { $in: giveBack } });
+  docs.slice(0, firstFailed).forEach((d) => done.set(d.unit, d.revision));
   return done;
 }
 
