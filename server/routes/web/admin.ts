@@ -1,8 +1,7 @@
-import { Router, type Request } from 'express';
-import { AppError } from '../../domain/errors.ts';
+import { Router } from 'express';
 import { ROLES } from '../../domain/fields.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
-import { setFlash } from '../../http/flash.ts';
+import { withFlash } from '../../http/flash.ts';
 import { ADMIN_LINKS } from '../../http/nav.ts';
 import { createUser, listUsers, resetPassword, ROLE_LABELS, setUserActive, unitOptions } from '../../services/users.ts';
 
@@ -22,16 +21,6 @@ router.get('/admin/users', requireRole('admin'), async (_req, res) => {
     roles: ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] })),
   });
 });
-
-/** Runs an action and comes back to the users page with its outcome (validation errors are shown, not thrown). */
-async function withFlash(req: Request, fn: () => Promise<string>): Promise<void> {
-  try {
-    setFlash(req, 'ok', await fn());
-  } catch (err) {
-    if (!(err instanceof AppError) || err.status >= 500) throw err;
-    setFlash(req, 'error', err.message);
-  }
-}
 
 router.post('/admin/users', requireRole('admin'), async (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;

@@ -1,7 +1,7 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { AppError } from '../../domain/errors.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
-import { setFlash } from '../../http/flash.ts';
+import { withFlash } from '../../http/flash.ts';
 import { DEFAULT_SCHEDULES } from '../../../jobs/scheduler.ts';
 import { JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 import { currentReportingPeriod } from '../../services/periods.ts';
@@ -18,15 +18,6 @@ const OUTCOME: Record<string, { label: string; tag: string }> = {
   success: { label: '成功', tag: 'ok' },
   failed: { label: '失败', tag: 'bad' },
 };
-
-async function withFlash(req: Request, fn: () => Promise<string>): Promise<void> {
-  try {
-    setFlash(req, 'ok', await fn());
-  } catch (err) {
-    if (!(err instanceof AppError) || err.status >= 500) throw err;
-    setFlash(req, 'error', err.message);
-  }
-}
 
 router.get('/jobs', requireRole('admin'), async (_req, res) => {
   const [runs, sets] = await Promise.all([listRuns({ limit: 100 }), listResultSets()]);
