@@ -6,19 +6,13 @@ import { currentConfig } from '../config.ts';
 import { AppError, conflict, forbidden, notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { checkUpload } from '../excel/upload-check.ts';
-import { parseReturnsWorkbook, type ParseResult } from '../excel/upload-parse.ts';
+import { parseReturnsWorkbook, type ParseResult, type UploadError } from '../excel/upload-parse.ts';
 import { UploadBatch } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
 import { commitBatch, latestRevision, newOwner, type Submitter } from './returns.ts';
 import { listUnits } from './units.ts';
 
-export interface UploadError {
-  sheet: string | null;
-  row: number | null;
-  column: string | null;
-  field: string | null;
-  message: string;
-}
+export type { UploadError };
 
 /** A refused file: 422 with every problem listed (nothing stored). */
 export class UploadRejected extends AppError {
@@ -93,18 +87,19 @@ function safeName(name: string | undefined): string {
   return n || 'upload.xlsx';
 }
 
-/** API: validate and commit at once. → [{unit, revision}] in file order. */
-export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
+/**
+ * What both ways in share: the period is a quarter and open, the submitter may upload, the file
+ * parses and validates, and the original is kept in GridFS. → the rows and the batch's common fields.
+ */
+async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileName: string | undefined) {
   assertQuarter(period);
   assertCanUpload(p);
   await assertOpen(period);
   const parsed = await parseUpload(p, period, buffer);
   const name = safeName(fileName);
   const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
-  const batch = await UploadBatch.create({
+  const record = {
     period,
-    status: 'pending',
-    source,
     createdBy: p.username,
     createdByUnit: p.unit ?? null,
     createdAt: clock.now(),
@@ -112,9 +107,14 @@ export async function uploadAndCommit(p: Submitter, period: string, buffer: Buff
     file,
     fileName: name,
     fileSize: buffer.length,
-    owner: newOwner(),
-    leaseAt: new Date(),
-  });
+  };
+  return { parsed, record };
+}
+
+/** API: validate and commit at once. → [{unit, revision}] in file order. */
+export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
+  const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
+  const batch = await UploadBatch.create({ ...record, status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
   const accepted = await commitBatch(batch._id);
   return { batch: String(batch._id), accepted };
 }
@@ -168,24 +168,8 @@ export async function buildPreview(period: string, rows: ParsedUpload['rows']): 
 
 /** Web: validate, keep the file and the rows as a staged batch, return the preview. */
 export async function stageUpload(p: Submitter, period: string, buffer: Buffer, fileName?: string) {
-  assertQuarter(period);
-  assertCanUpload(p);
-  await assertOpen(period);
-  const parsed = await parseUpload(p, period, buffer);
-  const name = safeName(fileName);
-  const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
-  const batch = await UploadBatch.create({
-    period,
-    status: 'staged',
-    source: 'excel',
-    createdBy: p.username,
-    createdByUnit: p.unit ?? null,
-    createdAt: clock.now(),
-    rows: parsed.rows,
-    file,
-    fileName: name,
-    fileSize: buffer.length,
-  });
+  const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
+  const batch = await UploadBatch.create({ ...record, status: 'staged', source: 'excel' });
   return { batch: String(batch._id), preview: await buildPreview(period, parsed.rows) };
 }
 
