@@ -1,31 +1,14 @@
 // Helpers for the intake tests: real xlsx files built with exceljs, valid values, unit setup.
 import ExcelJS from 'exceljs';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey } from '../../server/domain/fields.ts';
+import { validValues } from '../fixtures/build-fixtures.ts';
 import type { TestApp } from '../helpers/app.ts';
 
 export type Vals = Record<FieldKey, number>;
 
-/** A valid return, deterministic in i (every ≤ rule holds). */
+/** A valid return, deterministic in i (every ≤ rule holds): the fixture corpus's values, with `over` on top. */
 export function vals(i = 0, over: Partial<Record<FieldKey, unknown>> = {}): Vals {
-  const systems_total = 10 + (i % 50);
-  const networks_private = 2 + (i % 7);
-  const catalogue_items = 100 + i * 3;
-  const requests_received = 20 + (i % 13);
-  const duties_total = 150 + (i % 40);
-  return {
-    systems_total,
-    systems_extranet: Math.floor(systems_total * 0.6),
-    systems_cloud: Math.floor(systems_total * 0.4),
-    networks_private,
-    networks_standalone: i % 3,
-    catalogue_items,
-    catalogue_shared: Math.floor(catalogue_items * 0.7),
-    requests_received,
-    requests_on_time: requests_received - (i % 4),
-    duties_total,
-    duties_with_data: duties_total - 30,
-    ...(over as object),
-  } as Vals;
+  return { ...validValues(i), ...(over as object) } as Vals;
 }
 
 export interface SheetRow {
