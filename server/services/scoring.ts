@@ -245,15 +245,44 @@ async function ensureSet(period: string) {
   return set;
 }
 
+// A snapshot's rows never change once written (a recomputation or publication writes rows under a
+// new computeId and flips the period's pointer), so the rows of recent snapshots are kept in memory:
+// reading and decoding every row on each ranking request dominated its cost (BENCH.md). Frozen so
+// no caller can alter what the next caller sees.
+const SNAPSHOT_CACHE_SIZE = 8;
+const snapshotCache = new Map<string, readonly ReturnType<typeof rowView>[]>();
+
+async function snapshotRows(period: string, computeId: string): Promise<readonly ReturnType<typeof rowView>[]> {
+  const key = `${period}/${computeId}`;
+  const hit = snapshotCache.get(key);
+  if (hit) {
+    snapshotCache.delete(key);
+    snapshotCache.set(key, hit);
+    return hit;
+  }
+  const docs = await ResultRow.find({ period, computeId }, ROW_PROJECTION).sort({ order: 1 }).lean();
+  const rows = Object.freeze(docs.map((r) => deepFreeze(rowView(r as Record<string, unknown>))));
+  snapshotCache.set(key, rows);
+  if (snapshotCache.size > SNAPSHOT_CACHE_SIZE) snapshotCache.delete(snapshotCache.keys().next().value!);
+  return rows;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /**
  * The period's results as in SPEC §7. `onlyUnit`: keep that unit's row only (reporters before
  * publication). A period with no snapshot yet is computed (provisional) first.
  */
 export async function getResults(period: string, opts: { onlyUnit?: string } = {}): Promise<ResultsView> {
   const set = await ensureSet(period);
-  const filter: Record<string, unknown> = { period, computeId: set.computeId };
-  if (opts.onlyUnit !== undefined) filter.unit = opts.onlyUnit;
-  const rows = await ResultRow.find(filter, ROW_PROJECTION).sort({ order: 1 }).lean();
+  const all = await snapshotRows(period, String(set.computeId));
+  const rows = opts.onlyUnit === undefined ? all.slice() : all.filter((r) => r.unit === opts.onlyUnit);
   return {
     period,
     status: set.status as 'provisional' | 'final',
@@ -261,7 +290,7 @@ export async function getResults(period: string, opts: { onlyUnit?: string } = {
     computedAt: set.computedAt.toISOString(),
     publishedAt: set.publishedAt ? set.publishedAt.toISOString() : null,
     deadline: set.deadline.toISOString(),
-    results: rows.map((r) => rowView(r as Record<string, unknown>)),
+    results: rows,
   };
 }
 
