@@ -69,7 +69,8 @@ export interface CaseRow {
   reason?: string | null;
 }
 
-export interface AssessmentWorkbookInput {
+/** What the period workbook and the single-unit sheet both take. */
+export interface PeriodWorkbookCommon {
   period: string;
   status: 'provisional' | 'final';
   schemeVersion?: number | null;
@@ -79,23 +80,19 @@ export interface AssessmentWorkbookInput {
   timeZone?: string;
   /** The scheme's indicators, in order. Default: I1–I6 of the default scheme (SPEC §4). */
   indicators?: readonly IndicatorDef[];
-  results: readonly ResultRow[];
-  returns?: readonly ReturnRow[];
   cases?: readonly CaseRow[];
 }
 
-export interface UnitWorkbookInput {
-  period: string;
-  status: 'provisional' | 'final';
-  schemeVersion?: number | null;
-  generatedAt: Date;
-  timeZone?: string;
-  indicators?: readonly IndicatorDef[];
+export interface AssessmentWorkbookInput extends PeriodWorkbookCommon {
+  results: readonly ResultRow[];
+  returns?: readonly ReturnRow[];
+}
+
+export interface UnitWorkbookInput extends PeriodWorkbookCommon {
   result: ResultRow;
   /** How many units are ranked in the unit's category (for "第 3 名 / 共 87 家"). */
   rankedInCategory?: number | null;
   returnRow?: ReturnRow | null;
-  cases?: readonly CaseRow[];
 }
 
 export interface AnnualRow {
@@ -291,6 +288,30 @@ function headerFooter(title: string, left: string, generated: string): Partial<E
   };
 }
 
+/** "2026Q3 · 暂定结果 · 考核方案 v2": the line under the title and in the page header. */
+function periodLine(input: PeriodWorkbookCommon): string {
+  return `${input.period} · ${statusLabel(input.status)}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+}
+
+/** A landscape table sheet: title and subtitle rows, then the styled header row (row 3, repeated on every printed page). */
+function tableSheet(
+  wb: ExcelJS.stream.xlsx.WorkbookWriter,
+  name: string,
+  cols: Col[],
+  view: Partial<ExcelJS.WorksheetView>,
+  hf: Partial<ExcelJS.HeaderFooter>,
+  title: string,
+  subtitle: string,
+): ExcelJS.Worksheet {
+  const ws = wb.addWorksheet(name, { views: [view], pageSetup: landscape('3:3'), headerFooter: hf });
+  ws.columns = cols.map((c) => ({ width: c.width }));
+  titleRows(ws, cols.length, title, subtitle);
+  const head = ws.addRow(cols.map((c) => c.header));
+  styleHeader(head, cols.length);
+  head.commit();
+  return ws;
+}
+
 async function streamWorkbook(stream: Writable, build: (wb: ExcelJS.stream.xlsx.WorkbookWriter) => void | Promise<void>): Promise<void> {
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: true, useSharedStrings: true });
   wb.creator = '政务数据共享考核平台';
@@ -340,7 +361,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
   const generated = formatDateTime(input.generatedAt, tz);
   const pTitle = periodTitle(input.period);
   const title = `${pTitle}政务数据共享考核表`;
-  const left = `${input.period} · ${statusLabel(input.status)}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+  const left = periodLine(input);
   const hf = headerFooter(title, left, generated);
   const unitNames = new Map(input.results.map((r) => [r.unit, r.name]));
 
@@ -365,16 +386,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
       { header: '较上期\n排名变化', width: 10, numFmt: RANK_CHANGE_FMT },
       { header: '标记', width: 12, text: true },
     ];
-    const ws = wb.addWorksheet('考核排名', {
-      views: [{ state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }],
-      pageSetup: landscape('3:3'),
-      headerFooter: hf,
-    });
-    ws.columns = cols.map((c) => ({ width: c.width }));
-    titleRows(ws, cols.length, `${title}（${statusLabel(input.status)}）`, `${left} · 生成时间 ${generated}（${tz}）`);
-    const head = ws.addRow(cols.map((c) => c.header));
-    styleHeader(head, cols.length);
-    head.commit();
+    const ws = tableSheet(wb, '考核排名', cols, { state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }, hf, `${title}（${statusLabel(input.status)}）`, `${left} · 生成时间 ${generated}（${tz}）`);
     ws.autoFilter = { from: { row: 3, column: 1 }, to: { row: 3, column: cols.length } };
     const gradeCol = cols.findIndex((c) => c.header === '等级');
     const totalCol = cols.findIndex((c) => c.header === '总分');
@@ -414,16 +426,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
       { header: '报送方式', width: 11 },
       ...FIELD_KEYS.map((k) => ({ header: `${FIELD_LABELS[k]}\n${k}`, width: 14, numFmt: INT_FMT })),
     ];
-    const rs = wb.addWorksheet('填报数据', {
-      views: [{ state: 'frozen', xSplit: 2, ySplit: 3, topLeftCell: 'C4', activeCell: 'A4' }],
-      pageSetup: landscape('3:3'),
-      headerFooter: hf,
-    });
-    rs.columns = rcols.map((c) => ({ width: c.width }));
-    titleRows(rs, rcols.length, `${pTitle}填报数据`, `${left} · 每个单位的最新修订版本`);
-    const rhead = rs.addRow(rcols.map((c) => c.header));
-    styleHeader(rhead, rcols.length);
-    rhead.commit();
+    const rs = tableSheet(wb, '填报数据', rcols, { state: 'frozen', xSplit: 2, ySplit: 3, topLeftCell: 'C4', activeCell: 'A4' }, hf, `${pTitle}填报数据`, `${left} · 每个单位的最新修订版本`);
     for (const x of input.returns ?? []) {
       writeRow(rs, rcols, [
         x.unit,
@@ -451,16 +454,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
       { header: '立案时间', width: 19 },
       { header: '原因', width: 40, text: true },
     ];
-    const cs = wb.addWorksheet('问责情况', {
-      views: [{ state: 'frozen', ySplit: 3, topLeftCell: 'A4', activeCell: 'A4' }],
-      pageSetup: landscape('3:3'),
-      headerFooter: hf,
-    });
-    cs.columns = ccols.map((c) => ({ width: c.width }));
-    titleRows(cs, ccols.length, `${pTitle}问责情况`, left);
-    const chead = cs.addRow(ccols.map((c) => c.header));
-    styleHeader(chead, ccols.length);
-    chead.commit();
+    const cs = tableSheet(wb, '问责情况', ccols, { state: 'frozen', ySplit: 3, topLeftCell: 'A4', activeCell: 'A4' }, hf, `${pTitle}问责情况`, left);
     for (const c of input.cases ?? []) {
       writeRow(cs, ccols, [
         c.unit,
@@ -490,7 +484,7 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
   const generated = formatDateTime(input.generatedAt, tz);
   const r = input.result;
   const title = `${periodTitle(input.period)}政务数据共享考核表`;
-  const left = `${input.period} · ${statusLabel(input.status)}${input.schemeVersion != null ? ` · 考核方案 v${input.schemeVersion}` : ''}`;
+  const left = periodLine(input);
 
   await streamWorkbook(stream, (wb) => {
     wb.title = `${title} — ${safeText(r.name)}`;
@@ -641,16 +635,7 @@ export async function writeAnnualWorkbook(input: AnnualWorkbookInput, stream: Wr
       { header: '评先评优资格', width: 12 },
       { header: '说明', width: 36, text: true },
     ];
-    const ws = wb.addWorksheet('年度考核', {
-      views: [{ state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }],
-      pageSetup: landscape('3:3'),
-      headerFooter: headerFooter(title, left, generated),
-    });
-    ws.columns = cols.map((c) => ({ width: c.width }));
-    titleRows(ws, cols.length, title, `${left} · 年度总分为四个季度总分的平均值（无结果的季度按 0 计）· 生成时间 ${generated}（${tz}）`);
-    const head = ws.addRow(cols.map((c) => c.header));
-    styleHeader(head, cols.length);
-    head.commit();
+    const ws = tableSheet(wb, '年度考核', cols, { state: 'frozen', xSplit: 4, ySplit: 3, topLeftCell: 'E4', activeCell: 'A4' }, headerFooter(title, left, generated), title, `${left} · 年度总分为四个季度总分的平均值（无结果的季度按 0 计）· 生成时间 ${generated}（${tz}）`);
     ws.autoFilter = { from: { row: 3, column: 1 }, to: { row: 3, column: cols.length } };
     const gradeCol = cols.findIndex((c) => c.header === '等级');
     const totalCol = cols.findIndex((c) => c.header === '年度总分');
