@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SIMPLE_VALUES } from '../fixtures/build-fixtures.ts';
 import { FIXTURE_UNITS, MANY_UNITS } from '../fixtures/units.ts';
 import type { TestApp } from '../helpers/app.ts';
-import { buildWorkbook, createUnits, harness, vals } from '../intake/helpers.ts';
+import { buildWorkbook, createUnits, harness, startWithAdmin, vals } from '../intake/helpers.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'xlsx');
 const fixture = (name: string) => readFileSync(join(FIX, name));
@@ -35,9 +35,7 @@ describe('returns upload API', () => {
   const upload = (token: string, buf: Buffer, name = 'r.xlsx', period = P) => t.api(token).postFile(`/api/v1/returns/upload?period=${period}`, 'file', buf, name);
 
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
     reviewer = await t.tokenFor('reviewer');
     repD001 = await t.tokenFor('reporter', 'D001');
     await createUnits(t, admin, units);

@@ -1,15 +1,13 @@
 // PUT /api/v1/units/:code (admin, upsert 201/200) and GET /api/v1/units (SPEC §1, §7).
 import { expect } from 'chai';
 import type { TestApp } from '../helpers/app.ts';
-import { harness } from '../intake/helpers.ts';
+import { startWithAdmin } from '../intake/helpers.ts';
 
 describe('units API', () => {
   let t: TestApp;
   let admin: string;
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
   });
   after(async () => {
     await t?.stop();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, login, watchedPage } from '../browser/helpers.ts';
 import type { TestApp, TestUser } from '../helpers/app.ts';
-import { buildWorkbook, createUnits, harness, vals } from './helpers.ts';
+import { buildWorkbook, createUnits, startWithAdmin, vals } from './helpers.ts';
 
 describe('browser: Excel upload with progress, preview and confirm', function () {
   this.timeout(90_000);
@@ -17,9 +17,7 @@ describe('browser: Excel upload with progress, preview and confirm', function ()
   let userDataDir: string;
 
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
     await createUnits(t, admin);
     rep = await t.userFor('reporter', 'D001');
     ({ browser, userDataDir } = await launchBrowser());

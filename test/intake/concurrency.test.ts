@@ -3,15 +3,13 @@
 // race with single PUTs.
 import { expect } from 'chai';
 import type { TestApp } from '../helpers/app.ts';
-import { buildWorkbook, createUnits, harness, vals } from './helpers.ts';
+import { buildWorkbook, createUnits, startWithAdmin, vals } from './helpers.ts';
 
 describe('concurrent submissions', () => {
   let t: TestApp;
   let admin: string;
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
     await createUnits(t, admin);
   });
   after(async () => {

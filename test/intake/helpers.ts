@@ -52,3 +52,18 @@ export async function harness() {
   const { clock } = await import('../../server/clock.ts');
   return { startTestApp: app.startTestApp, clock };
 }
+
+/**
+ * Starts the test app (as harness() does) and logs the admin in: → { t, admin } with admin's token.
+ * Should the login fail, the app is stopped before the error goes on (the suite's after() never sees it).
+ */
+export async function startWithAdmin(): Promise<{ t: TestApp; admin: string }> {
+  const h = await harness();
+  const t = await h.startTestApp();
+  try {
+    return { t, admin: await t.tokenFor('admin') };
+  } catch (err) {
+    await t.stop();
+    throw err;
+  }
+}

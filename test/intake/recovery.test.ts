@@ -3,7 +3,7 @@
 // committed is invisible and discarded (its numbers freed); a live foreign batch is left alone.
 import { expect } from 'chai';
 import type { TestApp } from '../helpers/app.ts';
-import { createUnits, harness, vals } from './helpers.ts';
+import { createUnits, startWithAdmin, vals } from './helpers.ts';
 
 describe('batch recovery (recoverInterruptedBatches)', () => {
   let t: TestApp;
@@ -16,9 +16,7 @@ describe('batch recovery (recoverInterruptedBatches)', () => {
   let recover: typeof import('../../server/services/returns.ts').recoverInterruptedBatches;
 
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
     await createUnits(t, admin);
     models = {
       ReturnRevision: (await import('../../server/models/return-revision.ts')).ReturnRevision,

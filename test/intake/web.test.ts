@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { TestApp, WebClient } from '../helpers/app.ts';
-import { buildWorkbook, createUnits, harness, vals } from './helpers.ts';
+import { buildWorkbook, createUnits, startWithAdmin, vals } from './helpers.ts';
 
 const P = '2026Q4';
 
@@ -33,9 +33,7 @@ describe('intake web pages', () => {
   };
 
   before(async () => {
-    const h = await harness();
-    t = await h.startTestApp();
-    admin = await t.tokenFor('admin');
+    ({ t, admin } = await startWithAdmin());
     await createUnits(t, admin);
     rep = await login('reporter', 'D001');
     reviewer = await login('reviewer');
