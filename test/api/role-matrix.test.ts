@@ -2,21 +2,24 @@
 // unit, anonymous) → the expected status. Rows live in test/api/matrix/*.ts (one file per area).
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { Unit } from '../../server/models/unit.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { expectationsOf, matches, WHO, type MatrixContext, type MatrixRow, type Who } from '../helpers/matrix.ts';
 
-// Loaded with require (not import()) so that the rows share this test's module instances.
-const require = createRequire(import.meta.url);
+// mocha loads test files as ESM (.mocharc.json), so import() shares this test's module instances.
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'matrix');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.startsWith('_')).sort();
-const areas = files.map((f) => ({
-  name: f.replace(/\.ts$/, ''),
-  mod: require(path.join(dir, f)) as { rows: readonly MatrixRow[]; setup?: (ctx: MatrixContext) => Promise<void> },
-}));
+const areas = await Promise.all(
+  files.map(async (f) => ({
+    name: f.replace(/\.ts$/, ''),
+    mod: (await import(pathToFileURL(path.join(dir, f)).href)) as {
+      rows: readonly MatrixRow[];
+      setup?: (ctx: MatrixContext) => Promise<void>;
+    },
+  })),
+);
 
 describe('role matrix: every route × every role', function () {
   this.timeout(60_000);
