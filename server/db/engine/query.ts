@@ -161,10 +161,17 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
       } else if (!k.startsWith('$')) conds.push([k, v]);
     }
   }
+  const eq = new Map<string, unknown[]>();
   for (const [k, v] of conds) {
     const vals = equalityValues(v);
     if (!vals) continue;
+    // two equality conditions on one field: the index may use either; keep the first
+    if (!eq.has(k)) eq.set(k, vals);
     const hit = c.lookup(k, vals);
+    if (hit && (!candidates || hit.size < candidates.size)) candidates = hit;
+  }
+  if (eq.size >= 2) {
+    const hit = c.lookupCompound(eq);
     if (hit && (!candidates || hit.size < candidates.size)) candidates = hit;
   }
   const out: [string, Doc][] = [];
@@ -182,13 +189,135 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
   return out;
 }
 
-export function project(docs: Doc[], projection: Doc | undefined | null): Doc[] {
-  if (!projection || Object.keys(projection).length === 0) return docs;
+/** Projection tree node: true = the whole field; a node = only these sub-paths. */
+type PNode = { [k: string]: true | PNode };
+
+/** Thrown by the fast path for a document it does not handle (nested arrays); mingo takes it. */
+const NOT_SIMPLE = Symbol('not simple');
+
+/**
+ * Plain inclusion/exclusion projection ({a: 1, 'b.c': 1, _id: 0} / {a: 0, 'b.c': 0}): a tree of
+ * paths plus the mode, or null when anything else is involved (operators, literals, positional
+ * `$`, path collisions, mixed modes) — those go through mingo.
+ */
+function compileSimpleProjection(projection: Doc): { include: boolean; tree: PNode; keepId: boolean } | null {
+  let include: boolean | null = null;
+  let keepId = true;
+  let idIncluded = false;
+  const tree: PNode = Object.create(null);
+  for (const [path, v] of Object.entries(projection)) {
+    let on: boolean;
+    if (typeof v === 'boolean') on = v;
+    else if (typeof v === 'number' && Number.isFinite(v)) on = v !== 0;
+    else return null;
+    if (path === '_id') {
+      keepId = on;
+      idIncluded = on;
+      continue;
+    }
+    if (path === '' || path.startsWith('$') || path.startsWith('_id.')) return null;
+    const parts = path.split('.');
+    if (parts.some((p) => p === '' || p.startsWith('$') || p === '__proto__')) return null;
+    if (include === null) include = on;
+    else if (include !== on) return null;
+    let node = tree;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      const cur = node[p];
+      if (i === parts.length - 1) {
+        if (cur !== undefined) return null; // collision ('a' with 'a.b', or duplicate)
+        node[p] = true;
+      } else {
+        if (cur === true) return null;
+        node = (cur ?? (node[p] = Object.create(null))) as PNode;
+      }
+    }
+  }
+  if (include === null) include = idIncluded; // only _id given: {_id: 1} includes, {_id: 0} excludes
+  if (!include && idIncluded) return null; // exclusion with an explicit _id: 1 — leave it to mingo
+  return { include, tree, keepId };
+}
+
+const isSubDoc = (v: unknown): v is Doc => isPlainObject(v);
+
+function includeNode(doc: Doc, node: PNode): Doc {
+  const out: Doc = {};
+  for (const k of Object.keys(doc)) {
+    if (k === '__proto__') throw NOT_SIMPLE;
+    const spec = node[k];
+    if (spec === undefined) continue;
+    const v = doc[k];
+    if (spec === true) out[k] = v;
+    else if (isSubDoc(v)) out[k] = includeNode(v, spec);
+    else if (Array.isArray(v)) out[k] = includeArray(v, spec);
+  }
+  return out;
+}
+
+function includeArray(arr: unknown[], node: PNode): unknown[] {
+  const out: unknown[] = [];
+  for (const el of arr) {
+    if (isSubDoc(el)) out.push(includeNode(el, node));
+    else if (Array.isArray(el)) throw NOT_SIMPLE;
+  }
+  return out;
+}
+
+function excludeNode(doc: Doc, node: PNode): Doc {
+  const out: Doc = {};
+  for (const k of Object.keys(doc)) {
+    if (k === '__proto__') throw NOT_SIMPLE;
+    const spec = node[k];
+    const v = doc[k];
+    if (spec === undefined) out[k] = v;
+    else if (spec === true) continue;
+    else if (isSubDoc(v)) out[k] = excludeNode(v, spec);
+    else if (Array.isArray(v)) out[k] = excludeArray(v, spec);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function excludeArray(arr: unknown[], node: PNode): unknown[] {
+  return arr.map((el) => {
+    if (isSubDoc(el)) return excludeNode(el, node);
+    if (Array.isArray(el)) throw NOT_SIMPLE;
+    return el;
+  });
+}
+
+function mingoProject(docs: Doc[], projection: Doc): Doc[] {
   try {
     return new MingoQuery({}, mingoOptions()).find(docs, projection).all() as Doc[];
   } catch (e) {
     throw err('BadValue', (e as Error).message);
   }
+}
+
+export function project(docs: Doc[], projection: Doc | undefined | null): Doc[] {
+  if (!projection || Object.keys(projection).length === 0) return docs;
+  const simple = compileSimpleProjection(projection);
+  if (!simple) return mingoProject(docs, projection);
+  const { include, tree, keepId } = simple;
+  const out: Doc[] = new Array(docs.length);
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i];
+    try {
+      let r: Doc;
+      if (include) {
+        r = includeNode(d, tree);
+        if (keepId && d._id !== undefined) r = { _id: d._id, ...r };
+      } else {
+        r = excludeNode(d, tree);
+        if (!keepId) delete r._id;
+      }
+      out[i] = r;
+    } catch (e) {
+      if (e !== NOT_SIMPLE) throw e;
+      out[i] = mingoProject([d], projection)[0];
+    }
+  }
+  return out;
 }
 
 export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {

@@ -28,10 +28,13 @@ export class Index {
   readonly map = new Map<string, Set<string>>();
   /** first field's key → document keys, for equality lookups */
   readonly prefix = new Map<string, Set<string>>();
+  /** for compound indexes: key of the first L fields (L = 2 … n-1, at [L-2]) → document keys */
+  readonly prefixes: Map<string, Set<string>>[] = [];
   private readonly partial?: Query;
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
+    for (let l = 2; l < this.fields.length; l++) this.prefixes.push(new Map());
     if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
   }
 
@@ -65,18 +68,28 @@ export class Index {
   }
 
   add(k: string, doc: Doc): void {
-    for (const [full, pre] of this.entries(doc)) {
+    for (const [full, pre, values] of this.entries(doc)) {
       let s = this.map.get(full);
       if (!s) this.map.set(full, (s = new Set()));
       s.add(k);
       let p = this.prefix.get(pre);
       if (!p) this.prefix.set(pre, (p = new Set()));
       p.add(k);
+      if (this.prefixes.length) {
+        let key = pre;
+        for (let l = 2; l < this.fields.length; l++) {
+          key += '\u0000' + canon(values[l - 1]);
+          const m = this.prefixes[l - 2];
+          let q = m.get(key);
+          if (!q) m.set(key, (q = new Set()));
+          q.add(k);
+        }
+      }
     }
   }
 
   remove(k: string, doc: Doc): void {
-    for (const [full, pre] of this.entries(doc)) {
+    for (const [full, pre, values] of this.entries(doc)) {
       const s = this.map.get(full);
       if (s) {
         s.delete(k);
@@ -86,6 +99,18 @@ export class Index {
       if (p) {
         p.delete(k);
         if (!p.size) this.prefix.delete(pre);
+      }
+      if (this.prefixes.length) {
+        let key = pre;
+        for (let l = 2; l < this.fields.length; l++) {
+          key += '\u0000' + canon(values[l - 1]);
+          const m = this.prefixes[l - 2];
+          const q = m.get(key);
+          if (q) {
+            q.delete(k);
+            if (!q.size) m.delete(key);
+          }
+        }
       }
     }
   }
@@ -151,6 +176,34 @@ export class Collection {
     const out = new Set<string>();
     for (const v of values) for (const k of idx.prefix.get(canon(v)) ?? []) out.add(k);
     return out;
+  }
+
+  /**
+   * Candidate document keys for equality conditions (field → allowed values) covering the
+   * leading fields of a compound index (at least two), or null if no index helps. The smallest
+   * candidate set among usable indexes wins; callers still run the full filter on candidates.
+   */
+  lookupCompound(eq: Map<string, unknown[]>): Set<string> | null {
+    let best: Set<string> | null = null;
+    for (const idx of this.indexes) {
+      if (idx.isId || idx.fields.length < 2 || idx.spec.sparse || idx.spec.partialFilterExpression) continue;
+      let l = 0;
+      while (l < idx.fields.length && eq.has(idx.fields[l])) l++;
+      if (l < 2) continue;
+      // keys of the first l fields: the cartesian product of the allowed values (bounded)
+      let keys = [''];
+      for (let i = 0; i < l && keys; i++) {
+        const next: string[] = [];
+        for (const pre of keys) for (const v of eq.get(idx.fields[i])!) next.push(i === 0 ? canon(v) : pre + '\u0000' + canon(v));
+        keys = next.length > 1000 ? (null as unknown as string[]) : next;
+      }
+      if (!keys) continue;
+      const map = l === idx.fields.length ? idx.map : idx.prefixes[l - 2];
+      const out = new Set<string>();
+      for (const key of keys) for (const k of map.get(key) ?? []) out.add(k);
+      if (!best || out.size < best.size) best = out;
+    }
+    return best;
   }
 }
 
