@@ -9,6 +9,10 @@ const jobRunSchema = new Schema(
     slot: { type: Date, default: null },
     period: { type: String, default: null },
     instance: { type: String, required: true },
+    /** The owning process: host name and pid, and its last heartbeat (wall time) while the run lasts. */
+    host: { type: String, default: null },
+    pid: { type: Number, default: null },
+    heartbeatAt: { type: Date, default: null },
     by: { type: String, default: null },
     startedAt: { type: Date, required: true },
     finishedAt: { type: Date, default: null },
@@ -20,6 +24,7 @@ const jobRunSchema = new Schema(
 );
 jobRunSchema.index({ job: 1, startedAt: -1 });
 jobRunSchema.index({ startedAt: -1 });
+jobRunSchema.index({ outcome: 1 });
 
 export type JobRunDoc = InferSchemaType<typeof jobRunSchema>;
 export const JobRun = mongoose.model('JobRun', jobRunSchema);

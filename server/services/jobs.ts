@@ -1,6 +1,10 @@
 // Running jobs and recording every run (SPEC §5). Used by the scheduler (jobs/) and by
 // POST /api/v1/jobs/:name/run. A run is recorded before it starts and closed with its outcome,
 // counts or error; each job is idempotent, so a run killed half-way is repaired by the next one.
+// Every run records its owning process (host, pid) and a heartbeat; a run whose owner is gone (a dead pid
+// on this host, or a heartbeat older than JOB_STALE_MS from any host) is closed as failed with
+// INTERRUPTED_ERROR by reapInterruptedRuns() — at start-up, before each run and when runs are listed.
+import os from 'node:os';
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
 import { badRequest, notFound } from '../domain/errors.ts';
@@ -27,6 +31,41 @@ const RUNNERS: Readonly<Record<JobName, (opts: { period?: string }) => Promise<o
   accountability: runAccountabilityJob,
   remind: runRemindJob,
 };
+
+export const INTERRUPTED_ERROR = '运行中断（进程退出）';
+const HOST = os.hostname();
+const HEARTBEAT_MS = Number(process.env.JOB_HEARTBEAT_MS) || 15_000;
+const STALE_MS = Number(process.env.JOB_STALE_MS) || 4 * HEARTBEAT_MS;
+/** Runs this process is executing right now (a recorded pid equal to ours may be a previous process's). */
+const liveRuns = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Closes every `running` run whose owning process is gone; returns how many. */
+export async function reapInterruptedRuns(): Promise<number> {
+  const running = await JobRun.find({ outcome: 'running' }, { host: 1, pid: 1, heartbeatAt: 1 }).lean();
+  const wallNow = Date.now();
+  const gone = running.filter((r) => {
+    if (r.host === HOST && typeof r.pid === 'number') {
+      return r.pid === process.pid ? !liveRuns.has(String(r._id)) : !pidAlive(r.pid);
+    }
+    // Another host (or no owner recorded): only a stale heartbeat tells it is gone.
+    return r.heartbeatAt instanceof Date && wallNow - r.heartbeatAt.getTime() > STALE_MS;
+  });
+  if (gone.length === 0) return 0;
+  const res = await JobRun.updateMany(
+    { _id: { $in: gone.map((r) => r._id) }, outcome: 'running' },
+    { $set: { outcome: 'failed', finishedAt: clock.now(), error: INTERRUPTED_ERROR } },
+  );
+  return res.modifiedCount;
+}
 
 export interface JobRunRecord {
   id: string;
@@ -92,17 +131,27 @@ export async function executeJob(job: JobName, opts: ExecuteOptions): Promise<Jo
       { $set: { outcome: 'failed', finishedAt: clock.now(), error: '运行中断：执行实例失联，已由其他实例接管' } },
     );
   }
+  await reapInterruptedRuns();
   const run = await JobRun.create({
     job,
     trigger: opts.trigger,
     slot: opts.slot ?? null,
     period: opts.period ?? null,
     instance: opts.instance,
+    host: HOST,
+    pid: process.pid,
+    heartbeatAt: new Date(),
     by: opts.by ?? null,
     startedAt: clock.now(),
     outcome: 'running',
     counts: {},
   });
+  const id = String(run._id);
+  liveRuns.add(id);
+  const heartbeat = setInterval(() => {
+    JobRun.updateOne({ _id: run._id, outcome: 'running' }, { $set: { heartbeatAt: new Date() } }).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   let update: Record<string, unknown>;
   try {
     const counts = await RUNNERS[job](opts.period ? { period: opts.period } : {});
@@ -110,6 +159,9 @@ export async function executeJob(job: JobName, opts: ExecuteOptions): Promise<Jo
   } catch (err) {
     const e = err as Error;
     update = { outcome: 'failed', error: e?.message ?? String(err), finishedAt: clock.now() };
+  } finally {
+    clearInterval(heartbeat);
+    liveRuns.delete(id);
   }
   const doc = await JobRun.findByIdAndUpdate(run._id, { $set: update }, { returnDocument: 'after' }).lean();
   return runView(doc as RunDoc);
@@ -129,6 +181,7 @@ export async function runJobNow(name: string, body: { period?: unknown }, by: st
 }
 
 export async function listRuns(opts: { job?: string; limit?: number } = {}): Promise<JobRunRecord[]> {
+  await reapInterruptedRuns();
   const q: Record<string, unknown> = {};
   if (opts.job) q.job = opts.job;
   const docs = await JobRun.find(q).sort({ startedAt: -1, _id: -1 }).limit(Math.min(opts.limit ?? 50, 500)).lean();
@@ -137,6 +190,7 @@ export async function listRuns(opts: { job?: string; limit?: number } = {}): Pro
 
 export async function getRun(id: string): Promise<JobRunRecord> {
   if (!mongoose.isValidObjectId(id)) throw notFound('job_run_not_found', '任务运行记录不存在');
+  await reapInterruptedRuns();
   const d = await JobRun.findById(id).lean();
   if (!d) throw notFound('job_run_not_found', '任务运行记录不存在');
   return runView(d as RunDoc);

@@ -13,6 +13,9 @@
 //   snapshot       SNAP only
 //   engine         hosts the engine on dataDir; prints URI <uri>; serves until killed
 //   tick <id>      a scheduler instance <id> ticks once: prints RUNS <json>, then SNAP
+//   manual-hang    runs the score job manually until a run is seen `running`, prints RUNNING <id> and
+//                  freezes (to be SIGKILLed mid-run)
+//   manual-after   a restarted instance: startJobs' clean-up, prints RUNS <json>, one manual score run, prints NEW <json>
 import fs from 'node:fs';
 import { clock } from '../../server/clock.ts';
 import { connectDb, ensureIndexes } from '../../server/db/connect.ts';
@@ -125,6 +128,25 @@ try {
     out('RUNS', runs.map((r) => ({ job: r.job, outcome: r.outcome, trigger: r.trigger, error: r.error })));
     await s.stop();
     out('SNAP', await snapshot());
+  } else if (mode === 'manual-hang') {
+    const { runJobNow } = await import('../../server/services/jobs.ts');
+    for (;;) {
+      let settled = false;
+      const p = runJobNow('score', { period: P }, 'admin').finally(() => (settled = true));
+      while (!settled) {
+        const r = await JobRun.findOne({ outcome: 'running', pid: process.pid }).lean();
+        if (r) {
+          out('RUNNING', String(r._id));
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // frozen mid-run until killed
+        }
+      }
+      await p;
+    }
+  } else if (mode === 'manual-after') {
+    const { reapInterruptedRuns, listRuns, runJobNow } = await import('../../server/services/jobs.ts');
+    await reapInterruptedRuns();
+    out('RUNS', await listRuns());
+    out('NEW', await runJobNow('score', { period: P }, 'admin'));
   } else if (mode === 'compute') {
     await computeAndStore(P);
     out('DONE');

@@ -3,7 +3,7 @@ import { AppError } from '../../domain/errors.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { withFlash } from '../../http/flash.ts';
 import { DEFAULT_SCHEDULES } from '../../../jobs/scheduler.ts';
-import { JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
+import { INTERRUPTED_ERROR, JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 import { currentReportingPeriod } from '../../services/periods.ts';
 import { publish, reopen } from '../../services/publication.ts';
 import { listResultSets } from '../../services/scoring.ts';
@@ -17,7 +17,11 @@ const OUTCOME: Record<string, { label: string; tag: string }> = {
   running: { label: '运行中', tag: 'warn' },
   success: { label: '成功', tag: 'ok' },
   failed: { label: '失败', tag: 'bad' },
+  interrupted: { label: '中断', tag: 'bad' },
 };
+/** A failed run closed because its process died or lost contact shows as 中断. */
+const outcomeOf = (r: { outcome: string; error: string | null }) =>
+  OUTCOME[r.outcome === 'failed' && r.error?.startsWith(INTERRUPTED_ERROR.slice(0, 4)) ? 'interrupted' : r.outcome];
 
 router.get('/jobs', requireRole('admin'), async (_req, res) => {
   const [runs, sets] = await Promise.all([listRuns({ limit: 100 }), listResultSets()]);
@@ -26,13 +30,16 @@ router.get('/jobs', requireRole('admin'), async (_req, res) => {
   res.render('pages/jobs/index', {
     title: '定时任务',
     defaultPeriod: currentReportingPeriod(clock.now()),
-    jobs: JOB_NAMES.map((name) => ({ name, label: JOB_LABELS[name], schedule: DEFAULT_SCHEDULES[name], last: last.get(name) ?? null })),
+    jobs: JOB_NAMES.map((name) => {
+      const l = last.get(name);
+      return { name, label: JOB_LABELS[name], schedule: DEFAULT_SCHEDULES[name], last: l ? { ...l, outcomeLabel: outcomeOf(l)?.label ?? l.outcome } : null };
+    }),
     runs: runs.map((r) => ({
       ...r,
       jobLabel: JOB_LABELS[r.job as keyof typeof JOB_LABELS] ?? r.job,
       triggerLabel: TRIGGER_LABELS[r.trigger] ?? r.trigger,
-      outcomeLabel: OUTCOME[r.outcome]?.label ?? r.outcome,
-      outcomeTag: OUTCOME[r.outcome]?.tag ?? 'muted',
+      outcomeLabel: outcomeOf(r)?.label ?? r.outcome,
+      outcomeTag: outcomeOf(r)?.tag ?? 'muted',
       countsText: Object.entries(r.counts)
         .map(([k, v]) => `${k}=${v}`)
         .join('，'),
