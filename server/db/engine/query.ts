@@ -121,9 +121,49 @@ export function mingoOptions(extra: Doc = {}): Opts {
   return { context: CONTEXT, useStrictMode: true, scriptEnabled: false, ...extra };
 }
 
+const isPrim = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
+
+/**
+ * Filters made only of field conditions with the comparison operators above on strings, numbers
+ * and booleans ({a: 1, b: {$in: ['x']}, c: {$gte: 2}}) compile to exactly what mingo's Query
+ * would build from them (its `normalize` turns a scalar into `$eq`, then one operator predicate
+ * per key, all of which must hold), without constructing a Query per command. Null otherwise.
+ */
+function compileSimpleFilter(filter: Doc): Pred | null {
+  const preds: Pred[] = [];
+  for (const field of Object.keys(filter)) {
+    if (field.startsWith('$')) return null;
+    const v = filter[field];
+    if (isPrim(v)) {
+      preds.push(comparisonOps.$eq(field, v, null));
+      continue;
+    }
+    if (!isPlainObject(v)) return null;
+    const ops = Object.keys(v);
+    if (!ops.length) return null;
+    for (const o of ops) {
+      const arg = v[o];
+      if (o === '$in' || o === '$nin') {
+        if (!Array.isArray(arg) || !arg.every(isPrim)) return null;
+        preds.push(comparisonOps[o](field, arg.slice(), null));
+      } else if (o === '$eq' || o === '$ne' || o === '$gt' || o === '$gte' || o === '$lt' || o === '$lte') {
+        if (!isPrim(arg)) return null;
+        preds.push(comparisonOps[o](field, arg, null));
+      } else return null;
+    }
+  }
+  if (preds.length === 1) return preds[0];
+  return (d) => {
+    for (const p of preds) if (!p(d)) return false;
+    return true;
+  };
+}
+
 export function compileFilter(filter: Doc | undefined | null): Pred {
   if (!filter || Object.keys(filter).length === 0) return () => true;
   if (!isPlainObject(filter)) throw err('TypeMismatch', 'filter must be an object');
+  const simple = compileSimpleFilter(filter);
+  if (simple) return simple;
   let q: MingoQuery;
   try {
     q = new MingoQuery(filter, mingoOptions());
