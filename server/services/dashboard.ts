@@ -459,22 +459,32 @@ function sortValue(r: Row, key: string): number | string | null {
   }
 }
 
+// One collator each, built once: `a.localeCompare(b, locale)` builds a collator on every call, which
+// dominated sorting by name (same order: localeCompare is specified as this collator's compare).
+const zhCollator = new Intl.Collator('zh-CN');
+const defaultCollator = new Intl.Collator();
+
 /** Sorts rows by `key` in `dir`; absent values always last; ties by rank then code. */
 export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'asc' | 'desc'): T[] {
   const sign = dir === 'asc' ? 1 : -1;
-  return [...rows].sort((a, b) => {
-    const x = sortValue(a, key);
-    const y = sortValue(b, key);
+  // Each row's key read once (decorate–sort–undecorate), not twice per comparison.
+  const keyed = rows.map((row) => ({ row, v: sortValue(row, key) }));
+  keyed.sort((ka, kb) => {
+    const x = ka.v;
+    const y = kb.v;
     if (x === null && y !== null) return 1;
     if (y === null && x !== null) return -1;
     if (x !== null && y !== null && x !== y) {
-      const c = typeof x === 'string' ? x.localeCompare(String(y), 'zh-CN') : (x as number) - (y as number);
+      const c = typeof x === 'string' ? zhCollator.compare(x, String(y)) : (x as number) - (y as number);
       if (c !== 0) return sign * c;
     }
+    const a = ka.row;
+    const b = kb.row;
     const ra = a.rank ?? Number.MAX_SAFE_INTEGER;
     const rb = b.rank ?? Number.MAX_SAFE_INTEGER;
-    return ra - rb || a.unit.localeCompare(b.unit);
+    return ra - rb || defaultCollator.compare(a.unit, b.unit);
   });
+  return keyed.map((k) => k.row);
 }
 
 export async function ranking(v: Viewer, q: { period: string; category: UnitCategory; sort?: unknown; dir?: unknown }): Promise<RankingView> {
@@ -488,12 +498,14 @@ export async function ranking(v: Viewer, q: { period: string; category: UnitCate
   });
   const sort = parseSort(q.sort, ids);
   const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : naturalDir(sort);
-  const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, results.results.filter((r) => r.category === c).length])) as Record<UnitCategory, number>;
-  const rows = sortRows(
-    results.results.filter((r) => r.category === q.category),
-    sort,
-    dir,
-  ).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) }));
+  // One pass: the per-category counts and this category's rows.
+  const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, 0])) as Record<UnitCategory, number>;
+  const inCategory: Row[] = [];
+  for (const r of results.results) {
+    if (Object.hasOwn(counts, r.category)) counts[r.category]++;
+    if (r.category === q.category) inCategory.push(r);
+  }
+  const rows = sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) }));
   return {
     period: q.period,
     label: periodLabel(q.period),

@@ -7,6 +7,13 @@ import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_pres
 // 排名 (/ranking): one category of one period, sorted on the server (links work without JS).
 export const router = Router();
 
+// The table's numbers are formatted here, once per cell, with one formatter built once: the
+// `formatNumber` helper's `toLocaleString('zh-CN', {...})` builds an Intl.NumberFormat per call, which
+// dominated the page's CPU. Same text as `{{formatNumber x digits=2}}` (toLocaleString is specified as
+// this formatter's format), '—' when absent.
+const twoDigits = new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? twoDigits.format(x) : '—');
+
 router.get('/ranking', requireAuth, async (req, res) => {
   const v = viewerOf(req);
   const period = await resolvePeriod(v, q(req, 'period'));
@@ -55,14 +62,21 @@ router.get('/ranking', requireAuth, async (req, res) => {
     periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
     category,
     rows: r.rows.map((row) => ({
-      ...row,
+      unit: row.unit,
+      name: row.name,
+      rank: row.rank,
+      grade: row.grade,
+      visible: row.visible,
       arrow: arrow(row.rankChange),
       tags: flagTags(row.flags),
       own: v.role === 'reporter' && row.unit === v.unit,
       fail: row.grade === '不合格',
+      totalText: num2(row.total),
+      baseText: num2(row.base),
+      deductionsText: row.deductions ? `−${num2(row.deductions)}` : '0',
       scores: r.indicators.map((i) => {
         const ind = row.indicators[i.id];
-        return { applicable: ind?.applicable ?? false, score: ind?.score ?? null, value: ind?.value ?? null };
+        return ind?.applicable ? { applicable: true, text: num2(ind.score) } : { applicable: false, text: '' };
       }),
     })),
     sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
