@@ -26,6 +26,22 @@ function toNumber(v: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+// Building an Intl.NumberFormat costs far more than using one (it dominated table rendering), so one
+// formatter per digits setting is kept.
+const numberFormats = new Map<number | undefined, Intl.NumberFormat>();
+export function numberFormat(digits: number | undefined): Intl.NumberFormat {
+  let f = numberFormats.get(digits);
+  if (!f) {
+    f = new Intl.NumberFormat(
+      'zh-CN',
+      digits === undefined ? { maximumFractionDigits: 2 } : { minimumFractionDigits: digits, maximumFractionDigits: digits },
+    );
+    numberFormats.set(digits, f);
+  }
+  return f;
+}
+const percentFormat = new Intl.NumberFormat('zh-CN', { maximumFractionDigits: 1 });
+
 export function makeHelpers(tz: string): Record<string, (...a: unknown[]) => unknown> {
   const dateFmt = new Intl.DateTimeFormat('zh-CN', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
   const dateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
@@ -62,14 +78,14 @@ export function makeHelpers(tz: string): Record<string, (...a: unknown[]) => unk
       if (n === null) return '—';
       const last = a[a.length - 1];
       const digits = isOptions(last) && typeof last.hash?.digits === 'number' ? last.hash.digits : undefined;
-      return n.toLocaleString('zh-CN', digits === undefined ? { maximumFractionDigits: 2 } : { minimumFractionDigits: digits, maximumFractionDigits: digits });
+      return numberFormat(digits).format(n);
     },
     /** {{formatPercent ratio}} — 0.875 → 87.5%; '—' when absent. */
     formatPercent: (...a) => {
       const [v] = args(a);
       const n = toNumber(v);
       if (n === null) return '—';
-      return `${(n * 100).toLocaleString('zh-CN', { maximumFractionDigits: 1 })}%`;
+      return `${percentFormat.format(n * 100)}%`;
     },
     /** {{formatDate d}} — 2026/10/15 */
     formatDate: (...a) => {

@@ -1,18 +1,16 @@
 import { Router } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../../domain/fields.ts';
 import { requireAuth } from '../../http/auth.ts';
+import { numberFormat } from '../../http/view-helpers.ts';
 import { naturalDir, periodOptions, ranking, resolvePeriod } from '../../services/dashboard.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
 // 排名 (/ranking): one category of one period, sorted on the server (links work without JS).
 export const router = Router();
 
-// The table's numbers are formatted here, once per cell, with one formatter built once: the
-// `formatNumber` helper's `toLocaleString('zh-CN', {...})` builds an Intl.NumberFormat per call, which
-// dominated the page's CPU. Same text as `{{formatNumber x digits=2}}` (toLocaleString is specified as
-// this formatter's format), '—' when absent.
-const twoDigits = new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? twoDigits.format(x) : '—');
+// The table's numbers are formatted here, once per cell (same text as `{{formatNumber x digits=2}}`):
+// per-cell helper calls dominated the page's CPU. '—' when absent.
+const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? numberFormat(2).format(x) : '—');
 
 router.get('/ranking', requireAuth, async (req, res) => {
   const v = viewerOf(req);
