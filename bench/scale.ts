@@ -4,6 +4,7 @@
 import ExcelJS from 'exceljs';
 import { PassThrough } from 'node:stream';
 import { FIELD_KEYS, FIELD_LABELS, type ReturnValues, type UnitCategory } from '../server/domain/fields.ts';
+import { prng } from '../server/services/demo/generator.ts';
 
 export interface ScaleUnit {
   code: string;
@@ -18,17 +19,6 @@ export interface ScaleReturn {
   values: ReturnValues;
 }
 
-/** mulberry32: a small, fast, seeded PRNG (uniform in [0, 1)). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DEPT_WORDS = ['发展和改革委员会', '教育厅', '科学技术厅', '公安厅', '民政厅', '司法厅', '财政厅', '人力资源和社会保障厅', '自然资源厅', '生态环境厅', '住房和城乡建设厅', '交通运输厅', '水利厅', '农业农村厅', '商务厅', '文化和旅游厅', '卫生健康委员会', '应急管理厅', '审计厅', '市场监督管理局', '统计局', '医疗保障局'];
 const CITY_WORDS = ['江', '湖', '山', '海', '云', '金', '安', '宁', '平', '清', '明', '华', '兴', '昌', '泰', '嘉'];
