@@ -13,6 +13,7 @@ import { JobRun } from '../models/job-run.ts';
 import { runAccountabilityJob } from './accountability.ts';
 import { runRemindJob } from './reminders.ts';
 import { runScoreJob } from './publication.ts';
+import { pidAlive } from './process-alive.ts';
 
 export const JOB_NAMES = ['score', 'accountability', 'remind'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
@@ -38,15 +39,6 @@ const HEARTBEAT_MS = Number(process.env.JOB_HEARTBEAT_MS) || 15_000;
 const STALE_MS = Number(process.env.JOB_STALE_MS) || 4 * HEARTBEAT_MS;
 /** Runs this process is executing right now (a recorded pid equal to ours may be a previous process's). */
 const liveRuns = new Set<string>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Closes every `running` run whose owning process is gone; returns how many. */
 export async function reapInterruptedRuns(): Promise<number> {

@@ -29,6 +29,7 @@ import { audit, auditMany, isDuplicateKey } from './audit.ts';
 import { notify } from './notices.ts';
 import { assertOpen, assertQuarter, deadlineOf } from './periods.ts';
 import { getUnit } from './units.ts';
+import { pidAlive } from './process-alive.ts';
 
 export type Source = 'web' | 'excel' | 'api';
 export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
@@ -169,15 +170,6 @@ export async function periodReturns(period: string): Promise<Map<string, PeriodR
 // ---- numbering and batches ----
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 type BatchOwner = { host?: string | null; pid?: number | null; instance?: string | null };
 
