@@ -5,15 +5,14 @@
 // SIGKILLs it at a random moment, and finally checks on the restarted engine: SQLite integrity, every
 // acknowledged write present, no duplicates under the unique index (and it still rejects one), every
 // two-document insert whole, the counter at least the last acknowledged value. Exit code 1 on a failure.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MongoClient } from 'mongodb';
 import { startEngine } from '../server/db/engine/index.ts';
+import { runAndKill } from '../test/engine/fixtures/run-and-kill.ts';
 
-const WRITER = path.join(import.meta.dirname, '..', 'test', 'engine', 'fixtures', 'writer.ts');
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
@@ -22,30 +21,6 @@ function arg(name: string, def: number): number {
 const ROUNDS = arg('--rounds', 50);
 const MAX_MS = arg('--max-ms', 3000);
 
-function runAndKill(dataDir: string, from: number, killAfterMs: number): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dataDir, 'write', String(from)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: number[] = [];
-    let out = '';
-    let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const line of lines) {
-        if (line === 'ready' && !timer) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        else if (line.startsWith('ack ')) acked.push(Number(line.slice(4)));
-      }
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own (code ${code}): ${stderr.slice(-2000)}`));
-      else resolve(acked);
-    });
-  });
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-soak-'));
 const problems: string[] = [];

@@ -4,40 +4,13 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { MongoClient } from 'mongodb';
 import { startEngine } from '../../server/db/engine/index.ts';
 import { REAL, tempDir } from './harness.ts';
+import { runAndKill } from './fixtures/run-and-kill.ts';
 
-const WRITER = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
 const ROUNDS = 4;
-
-function runAndKill(dataDir: string, from: number, killAfterMs: number): Promise<{ acked: number[]; exitSignal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dataDir, 'write', String(from)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: number[] = [];
-    let out = '';
-    let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const line of lines) {
-        if (line === 'ready' && !timer) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        else if (line.startsWith('ack ')) acked.push(Number(line.slice(4)));
-      }
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own (code ${code}): ${stderr}`));
-      else resolve({ acked, exitSignal: signal });
-    });
-  });
-}
 
 (REAL ? describe.skip : describe)('engine: crash safety (SIGKILL)', function () {
   this.timeout(90_000);
@@ -51,7 +24,7 @@ function runAndKill(dataDir: string, from: number, killAfterMs: number): Promise
     const acked: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const r = await runAndKill(dir, round * 1_000_000, 150 + Math.floor(Math.random() * 900));
-      acked.push(...r.acked);
+      acked.push(...r);
     }
     expect(acked.length).to.be.greaterThan(ROUNDS); // the writer made progress in the rounds
 
