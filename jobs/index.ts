@@ -1,4 +1,5 @@
 // Entry point for server/main.ts: `const jobs = await startJobs({timezone}); … jobs.stop()`.
+import { pruneExpiredTokens } from '../server/services/auth.ts';
 import { reapInterruptedRuns } from '../server/services/jobs.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 
@@ -8,6 +9,17 @@ export { MongoLeaseCoordinator } from './lease.ts';
 export interface Jobs {
   scheduler: Scheduler;
   stop(): Promise<void>;
+}
+
+/** Housekeeping is idempotent and cheap, so every instance runs it (no lease): hourly, and once at start. */
+export const HOUSEKEEPING_INTERVAL_MS = 3600_000;
+
+export async function housekeeping(): Promise<void> {
+  try {
+    await pruneExpiredTokens();
+  } catch (err) {
+    console.error('[jobs] housekeeping failed', err);
+  }
 }
 
 /** Starts the scheduled jobs (call after mongoose is connected). Catch-up runs in the background. */
@@ -20,5 +32,14 @@ export function startJobs(opts: SchedulerOptions = {}): Jobs {
   scheduler.start().catch((err) => {
     console.error('[jobs] start failed', err);
   });
-  return { scheduler, stop: () => scheduler.stop() };
+  void housekeeping();
+  const timer = setInterval(() => void housekeeping(), HOUSEKEEPING_INTERVAL_MS);
+  timer.unref();
+  return {
+    scheduler,
+    stop: () => {
+      clearInterval(timer);
+      return scheduler.stop();
+    },
+  };
 }

@@ -2,35 +2,17 @@
 // → demo data (DEMO_DATA=1, empty database) → app → jobs → listen. Graceful shutdown on
 // SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop jobs, close the database and engine.
 import fs from 'node:fs';
-import path from 'node:path';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
-import { fileURLToPath } from 'node:url';
 // Only the configuration is loaded before it is validated: a bad one fails at once. The rest
 // (app, models, engine) is imported after.
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { DbHandle } from './db/connect.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 
 type Log = typeof import('./log.ts').log;
 let logger: Log | null = null;
-
-interface JobsHandle {
-  stop(): Promise<void>;
-}
-
-/** Imports a module by path if the file exists (optional parts owned by other modules). */
-async function importIfExists<T>(...candidates: string[]): Promise<T | null> {
-  for (const rel of candidates) {
-    const file = path.join(ROOT, rel);
-    if (fs.existsSync(file)) return (await import(pathToFileURL(file).href)) as T;
-  }
-  return null;
-}
 
 /** DEMO_DATA=1 on an empty database (no units yet): load the demo province. */
 async function maybeLoadDemo(config: Config, log: Log): Promise<void> {
@@ -40,28 +22,20 @@ async function maybeLoadDemo(config: Config, log: Log): Promise<void> {
     log.info('DEMO_DATA: the database is not empty, demo data not loaded');
     return;
   }
-  const demo = await importIfExists<{ loadDemoData: (opts?: unknown) => Promise<unknown> }>(
-    'server/services/demo.ts',
-    'server/services/demo/index.ts',
-  );
-  if (!demo || typeof demo.loadDemoData !== 'function') {
-    log.warn('DEMO_DATA=1 but no demo loader (server/services/demo.ts) is present');
-    return;
-  }
+  const { loadDemoData } = await import('./services/demo.ts');
   log.info('loading demo data…');
-  const result = (await demo.loadDemoData()) as { lines?: unknown; accounts?: unknown } | null | undefined;
+  const result = await loadDemoData();
   // The accounts' passwords go to the console once, not into the JSON log.
   const { lines, accounts: _accounts, ...summary } = result ?? {};
   log.info({ result: summary }, 'demo data loaded');
   if (Array.isArray(lines)) process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-// ---- JOBS HOOK: the scheduler lives in jobs/ (its own owner); started only when present. ----
-async function startJobsIfPresent(config: Config): Promise<JobsHandle | null> {
+/** The scheduled jobs and housekeeping (jobs/); JOBS=0 leaves them to other instances. */
+async function startJobsUnlessDisabled(config: Config) {
   if (process.env.JOBS === '0') return null;
-  const mod = await importIfExists<{ startJobs?: (opts: { timezone: string }) => JobsHandle | Promise<JobsHandle> }>('jobs/index.ts');
-  if (!mod || typeof mod.startJobs !== 'function') return null;
-  return await mod.startJobs({ timezone: config.tz });
+  const { startJobs } = await import('../jobs/index.ts');
+  return startJobs({ timezone: config.tz });
 }
 
 function fail(message: string): never {
@@ -101,7 +75,7 @@ async function main(): Promise<void> {
   if (recovered.rolledForward || recovered.discarded) log.info(recovered, 'interrupted upload batches recovered');
   if (await ensureFirstAdmin(config.adminPassword)) process.stdout.write('已创建管理员账号 admin（密码来自 ADMIN_PASSWORD）\n');
   await maybeLoadDemo(config, log);
-  const jobs = await startJobsIfPresent(config);
+  const jobs = await startJobsUnlessDisabled(config);
 
   const server: Server = await new Promise<Server>((resolve, reject) => {
     const s = http.createServer(app);

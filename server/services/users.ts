@@ -5,7 +5,20 @@ import { ROLES, type Role } from '../domain/fields.ts';
 import { Unit } from '../models/unit.ts';
 import { User } from '../models/user.ts';
 import { log } from '../log.ts';
+import { audit } from './audit.ts';
 import { checkPasswordPolicy, hashPassword, revokeTokensOfUser } from './auth.ts';
+
+/** Who changes an account (for the audit trail); `id` guards against deactivating oneself. */
+export interface UserAdmin {
+  id?: string;
+  username: string;
+  role?: string | null;
+}
+
+/** The audit shape of an account: never the password hash. */
+function auditView(u: UserView) {
+  return { username: u.username, role: u.role, unit: u.unit, displayName: u.displayName, active: u.active };
+}
 
 export const ROLE_LABELS: Readonly<Record<Role, string>> = {
   admin: '系统管理员',
@@ -57,7 +70,7 @@ export interface NewUser {
 }
 
 /** Creates a user. 400 on bad input (unknown role, missing / foreign unit, weak password), 409 when the name is taken. */
-export async function createUser(input: NewUser, opts: { checkUnit?: boolean } = {}): Promise<UserView> {
+export async function createUser(input: NewUser, opts: { checkUnit?: boolean; actor?: UserAdmin } = {}): Promise<UserView> {
   const username = typeof input.username === 'string' ? input.username.trim() : '';
   if (!USERNAME_RE.test(username)) {
     throw new AppError(400, 'invalid_username', '用户名须为 2–64 位字母、数字或 _ . @ -');
@@ -82,7 +95,9 @@ export async function createUser(input: NewUser, opts: { checkUnit?: boolean } =
   if (await User.exists({ username })) throw conflict('username_taken', `用户名 ${username} 已存在`);
   try {
     const doc = await User.create({ username, passwordHash: await hashPassword(password), role, unit, displayName });
-    return toView(doc.toObject() as UserLean);
+    const view = toView(doc.toObject() as UserLean);
+    if (opts.actor) await audit(opts.actor, { action: 'user.create', entity: 'user', entityId: view.id, after: auditView(view) });
+    return view;
   } catch (err) {
     if ((err as { code?: number }).code === 11000) throw conflict('username_taken', `用户名 ${username} 已存在`);
     throw err;
@@ -106,25 +121,32 @@ export async function getUser(id: string): Promise<UserView> {
 }
 
 /** Deactivates (revoking every token and web session of the user) or reactivates a user. */
-export async function setUserActive(id: string, active: boolean, actorId?: string): Promise<UserView> {
-  if (!active && actorId === id) throw new AppError(400, 'cannot_deactivate_self', '不能停用自己的账号');
+export async function setUserActive(id: string, active: boolean, actor?: UserAdmin): Promise<UserView> {
+  if (!active && actor?.id === id) throw new AppError(400, 'cannot_deactivate_self', '不能停用自己的账号');
   const user = await findUser(id);
+  const before = toView(user.toObject() as UserLean);
   if (!active) {
     await User.updateOne({ _id: user._id }, { $set: { active: false }, $inc: { authVersion: 1 } });
     await revokeTokensOfUser(id);
   } else {
     await User.updateOne({ _id: user._id }, { $set: { active: true } });
   }
-  return getUser(id);
+  const after = await getUser(id);
+  if (actor && before.active !== after.active) {
+    await audit(actor, { action: active ? 'user.activate' : 'user.deactivate', entity: 'user', entityId: id, before: auditView(before), after: auditView(after) });
+  }
+  return after;
 }
 
 /** Sets a new password; the user's tokens and web sessions are revoked. */
-export async function resetPassword(id: string, password: unknown): Promise<UserView> {
+export async function resetPassword(id: string, password: unknown, actor?: UserAdmin): Promise<UserView> {
   const pw = checkPasswordPolicy(password);
   const user = await findUser(id);
   await User.updateOne({ _id: user._id }, { $set: { passwordHash: await hashPassword(pw) }, $inc: { authVersion: 1 } });
   await revokeTokensOfUser(id);
-  return getUser(id);
+  const after = await getUser(id);
+  if (actor) await audit(actor, { action: 'user.password_reset', entity: 'user', entityId: id, after: { username: after.username, tokensRevoked: true } });
+  return after;
 }
 
 /** On a database with no users, creates `admin` with the given password. Returns whether it did. */
@@ -132,7 +154,7 @@ export async function ensureFirstAdmin(password: string | undefined): Promise<bo
   if (!password) return false;
   if ((await User.estimatedDocumentCount()) > 0 || (await User.exists({}))) return false;
   try {
-    await createUser({ username: 'admin', password, role: 'admin', displayName: '系统管理员' });
+    await createUser({ username: 'admin', password, role: 'admin', displayName: '系统管理员' }, { actor: { username: 'system', role: 'system' } });
     log.info('created the first admin user "admin" from ADMIN_PASSWORD');
     return true;
   } catch (err) {

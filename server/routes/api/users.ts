@@ -9,7 +9,7 @@ export const router = Router();
 /** POST /users {username, password, role, unit?, displayName?} → 201 {id, username, role, unit, active, …}. */
 router.post('/users', requireRole('admin'), async (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;
-  const user = await createUser({ username: b.username, password: b.password, role: b.role, unit: b.unit, displayName: b.displayName });
+  const user = await createUser({ username: b.username, password: b.password, role: b.role, unit: b.unit, displayName: b.displayName }, { actor: principalOf(req) });
   res.status(201).location(`/api/v1/users/${user.id}`).json(user);
 });
 
@@ -29,7 +29,7 @@ router.patch('/users/:id', requireRole('admin'), async (req, res) => {
   if (b.active === undefined && b.password === undefined) throw new AppError(400, 'nothing_to_change', '请提供 active 或 password');
   if (b.active !== undefined && typeof b.active !== 'boolean') throw new AppError(400, 'invalid_value', 'active 必须是 true 或 false');
   let user = await getUser(id);
-  if (b.password !== undefined) user = await resetPassword(id, b.password);
-  if (typeof b.active === 'boolean') user = await setUserActive(id, b.active, principalOf(req).id);
+  if (b.password !== undefined) user = await resetPassword(id, b.password, principalOf(req));
+  if (typeof b.active === 'boolean') user = await setUserActive(id, b.active, principalOf(req));
   res.json(user);
 });

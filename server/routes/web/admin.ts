@@ -31,24 +31,24 @@ router.post('/admin/users', requireRole('admin'), async (req, res) => {
       role: b.role,
       unit: b.role === 'reporter' ? b.unit : undefined,
       displayName: b.displayName,
-    });
+    }, { actor: principalOf(req) });
     return `已创建用户 ${u.username}`;
   });
   res.redirect(303, '/admin/users');
 });
 
 router.post('/admin/users/:id/deactivate', requireRole('admin'), async (req, res) => {
-  await withFlash(req, async () => `已停用用户 ${(await setUserActive(String(req.params.id), false, principalOf(req).id)).username}`);
+  await withFlash(req, async () => `已停用用户 ${(await setUserActive(String(req.params.id), false, principalOf(req))).username}`);
   res.redirect(303, '/admin/users');
 });
 
 router.post('/admin/users/:id/activate', requireRole('admin'), async (req, res) => {
-  await withFlash(req, async () => `已启用用户 ${(await setUserActive(String(req.params.id), true)).username}`);
+  await withFlash(req, async () => `已启用用户 ${(await setUserActive(String(req.params.id), true, principalOf(req))).username}`);
   res.redirect(303, '/admin/users');
 });
 
 router.post('/admin/users/:id/password', requireRole('admin'), async (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;
-  await withFlash(req, async () => `已重置用户 ${(await resetPassword(String(req.params.id), b.password)).username} 的密码`);
+  await withFlash(req, async () => `已重置用户 ${(await resetPassword(String(req.params.id), b.password, principalOf(req))).username} 的密码`);
   res.redirect(303, '/admin/users');
 });
