@@ -1,23 +1,11 @@
 import { Router, type Response } from 'express';
 import { clock } from '../../clock.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
-import { notFound } from '../../domain/errors.ts';
 import { periodTitle } from '../../excel/template.ts';
-import {
-  writeAnnualWorkbook,
-  writeAssessmentWorkbook,
-  writeUnitWorkbook,
-  type CaseRow,
-  type IndicatorDef,
-  type ReturnRow,
-} from '../../excel/workbook.ts';
-import { listCases } from '../../services/accountability.ts';
+import { writeAnnualWorkbook, writeAssessmentWorkbook, writeUnitWorkbook } from '../../excel/workbook.ts';
 import { annualResults, assertYear } from '../../services/eligibility.ts';
 import { assertQuarter, timeZone } from '../../services/periods.ts';
-import { latestRevision, periodReturns } from '../../services/returns.ts';
-import { schemeVersion } from '../../services/scheme.ts';
-import { getResults, resultStatus } from '../../services/scoring.ts';
-import { getUnit } from '../../services/units.ts';
+import { assessmentSheetInput, unitSheetInput } from '../../services/sheets.ts';
 
 // Assessment workbooks (考核表, SPEC §6/§7), streamed to the response:
 //   GET /api/v1/results/:period/sheet.xlsx               ranking + returns + cases (admin, reviewer, office)
@@ -52,79 +40,20 @@ function startXlsx(res: Response, asciiName: string, utf8Name: string): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
 }
 
-async function indicatorsOf(version: number): Promise<IndicatorDef[]> {
-  const s = (await schemeVersion(version)).scheme;
-  return s.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
-}
-
-function returnRow(unit: string, name: string | undefined, r: Awaited<ReturnType<typeof latestRevision>>): ReturnRow | null {
-  if (!r) return null;
-  return {
-    unit,
-    name,
-    revision: r.revision,
-    values: r.values,
-    status: r.status,
-    late: r.late,
-    submittedAt: r.submittedAt,
-    submittedBy: r.submittedBy,
-    source: r.source,
-  };
-}
-
 router.get('/results/:period/sheet.xlsx', requireRole('admin', 'reviewer', 'office'), async (req, res) => {
   const period = assertQuarter(String(req.params.period));
-  const results = await getResults(period);
-  const names = new Map(results.results.map((r) => [r.unit, r.name]));
-  const [returns, cases, indicators] = await Promise.all([periodReturns(period), listCases({ period }), indicatorsOf(results.schemeVersion)]);
-  const returnRows: ReturnRow[] = [...returns.values()]
-    .sort((a, b) => a.unit.localeCompare(b.unit))
-    .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);
-  const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: names.get(c.unit) }));
+  const input = await assessmentSheetInput(period);
   startXlsx(res, `assessment-${period}.xlsx`, `${periodTitle(period)}政务数据共享考核表.xlsx`);
-  await writeAssessmentWorkbook(
-    {
-      period,
-      status: results.status,
-      schemeVersion: results.schemeVersion,
-      generatedAt: clock.now(),
-      timeZone: timeZone(),
-      indicators,
-      results: results.results,
-      returns: returnRows,
-      cases: caseRows,
-    },
-    res,
-  );
+  await writeAssessmentWorkbook(input, res);
 });
 
 router.get('/results/:period/units/:code/sheet.xlsx', requireAuth, async (req, res) => {
   const period = assertQuarter(String(req.params.period));
   const code = String(req.params.code);
   assertCanSeeUnit(principalOf(req), code);
-  const unit = await getUnit(code);
-  if (!unit) throw notFound('unit_not_found', `单位「${code}」不存在`);
-  const all = await getResults(period);
-  const result = all.results.find((r) => r.unit === code);
-  if (!result) throw notFound('result_not_found', `${period} 期没有单位 ${code} 的考核结果`);
-  const set = await resultStatus(period);
-  const [latest, cases, indicators] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion)]);
-  startXlsx(res, `assessment-${period}-${code}.xlsx`, `${period}-${unit.name}-考核表.xlsx`);
-  await writeUnitWorkbook(
-    {
-      period,
-      status: (set?.status as 'final' | 'provisional' | undefined) ?? all.status,
-      schemeVersion: all.schemeVersion,
-      generatedAt: clock.now(),
-      timeZone: timeZone(),
-      indicators,
-      result,
-      rankedInCategory: all.results.filter((r) => r.category === result.category && r.rank !== null).length,
-      returnRow: returnRow(code, unit.name, latest),
-      cases: cases.map((c) => ({ ...c, name: unit.name })),
-    },
-    res,
-  );
+  const { input, unitName } = await unitSheetInput(period, code);
+  startXlsx(res, `assessment-${period}-${code}.xlsx`, `${period}-${unitName}-考核表.xlsx`);
+  await writeUnitWorkbook(input, res);
 });
 
 router.get('/years/:year/sheet.xlsx', requireRole('admin', 'reviewer', 'office'), async (req, res) => {

@@ -1,0 +1,90 @@
+// Inputs of the assessment workbooks (考核表, SPEC §6/§7): the data of a period gathered once, in the
+// shape server/excel/workbook.ts takes. The routes in server/routes/api/sheets.ts and the export
+// benchmark (bench/step.ts) both call these, so what is measured is what is served.
+import { clock } from '../clock.ts';
+import { notFound } from '../domain/errors.ts';
+import type { AssessmentWorkbookInput, CaseRow, IndicatorDef, ReturnRow, UnitWorkbookInput } from '../excel/workbook.ts';
+import { listCases } from './accountability.ts';
+import { assertQuarter, timeZone } from './periods.ts';
+import { latestRevision, periodReturns, type RevisionView } from './returns.ts';
+import { schemeVersion } from './scheme.ts';
+import { getResults, resultStatus } from './scoring.ts';
+import { getUnit } from './units.ts';
+
+/** The indicators of a scheme version, in order (the workbook's indicator columns). */
+export async function indicatorsOf(version: number): Promise<IndicatorDef[]> {
+  const s = (await schemeVersion(version)).scheme;
+  return s.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
+}
+
+function returnRow(unit: string, name: string | undefined, r: RevisionView | null): ReturnRow | null {
+  if (!r) return null;
+  return {
+    unit,
+    name,
+    revision: r.revision,
+    values: r.values,
+    status: r.status,
+    late: r.late,
+    submittedAt: r.submittedAt,
+    submittedBy: r.submittedBy,
+    source: r.source,
+  };
+}
+
+// Same order as String.prototype.localeCompare without arguments, without building a collator per call.
+const byCode = new Intl.Collator().compare;
+
+/**
+ * The period workbook's input: every unit's result (ranking sheet), the latest visible revision of
+ * every unit that has one (returns sheet, by unit code) and the period's cases. A period without a
+ * snapshot is computed first (as getResults does).
+ */
+export async function assessmentSheetInput(period: string): Promise<AssessmentWorkbookInput> {
+  assertQuarter(period);
+  const results = await getResults(period);
+  const names = new Map(results.results.map((r) => [r.unit, r.name]));
+  const [returns, cases, indicators] = await Promise.all([periodReturns(period), listCases({ period }), indicatorsOf(results.schemeVersion)]);
+  const returnRows: ReturnRow[] = [...returns.values()]
+    .sort((a, b) => byCode(a.unit, b.unit))
+    .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);
+  const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: names.get(c.unit) }));
+  return {
+    period,
+    status: results.status,
+    schemeVersion: results.schemeVersion,
+    generatedAt: clock.now(),
+    timeZone: timeZone(),
+    indicators,
+    results: results.results,
+    returns: returnRows,
+    cases: caseRows,
+  };
+}
+
+/** The single-unit sheet's input. 404 when the unit or its result does not exist. */
+export async function unitSheetInput(period: string, code: string): Promise<{ input: UnitWorkbookInput; unitName: string }> {
+  assertQuarter(period);
+  const unit = await getUnit(code);
+  if (!unit) throw notFound('unit_not_found', `单位「${code}」不存在`);
+  const all = await getResults(period);
+  const result = all.results.find((r) => r.unit === code);
+  if (!result) throw notFound('result_not_found', `${period} 期没有单位 ${code} 的考核结果`);
+  const set = await resultStatus(period);
+  const [latest, cases, indicators] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion)]);
+  return {
+    unitName: unit.name,
+    input: {
+      period,
+      status: (set?.status as 'final' | 'provisional' | undefined) ?? all.status,
+      schemeVersion: all.schemeVersion,
+      generatedAt: clock.now(),
+      timeZone: timeZone(),
+      indicators,
+      result,
+      rankedInCategory: all.results.filter((r) => r.category === result.category && r.rank !== null).length,
+      returnRow: returnRow(code, unit.name, latest),
+      cases: cases.map((c) => ({ ...c, name: unit.name })),
+    },
+  };
+}
