@@ -225,6 +225,56 @@ export function canon(v: unknown): string {
   return '?' + String(v);
 }
 
+/**
+ * canon(a) === canon(b), without building the strings: arrays and plain objects (same keys in
+ * the same order) are compared element by element, anything else by its canonical string.
+ */
+export function sameCanon(a: unknown, b: unknown): boolean {
+  if (a === b && (typeof a !== 'object' || a === null)) return true;
+  const aa = Array.isArray(a);
+  const ba = Array.isArray(b);
+  if (aa || ba) {
+    if (!(aa && ba)) return false;
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!sameCanon(x[i], y[i])) return false;
+    return true;
+  }
+  const ao = canonIsEntries(a);
+  const bo = canonIsEntries(b);
+  if (ao || bo) {
+    if (!(ao && bo)) return false;
+    const ka = Object.keys(a as Doc);
+    const kb = Object.keys(b as Doc);
+    if (ka.length !== kb.length) return false;
+    for (let i = 0; i < ka.length; i++) {
+      if (ka[i] !== kb[i] || !sameCanon((a as Doc)[ka[i]], (b as Doc)[kb[i]])) return false;
+    }
+    return true;
+  }
+  return canon(a) === canon(b);
+}
+
+/** Whether canon() renders `v` as the list of its entries ('m…'). */
+function canonIsEntries(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (v instanceof Date || v instanceof RegExp || Array.isArray(v) || v instanceof Uint8Array) return false;
+  switch (bsonType(v)) {
+    case 'ObjectId':
+    case 'Long':
+    case 'Int32':
+    case 'Double':
+    case 'Decimal128':
+    case 'Binary':
+    case 'Timestamp':
+    case 'MinKey':
+    case 'MaxKey':
+      return false;
+  }
+  return true;
+}
+
 /** Deep copy of plain objects and arrays; BSON value objects are immutable and shared. */
 export function cloneDoc<T>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneDoc) as T;

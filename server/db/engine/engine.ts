@@ -11,6 +11,8 @@ import { COMMANDS } from './commands/index.ts';
 import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, ProtocolError } from './wire.ts';
 
 const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
+/** ENGINE_TRACE=1: one stderr line per command (name, collection, handler ms, commit ms). Off: no cost. */
+const TRACE = process.env.ENGINE_TRACE === '1';
 
 export interface EngineOptions {
   /** How often expired TTL documents are removed (ms); 0 disables. Default 60 s. */
@@ -103,6 +105,15 @@ export class Engine {
         throw err('CommandNotFound', `no such command: '${name}'`);
       }
       if (db.length === 0 || /[/\\. "$\0]/.test(db)) throw err('InvalidNamespace', `Invalid database name: '${db}'`);
+      if (TRACE) {
+        const t0 = performance.now();
+        const reply = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
+        const t1 = performance.now();
+        batch.commit();
+        const t2 = performance.now();
+        process.stderr.write(`ENGINE_TRACE ${name} ${String(body[name])} handler=${(t1 - t0).toFixed(2)} commit=${(t2 - t1).toFixed(2)}\n`);
+        return reply;
+      }
       const reply = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
       batch.commit();
       return reply;

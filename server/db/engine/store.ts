@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { serialize, deserialize } from 'bson';
 import { Query } from 'mingo';
-import { canon, pathValues, show, type Doc } from './bsonutil.ts';
+import { bsonType, canon, pathValues, show, type Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
 
 export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
@@ -22,8 +22,38 @@ export interface IndexSpec {
   [k: string]: unknown;
 }
 
+/** One index entry of a document: the full key, the canonical key of each field, the values. */
+export interface Entry {
+  full: string;
+  keys: string[];
+  values: unknown[];
+}
+
+/** Marker: the path reaches an array (multikey) — the general path takes over. */
+const MULTI = Symbol('multi');
+
+/**
+ * The single value at `parts` when no array is on the way (undefined when missing, exactly as
+ * pathValues yields it), or MULTI when an array is met (pathValues' traversal then applies).
+ */
+function singleValue(doc: Doc, parts: string[]): unknown {
+  let v: unknown = doc;
+  for (let i = 0; i < parts.length; i++) {
+    if (Array.isArray(v)) return MULTI;
+    if (v === null || typeof v !== 'object' || bsonType(v) || v instanceof Date) return undefined;
+    const o = v as Doc;
+    if (!Object.prototype.hasOwnProperty.call(o, parts[i])) return undefined;
+    v = o[parts[i]];
+  }
+  return Array.isArray(v) ? MULTI : v;
+}
+
 export class Index {
   readonly fields: string[];
+  /** the fields split at dots */
+  private readonly parts: string[][];
+  /** top-level field names the index reads (first path component of each field) */
+  readonly topFields: ReadonlySet<string>;
   /** full key → document keys (for unique indexes at most one) */
   readonly map = new Map<string, Set<string>>();
   /** first field's key → document keys, for equality lookups */
@@ -34,6 +64,8 @@ export class Index {
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
+    this.parts = this.fields.map((f) => f.split('.'));
+    this.topFields = new Set(this.parts.map((p) => p[0]));
     for (let l = 2; l < this.fields.length; l++) this.prefixes.push(new Map());
     if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
   }
@@ -42,9 +74,38 @@ export class Index {
     return this.spec.name === '_id_';
   }
 
-  /** Index entries of a document: [fullKey, prefixKey, values][]; [] when the doc is not indexed. */
-  entries(doc: Doc): [string, string, unknown[]][] {
+  /**
+   * Whether a document's entries may differ after the top-level fields `changed` changed
+   * (null: unknown, so yes). A partial index's filter may read any field, so it always may.
+   */
+  affectedBy(changed: ReadonlySet<string> | null): boolean {
+    if (!changed || this.partial) return true;
+    for (const f of this.topFields) if (changed.has(f)) return true;
+    return false;
+  }
+
+  /** Index entries of a document; [] when the doc is not indexed. */
+  entries(doc: Doc): Entry[] {
     if (this.partial && !this.partial.test(doc)) return [];
+    // Fast path: every field has one non-array value (or is missing) — one entry.
+    const n = this.parts.length;
+    const single: unknown[] = new Array(n);
+    let simple = true;
+    let allMissing = true;
+    for (let i = 0; i < n; i++) {
+      const v = singleValue(doc, this.parts[i]);
+      if (v === MULTI) {
+        simple = false;
+        break;
+      }
+      if (v !== undefined) allMissing = false;
+      single[i] = v;
+    }
+    if (simple) {
+      if (this.spec.sparse && allMissing) return [];
+      const keys = single.map(canon);
+      return [{ full: n === 1 ? keys[0] : keys.join('\u0000'), keys, values: single }];
+    }
     const perField = this.fields.map((f) => {
       const vals = pathValues(doc, f).flatMap((v) => (Array.isArray(v) ? (v.length ? v : [undefined]) : [v]));
       return vals.length ? vals : [undefined];
@@ -57,28 +118,29 @@ export class Index {
       combos = next;
     }
     const seen = new Set<string>();
-    const out: [string, string, unknown[]][] = [];
+    const out: Entry[] = [];
     for (const c of combos) {
-      const full = c.map(canon).join('\u0000');
+      const keys = c.map(canon);
+      const full = keys.join('\u0000');
       if (seen.has(full)) continue;
       seen.add(full);
-      out.push([full, canon(c[0]), c]);
+      out.push({ full, keys, values: c });
     }
     return out;
   }
 
-  add(k: string, doc: Doc): void {
-    for (const [full, pre, values] of this.entries(doc)) {
+  add(k: string, doc: Doc, entries: Entry[] = this.entries(doc)): void {
+    for (const { full, keys } of entries) {
       let s = this.map.get(full);
       if (!s) this.map.set(full, (s = new Set()));
       s.add(k);
-      let p = this.prefix.get(pre);
-      if (!p) this.prefix.set(pre, (p = new Set()));
+      let p = this.prefix.get(keys[0]);
+      if (!p) this.prefix.set(keys[0], (p = new Set()));
       p.add(k);
       if (this.prefixes.length) {
-        let key = pre;
+        let key = keys[0];
         for (let l = 2; l < this.fields.length; l++) {
-          key += '\u0000' + canon(values[l - 1]);
+          key += '\u0000' + keys[l - 1];
           const m = this.prefixes[l - 2];
           let q = m.get(key);
           if (!q) m.set(key, (q = new Set()));
@@ -88,22 +150,22 @@ export class Index {
     }
   }
 
-  remove(k: string, doc: Doc): void {
-    for (const [full, pre, values] of this.entries(doc)) {
+  remove(k: string, doc: Doc, entries: Entry[] = this.entries(doc)): void {
+    for (const { full, keys } of entries) {
       const s = this.map.get(full);
       if (s) {
         s.delete(k);
         if (!s.size) this.map.delete(full);
       }
-      const p = this.prefix.get(pre);
+      const p = this.prefix.get(keys[0]);
       if (p) {
         p.delete(k);
-        if (!p.size) this.prefix.delete(pre);
+        if (!p.size) this.prefix.delete(keys[0]);
       }
       if (this.prefixes.length) {
-        let key = pre;
+        let key = keys[0];
         for (let l = 2; l < this.fields.length; l++) {
-          key += '\u0000' + canon(values[l - 1]);
+          key += '\u0000' + keys[l - 1];
           const m = this.prefixes[l - 2];
           const q = m.get(key);
           if (q) {
@@ -116,9 +178,9 @@ export class Index {
   }
 
   /** Throws E11000 if `doc` (stored under key k) would duplicate another document's key. */
-  check(ns: string, k: string, doc: Doc): void {
+  check(ns: string, k: string, doc: Doc, entries?: Entry[]): void {
     if (!this.spec.unique) return;
-    for (const [full, , values] of this.entries(doc)) {
+    for (const { full, values } of entries ?? this.entries(doc)) {
       const s = this.map.get(full);
       if (s && (s.size > 1 || !s.has(k))) throw this.dupError(ns, values);
     }
@@ -222,8 +284,16 @@ export class WriteBatch {
   insert(c: Collection, doc: Doc): void {
     const k = c.idKey(doc);
     if (c.docs.has(k)) throw c.indexes.find((i) => i.isId)!.dupError(c.ns, [doc._id]);
-    for (const idx of c.indexes) if (!idx.isId) idx.check(c.ns, k, doc);
-    for (const idx of c.indexes) if (!idx.isId) idx.add(k, doc);
+    const idxs = c.indexes;
+    // entries computed once per index, used for the unique checks and then for adding
+    const ents: (Entry[] | undefined)[] = new Array(idxs.length);
+    for (let i = 0; i < idxs.length; i++) {
+      const idx = idxs[i];
+      if (idx.isId) continue;
+      const e = (ents[i] = idx.entries(doc));
+      idx.check(c.ns, k, doc, e);
+    }
+    for (let i = 0; i < idxs.length; i++) if (!idxs[i].isId) idxs[i].add(k, doc, ents[i]);
     c.docs.set(k, doc);
     this.ops.push({ t: 'put', cid: c.cid, k, doc });
     this.undo.push(() => {
@@ -232,23 +302,30 @@ export class WriteBatch {
     });
   }
 
-  /** Replace the stored document with key k by `doc` (same _id). */
-  replace(c: Collection, k: string, doc: Doc): void {
+  /**
+   * Replace the stored document with key k by `doc` (same _id). `changed` names the top-level
+   * fields whose values may differ between the stored document and `doc` (null: any may): the
+   * entries of indexes reading none of them are the same for both and are left as they are.
+   */
+  replace(c: Collection, k: string, doc: Doc, changed: ReadonlySet<string> | null = null): void {
     const old = c.docs.get(k);
     if (!old) throw new Error('replace of a missing document');
-    for (const idx of c.indexes) if (!idx.isId) idx.remove(k, old);
+    const touched = c.indexes.filter((idx) => !idx.isId && idx.affectedBy(changed));
+    const oldEnts = touched.map((idx) => idx.entries(old));
+    const newEnts = touched.map((idx) => idx.entries(doc));
+    for (let i = 0; i < touched.length; i++) touched[i].remove(k, old, oldEnts[i]);
     try {
-      for (const idx of c.indexes) if (!idx.isId) idx.check(c.ns, k, doc);
+      for (let i = 0; i < touched.length; i++) touched[i].check(c.ns, k, doc, newEnts[i]);
     } catch (e) {
-      for (const idx of c.indexes) if (!idx.isId) idx.add(k, old);
+      for (let i = 0; i < touched.length; i++) touched[i].add(k, old, oldEnts[i]);
       throw e;
     }
-    for (const idx of c.indexes) if (!idx.isId) idx.add(k, doc);
+    for (let i = 0; i < touched.length; i++) touched[i].add(k, doc, newEnts[i]);
     c.docs.set(k, doc);
     this.ops.push({ t: 'put', cid: c.cid, k, doc });
     this.undo.push(() => {
-      for (const idx of c.indexes) if (!idx.isId) idx.remove(k, doc);
-      for (const idx of c.indexes) if (!idx.isId) idx.add(k, old);
+      for (let i = 0; i < touched.length; i++) touched[i].remove(k, doc, newEnts[i]);
+      for (let i = 0; i < touched.length; i++) touched[i].add(k, old, oldEnts[i]);
       c.docs.set(k, old);
     });
   }

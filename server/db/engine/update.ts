@@ -2,7 +2,7 @@
 // MongoDB's validation and numeric semantics in front), replacements and pipeline updates.
 import { updateOne } from 'mingo/updater';
 import { ObjectId, Long, Decimal128 } from 'bson';
-import { bsonType, canon, cloneDoc, getPath, isNumeric, isPlainObject, setPath, show, toNumber, type Doc } from './bsonutil.ts';
+import { bsonType, canon, cloneDoc, getPath, isNumeric, isPlainObject, sameCanon, setPath, show, toNumber, type Doc } from './bsonutil.ts';
 import { mingoOptions } from './query.ts';
 import { err } from './errors.ts';
 
@@ -103,9 +103,128 @@ function ensureIdFirst(doc: Doc): Doc {
   return out;
 }
 
+/** Switch for tests: false sends every operator update through mingo (the reference path). */
+export const updateFastPath = { enabled: true };
+
+/**
+ * Sets `path` in `doc` like setPath, copying (not mutating) the objects and arrays on the way:
+ * `doc` itself must be a fresh copy; nested values may be shared with the stored document.
+ */
+function setPathCow(doc: Doc, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let o: any = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const cur = o[parts[i]];
+    let next: any;
+    if (Array.isArray(cur)) next = cur.slice();
+    else if (isPlainObject(cur)) next = { ...cur };
+    else if (cur === null || typeof cur !== 'object') next = {};
+    else next = cur; // a BSON value / Date: checkPathViable has refused such a path already
+    o[parts[i]] = next;
+    o = next;
+  }
+  o[parts[parts.length - 1]] = value;
+}
+
+const DIGITS = /^\d+$/;
+const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+/**
+ * Whether $set / $unset of `path` can be applied directly: no positional or array-index parts,
+ * and every existing parent on the way is a plain object (arrays, null and scalars on the way
+ * have MongoDB's special rules — mingo applies those).
+ */
+function simplePath(doc: Doc, path: string): boolean {
+  if (path.includes('$')) return false;
+  const parts = path.split('.');
+  let o: unknown = doc;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p === '' || DIGITS.test(p) || p === '__proto__') return false;
+    if (i === parts.length - 1) return true;
+    if (!hasOwn(o as Doc, p)) return true; // missing from here on: created as embedded documents
+    o = (o as Doc)[p];
+    if (!isPlainObject(o)) return false;
+  }
+  return true;
+}
+
+/** $unset of a simple path (see simplePath) on a fresh top-level copy, copying parents on write. */
+function unsetPathCow(doc: Doc, path: string): void {
+  const parts = path.split('.');
+  let probe: unknown = doc;
+  for (let i = 0; i < parts.length; i++) {
+    if (!isPlainObject(probe) || !hasOwn(probe, parts[i])) return; // nothing to remove
+    if (i < parts.length - 1) probe = probe[parts[i]];
+  }
+  let o: Doc = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = { ...(o[parts[i]] as Doc) };
+    o[parts[i]] = next;
+    o = next;
+  }
+  delete o[parts[parts.length - 1]];
+}
+
+/** Top-level field names an operator update may change (first component of every path). */
+function touchedTopFields(u: Doc): Set<string> {
+  const out = new Set<string>();
+  const top = (p: string) => {
+    const i = p.indexOf('.');
+    out.add(i < 0 ? p : p.slice(0, i));
+  };
+  for (const [op, spec] of Object.entries(u)) {
+    if (!isPlainObject(spec)) continue;
+    for (const [path, arg] of Object.entries(spec)) {
+      top(path);
+      if (op === '$rename' && typeof arg === 'string') top(arg);
+    }
+  }
+  return out;
+}
+
+/**
+ * The top-level fields whose values differ between `old` and `next` (by canonical value, as
+ * index keys compare; a field present in one and missing in the other differs), looking only at
+ * `candidates` when given — an operator update changes no other field. `modified` is also true
+ * when only the order of the fields changed.
+ */
+export function changedTopFields(old: Doc, next: Doc, candidates?: Iterable<string>): { modified: boolean; fields: Set<string> } {
+  const ko = Object.keys(old);
+  const kn = Object.keys(next);
+  let reordered = ko.length !== kn.length;
+  for (let i = 0; !reordered && i < ko.length; i++) if (ko[i] !== kn[i]) reordered = true;
+  // When the key lists differ, look at every key (a candidate list could only miss a bug).
+  const fields = new Set<string>();
+  const look = reordered || !candidates ? new Set([...ko, ...kn]) : candidates;
+  for (const f of look) {
+    const ho = hasOwn(old, f);
+    const hn = hasOwn(next, f);
+    if (ho !== hn || (ho && !sameCanon(old[f], next[f]))) fields.add(f);
+  }
+  return { modified: reordered || fields.size > 0, fields };
+}
+
+/**
+ * An update applied: the new document, whether it differs from the stored one (MongoDB's
+ * nModified), and the top-level fields that changed (for index maintenance).
+ */
+export interface UpdateOutcome {
+  doc: Doc;
+  modified: boolean;
+  changed: Set<string>;
+}
+
+export function applyUpdateDiff(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; arrayFilters?: Doc[]; isInsert?: boolean } = {}): UpdateOutcome {
+  const next = applyUpdate(doc, u, opts);
+  const { modified, fields } = changedTopFields(doc, next, !Array.isArray(u) && isOperatorUpdate(u) ? touchedTopFields(u) : undefined);
+  return { doc: next, modified, changed: fields };
+}
+
 /**
  * Applies an update to a copy of `doc`. `filter` gives positional `$` its meaning; `isInsert`
- * activates $setOnInsert. Returns the new document (never mutates `doc`).
+ * activates $setOnInsert. Returns the new document (never mutates `doc`; the new document may
+ * share unchanged subdocuments with `doc` — stored documents are never mutated in place).
  */
 export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; arrayFilters?: Doc[]; isInsert?: boolean } = {}): Doc {
   const before = doc;
@@ -129,7 +248,9 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; array
     out = { _id: before._id, ...out };
   } else {
     validateUpdate(u);
-    out = cloneDoc(doc);
+    // A top-level copy; nested objects are copied on write (setPathCow / unsetPathCow), or the
+    // whole document is deep-copied before mingo mutates it.
+    out = { ...doc };
     const mods: Doc = {};
     for (const [op, spec] of Object.entries(u)) {
       if (op === '$setOnInsert') continue;
@@ -147,7 +268,7 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; array
           if (cur === null) {
             throw err('TypeMismatch', `Cannot apply ${op} to a value of non-numeric type. ${idShow(out)} has the field '${path.split('.').pop()}' of non-numeric type null`);
           }
-          setPath(out, path, op === '$mul' && cur === undefined ? arith('$mul', 0, by) : arith(op, cur, by));
+          setPathCow(out, path, op === '$mul' && cur === undefined ? arith('$mul', 0, by) : arith(op, cur, by));
         }
         continue;
       }
@@ -176,7 +297,17 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { filter?: Doc; array
       if (Object.keys(rest).length) mods.$set = rest;
       else delete mods.$set;
     }
-    if (Object.keys(mods).length) {
+    const modOps = Object.keys(mods);
+    if (
+      updateFastPath.enabled &&
+      modOps.every((o) => (o === '$set' || o === '$unset') && Object.keys(mods[o]).every((p) => simplePath(out, p)))
+    ) {
+      // $set / $unset of plain paths through embedded documents: applied here, copy-on-write.
+      // Paths never overlap (validateUpdate), so each is applied to the state it was checked on.
+      for (const [path, v] of Object.entries((mods.$set ?? {}) as Doc)) setPathCow(out, path, cloneDoc(v));
+      for (const path of Object.keys((mods.$unset ?? {}) as Doc)) unsetPathCow(out, path);
+    } else if (modOps.length) {
+      out = cloneDoc(out);
       const docs = [out];
       try {
         updateOne(docs, opts.filter && !opts.isInsert ? opts.filter : {}, mods as any, { arrayFilters: opts.arrayFilters, cloneMode: 'deep' }, mingoOptions());

@@ -1,7 +1,7 @@
 import { collName, ensureColl, getColl, type Handler } from './types.ts';
-import { applyUpdate, upsertDoc } from '../update.ts';
+import { applyUpdateDiff, upsertDoc } from '../update.ts';
 import { matchDocs, project, sortComparator } from '../query.ts';
-import { canon, isPlainObject, type Doc } from '../bsonutil.ts';
+import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
 export const findAndModify: Handler = (cmd, ctx) => {
@@ -39,7 +39,8 @@ export const findAndModify: Handler = (cmd, ctx) => {
     };
   }
   const [k, old] = hit;
-  const next = applyUpdate(old, u, { filter: query, arrayFilters: cmd.arrayFilters });
-  if (canon(next) !== canon(old)) ctx.batch.replace(c!, k, next);
+  const r = applyUpdateDiff(old, u, { filter: query, arrayFilters: cmd.arrayFilters });
+  const next = r.doc;
+  if (r.modified) ctx.batch.replace(c!, k, next, r.changed);
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: shape(cmd.new ? next : old), ok: 1 };
 };

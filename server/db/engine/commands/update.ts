@@ -1,7 +1,7 @@
 import { collName, ensureColl, getColl, writeErrorOf, type Handler } from './types.ts';
-import { applyUpdate, upsertDoc } from '../update.ts';
+import { applyUpdateDiff, upsertDoc } from '../update.ts';
 import { matchDocs } from '../query.ts';
-import { canon, isPlainObject, type Doc } from '../bsonutil.ts';
+import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { CommandError, err } from '../errors.ts';
 
 export const update: Handler = (cmd, ctx) => {
@@ -35,10 +35,10 @@ export const update: Handler = (cmd, ctx) => {
         continue;
       }
       for (const [k, old] of matches) {
-        const next = applyUpdate(old, u, { filter: q, arrayFilters });
+        const r = applyUpdateDiff(old, u, { filter: q, arrayFilters });
         n++;
-        if (canon(next) !== canon(old)) {
-          ctx.batch.replace(c!, k, next);
+        if (r.modified) {
+          ctx.batch.replace(c!, k, r.doc, r.changed);
           nModified++;
         }
       }
