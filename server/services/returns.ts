@@ -261,7 +261,9 @@ async function fastInsert(
     if (!(!top || top.committed || (top.batch && visibleBatches.has(String(top.batch))))) break;
     prefix.push(r);
   }
-  const docs = prefix.map((r) => ({ ...base, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
+  // Same keys in the same order as `{ ...base, unit, … }` always gave (the stored shape is unchanged).
+  const { source, submittedBy, batch, committed, file } = base;
+  const docs = prefix.map((r) => ({ source, submittedBy, batch, committed, file, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
   if (!docs.length) return done;
   let failed = new Set<number>();
   try {
@@ -279,18 +281,38 @@ async function fastInsert(
   return done;
 }
 
+/** What a commit needs to know of its batch; all of it is fixed when the batch is inserted. */
+export interface BatchToCommit {
+  period: string;
+  source: string;
+  createdBy: string;
+  file?: Types.ObjectId | null;
+  rows: readonly { unit: string; values: Readonly<Record<string, unknown>> }[];
+}
+
 /**
  * Commits a batch already stored with status 'pending' (or takes a staged one): inserts its revisions
  * invisibly, then flips the batch to committed in one write. Returns [{unit, revision}] in row order.
+ *
+ * `known`: the batch as the caller just wrote (or read and then moved to 'pending' by a conditional
+ * write). Its period, source, author, file and rows never change after insert, so the commit uses
+ * them instead of reading the batch back. Without it, the batch is read and must be pending. Either
+ * way nothing is taken for granted that the protocol needs: the commit record is conditional on the
+ * batch still being pending, whatever happened meanwhile.
  */
-export async function commitBatch(batchId: Types.ObjectId): Promise<{ unit: string; revision: number }[]> {
+export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit): Promise<{ unit: string; revision: number }[]> {
   const key = String(batchId);
   activeBatches.add(key);
   let committed = false;
   try {
-    const batch = await UploadBatch.findById(batchId).lean();
-    if (!batch || batch.status !== 'pending') throw conflict('batch_not_pending', '该批次已提交或已作废');
-    const rows = [...batch.rows].map((r) => ({ unit: r.unit, values: cleanValues(r.values as never) }));
+    let batch: BatchToCommit;
+    if (known) batch = known;
+    else {
+      const b = await UploadBatch.findById(batchId).lean();
+      if (!b || b.status !== 'pending') throw conflict('batch_not_pending', '该批次已提交或已作废');
+      batch = b as unknown as BatchToCommit;
+    }
+    const rows = batch.rows.map((r) => ({ unit: r.unit, values: cleanValues(r.values as never) }));
     const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
     const base = { source: batch.source, submittedBy: batch.createdBy, batch: batchId, committed: false, file: batch.file ?? null };
     const numbers = await fastInsert(batch.period, sorted, base);
@@ -305,11 +327,14 @@ export async function commitBatch(batchId: Types.ObjectId): Promise<{ unit: stri
       }
     }
     const accepted = rows.map((r) => ({ unit: r.unit, revision: numbers.get(r.unit)! }));
-    // THE commit record: one atomic, conditional write.
-    const res = await UploadBatch.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt: clock.now(), accepted } });
+    const committedAt = clock.now();
+    // THE commit record: one atomic, conditional write. Through the driver: `accepted` is n plain
+    // {unit, revision} pairs, stored exactly as the schema's casting would store them.
+    const res = await UploadBatch.collection.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt, accepted } });
     if (res.modifiedCount !== 1) throw new AppError(503, 'batch_aborted', '提交耗时过长已被中止，未保存任何数据，请重新提交');
     committed = true;
-    await finalizeBatch(batchId);
+    const valuesOf = new Map(rows.map((r) => [r.unit, r.values]));
+    await finalizeBatch(batchId, { period: batch.period, source: batch.source, createdBy: batch.createdBy, committedAt, accepted, valuesOf });
     return accepted;
   } catch (err) {
     if (!committed) await discardBatch(batchId, err instanceof AppError ? err.message : '提交失败').catch(() => {});
@@ -319,12 +344,38 @@ export async function commitBatch(batchId: Types.ObjectId): Promise<{ unit: stri
   }
 }
 
-/** Roll-forward of a committed batch: flags its revisions committed, writes the audit. Idempotent. */
-async function finalizeBatch(batchId: Types.ObjectId): Promise<void> {
-  const b = await UploadBatch.findById(batchId).lean();
-  if (!b || b.status !== 'committed' || b.finalized) return;
+/** A committed batch as its roll-forward needs it. */
+interface CommittedBatch {
+  period: string;
+  source: string;
+  createdBy: string;
+  committedAt: Date | null;
+  accepted: { unit: string; revision: number }[];
+  valuesOf: Map<string, ReturnValues>;
+}
+
+/**
+ * Roll-forward of a committed batch: flags its revisions committed, writes the audit. Idempotent.
+ * `known`: the batch as its committing writer just recorded it (skips reading it back); recovery
+ * passes nothing and reads the batch, which must be committed and not yet finalized.
+ */
+async function finalizeBatch(batchId: Types.ObjectId, known?: CommittedBatch): Promise<void> {
+  let b: CommittedBatch;
+  if (known) b = known;
+  else {
+    const d = await UploadBatch.findById(batchId).lean();
+    if (!d || d.status !== 'committed' || d.finalized) return;
+    b = {
+      period: d.period,
+      source: d.source,
+      createdBy: d.createdBy,
+      committedAt: d.committedAt ?? null,
+      accepted: d.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })),
+      valuesOf: new Map(d.rows.map((r) => [r.unit, cleanValues(r.values as never)])),
+    };
+  }
   await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
-  const valuesOf = new Map(b.rows.map((r) => [r.unit, cleanValues(r.values as never)]));
+  const batch = String(batchId);
   await auditMany(
     { username: b.createdBy },
     b.accepted.map((a) => ({
@@ -332,8 +383,8 @@ async function finalizeBatch(batchId: Types.ObjectId): Promise<void> {
       entity: 'return',
       entityId: `${b.period}/${a.unit}`,
       before: null,
-      after: { revision: a.revision, values: valuesOf.get(a.unit!) ?? null, source: b.source, batch: String(batchId) },
-      key: `batch:${String(batchId)}:${a.unit}`,
+      after: { revision: a.revision, values: b.valuesOf.get(a.unit) ?? null, source: b.source, batch },
+      key: `batch:${batch}:${a.unit}`,
       at: b.committedAt ?? undefined,
     })),
   );

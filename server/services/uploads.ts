@@ -7,7 +7,7 @@ import { AppError, conflict, forbidden, notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { checkUpload } from '../excel/upload-check.ts';
 import { parseReturnsWorkbook, type ParseResult, type UploadError } from '../excel/upload-parse.ts';
-import { UploadBatch } from '../models/upload-batch.ts';
+import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
 import { commitBatch, latestRevision, newOwner, type Submitter } from './returns.ts';
 import { listUnits } from './units.ts';
@@ -114,9 +114,12 @@ async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileN
 /** API: validate and commit at once. → [{unit, revision}] in file order. */
 export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
   const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
-  const batch = await UploadBatch.create({ ...record, status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
-  const accepted = await commitBatch(batch._id);
-  return { batch: String(batch._id), accepted };
+  // The rows were validated above: the batch goes in through the driver, in the schema's exact shape
+  // (uploadBatchDocument), and the commit is given the rows instead of reading them back.
+  const doc = uploadBatchDocument({ ...record, status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
+  await UploadBatch.collection.insertOne(doc);
+  const accepted = await commitBatch(doc._id, doc);
+  return { batch: String(doc._id), accepted };
 }
 
 // ---- preview ----
@@ -169,8 +172,9 @@ export async function buildPreview(period: string, rows: ParsedUpload['rows']): 
 /** Web: validate, keep the file and the rows as a staged batch, return the preview. */
 export async function stageUpload(p: Submitter, period: string, buffer: Buffer, fileName?: string) {
   const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
-  const batch = await UploadBatch.create({ ...record, status: 'staged', source: 'excel' });
-  return { batch: String(batch._id), preview: await buildPreview(period, parsed.rows) };
+  const doc = uploadBatchDocument({ ...record, status: 'staged', source: 'excel' });
+  await UploadBatch.collection.insertOne(doc);
+  return { batch: String(doc._id), preview: await buildPreview(period, parsed.rows) };
 }
 
 async function stagedBatchOf(p: Submitter, batchId: string) {
@@ -208,7 +212,8 @@ export async function confirmUpload(p: Submitter, batchId: string) {
     { $set: { status: 'pending', owner: newOwner(), leaseAt: new Date() } },
   );
   if (res.modifiedCount !== 1) throw conflict('batch_not_staged', '该上传已在提交中或已作废');
-  const accepted = await commitBatch(b._id);
+  // Now pending and ours; its rows (read above) never change after insert.
+  const accepted = await commitBatch(b._id, { period: b.period, source: b.source, createdBy: b.createdBy, file: b.file ?? null, rows: b.rows });
   return { period: b.period, accepted, already: false };
 }
 
