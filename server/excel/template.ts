@@ -53,12 +53,17 @@ export function periodTitle(period: string): string {
   return period;
 }
 
+// One formatter per time zone: building an Intl.DateTimeFormat costs ≈ 100 µs, and the assessment
+// workbook formats two dates per return and per case.
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** "2026-10-15 23:59:59" in the given time zone. */
 export function formatDateTime(when: Date | string, timeZone: string): string {
   const d = typeof when === 'string' ? new Date(when) : when;
   if (Number.isNaN(d.getTime())) return String(when);
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', {
+  let fmt = dateTimeFormats.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-CA', {
       timeZone,
       year: 'numeric',
       month: '2-digit',
@@ -67,10 +72,10 @@ export function formatDateTime(when: Date | string, timeZone: string): string {
       minute: '2-digit',
       second: '2-digit',
       hourCycle: 'h23',
-    })
-      .formatToParts(d)
-      .map((p) => [p.type, p.value]),
-  );
+    });
+    dateTimeFormats.set(timeZone, fmt);
+  }
+  const parts = Object.fromEntries(fmt.formatToParts(d).map((p) => [p.type, p.value]));
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
 }
 

@@ -196,34 +196,60 @@ function styleHeader(row: ExcelJS.Row, count: number) {
 }
 
 /**
- * Cell styles are shared objects, one per (column, kind, fill): exceljs then maps each to its style
- * id once (a WeakMap lookup) instead of serialising a fresh style for every cell of a big sheet.
+ * Cell styles are shared objects, one per (column, kind, fill), built once per column list: exceljs's
+ * streaming writer maps a style object it has seen to its style id with one WeakMap lookup, whereas a
+ * fresh object per cell would be serialised and deduplicated cell by cell. (Column-level styles,
+ * `ws.columns[i].style`, would not help: exceljs merges them into a new object for every cell.)
  */
-const styleCache = new WeakMap<readonly Col[], Map<string, Partial<ExcelJS.Style>>>();
+const KIND_NUMBER = 0;
+const KIND_EMPTY = 1;
+const KIND_TEXT = 2;
+type Kind = typeof KIND_NUMBER | typeof KIND_EMPTY | typeof KIND_TEXT;
 
-function cellStyle(cols: readonly Col[], i: number, kind: 'number' | 'text' | 'empty', fillArgb: string | undefined): Partial<ExcelJS.Style> {
-  let byKey = styleCache.get(cols);
-  if (!byKey) {
-    byKey = new Map();
-    styleCache.set(cols, byKey);
+class ColumnStyles {
+  /** [column * 3 + kind] without a fill */
+  private readonly plain: Partial<ExcelJS.Style>[] = [];
+  /** fill → [column * 3 + kind] */
+  private readonly filled = new Map<string, Partial<ExcelJS.Style>[]>();
+  constructor(private readonly cols: readonly Col[]) {}
+
+  get(i: number, kind: Kind, fillArgb: string | undefined): Partial<ExcelJS.Style> {
+    let table = this.plain;
+    if (fillArgb) {
+      table = this.filled.get(fillArgb) ?? [];
+      if (table.length === 0) this.filled.set(fillArgb, table);
+    }
+    return (table[i * 3 + kind] ??= this.make(i, kind, fillArgb));
   }
-  const key = `${i}|${kind}|${fillArgb ?? ''}`;
-  let st = byKey.get(key);
-  if (!st) {
-    const col = cols[i]!;
-    st = {
+
+  private make(i: number, kind: Kind, fillArgb: string | undefined): Partial<ExcelJS.Style> {
+    const col = this.cols[i]!;
+    const st: Partial<ExcelJS.Style> = {
       border: BORDER,
-      alignment: { vertical: 'middle', wrapText: col.text === true, horizontal: kind === 'number' ? 'right' : col.text ? 'left' : 'center' },
+      alignment: { vertical: 'middle', wrapText: col.text === true, horizontal: kind === KIND_NUMBER ? 'right' : col.text ? 'left' : 'center' },
     };
-    if (kind === 'number' && col.numFmt) st.numFmt = col.numFmt;
-    if (kind === 'text') st.numFmt = '@';
+    if (kind === KIND_NUMBER && col.numFmt) st.numFmt = col.numFmt;
+    if (kind === KIND_TEXT) st.numFmt = '@';
     if (fillArgb) st.fill = solid(fillArgb);
-    byKey.set(key, st);
+    return st;
+  }
+}
+
+const styleCache = new WeakMap<readonly Col[], ColumnStyles>();
+
+function stylesOf(cols: readonly Col[]): ColumnStyles {
+  let st = styleCache.get(cols);
+  if (!st) {
+    st = new ColumnStyles(cols);
+    styleCache.set(cols, st);
   }
   return st;
 }
 
-/** Writes one data row: numbers with the column's format, text as text (never a formula). */
+/**
+ * Writes one data row: numbers with the column's format, text as text (never a formula).
+ * `fillArgb` colours the cells of `fillCols` (every cell when `fillCols` is absent).
+ */
 function writeRow(
   ws: ExcelJS.Worksheet,
   cols: readonly Col[],
@@ -232,23 +258,42 @@ function writeRow(
   fillCols?: readonly number[],
   tweak?: (row: ExcelJS.Row) => void,
 ) {
+  const styles = stylesOf(cols);
   const row = ws.addRow([]);
-  values.forEach((v, i) => {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     const c = row.getCell(i + 1);
     const fill = fillArgb && (!fillCols || fillCols.includes(i)) ? fillArgb : undefined;
     if (typeof v === 'number' && Number.isFinite(v)) {
       c.value = v;
-      c.style = cellStyle(cols, i, 'number', fill);
+      c.style = styles.get(i, KIND_NUMBER, fill);
     } else if (v === null || v === undefined || v === '' || typeof v === 'number') {
       c.value = null;
-      c.style = cellStyle(cols, i, 'empty', fill);
+      c.style = styles.get(i, KIND_EMPTY, fill);
     } else {
       c.value = safeText(v);
-      c.style = cellStyle(cols, i, 'text', fill);
+      c.style = styles.get(i, KIND_TEXT, fill);
     }
-  });
+  }
   tweak?.(row);
   row.commit();
+}
+
+/**
+ * formatDateTime with the strings remembered for one workbook: the dates of a period repeat a lot
+ * (a batch upload's revisions share one submittedAt; the cases of a publication share openedAt and dueAt).
+ */
+function dateTimeFormatter(tz: string): (when: Date | string) => string {
+  const seen = new Map<string | number, string>();
+  return (when) => {
+    const key = typeof when === 'string' ? when : when.getTime();
+    let s = seen.get(key);
+    if (s === undefined) {
+      s = formatDateTime(when, tz);
+      seen.set(key, s);
+    }
+    return s;
+  };
 }
 
 function titleRows(ws: ExcelJS.Worksheet, width: number, title: string, subtitle: string) {
@@ -334,6 +379,9 @@ async function collect(write: (s: Writable) => Promise<void>): Promise<Buffer> {
 
 const ratio = (v: number | null | undefined) => (typeof v === 'number' ? v : null);
 
+// Same order as String.prototype.localeCompare without arguments, without its per-call set-up.
+const compareText = new Intl.Collator().compare;
+
 function sortResults(rows: readonly ResultRow[]): ResultRow[] {
   const catOrder = (c: string) => {
     const i = (UNIT_CATEGORIES as readonly string[]).indexOf(c);
@@ -342,9 +390,9 @@ function sortResults(rows: readonly ResultRow[]): ResultRow[] {
   return [...rows].sort(
     (a, b) =>
       catOrder(a.category) - catOrder(b.category) ||
-      a.category.localeCompare(b.category) ||
+      compareText(a.category, b.category) ||
       (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER) ||
-      a.unit.localeCompare(b.unit),
+      compareText(a.unit, b.unit),
   );
 }
 
@@ -359,6 +407,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
   const tz = input.timeZone ?? 'Asia/Shanghai';
   const indicators = input.indicators ?? DEFAULT_INDICATORS;
   const generated = formatDateTime(input.generatedAt, tz);
+  const fmtDate = dateTimeFormatter(tz);
   const pTitle = periodTitle(input.period);
   const title = `${pTitle}政务数据共享考核表`;
   const left = periodLine(input);
@@ -434,7 +483,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         x.revision ?? null,
         x.status ? (RETURN_STATUS_LABELS[x.status] ?? x.status) : x.values ? '' : '未报送',
         x.late == null ? '' : x.late ? '是' : '否',
-        x.submittedAt ? formatDateTime(x.submittedAt, tz) : '',
+        x.submittedAt ? fmtDate(x.submittedAt) : '',
         x.submittedBy ?? '',
         x.source ? (SOURCE_LABELS[x.source] ?? x.source) : '',
         ...FIELD_KEYS.map((k) => x.values?.[k] ?? null),
@@ -463,8 +512,8 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         RULE_LABELS[c.rule] ?? c.rule,
         c.type,
         CASE_STATUS_LABELS[c.status] ?? c.status,
-        c.dueAt ? formatDateTime(c.dueAt, tz) : '',
-        c.openedAt ? formatDateTime(c.openedAt, tz) : '',
+        c.dueAt ? fmtDate(c.dueAt) : '',
+        c.openedAt ? fmtDate(c.openedAt) : '',
         c.reason ?? '',
       ], c.status === 'overdue' ? 'FFFFC7CE' : undefined, [5]);
     }

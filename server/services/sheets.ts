@@ -42,9 +42,9 @@ const byCode = new Intl.Collator().compare;
  */
 export async function assessmentSheetInput(period: string): Promise<AssessmentWorkbookInput> {
   assertQuarter(period);
-  const results = await getResults(period);
+  const [results, returns, cases] = await Promise.all([getResults(period), periodReturns(period), listCases({ period })]);
+  const indicators = await indicatorsOf(results.schemeVersion);
   const names = new Map(results.results.map((r) => [r.unit, r.name]));
-  const [returns, cases, indicators] = await Promise.all([periodReturns(period), listCases({ period }), indicatorsOf(results.schemeVersion)]);
   const returnRows: ReturnRow[] = [...returns.values()]
     .sort((a, b) => byCode(a.unit, b.unit))
     .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);

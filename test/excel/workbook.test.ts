@@ -190,6 +190,114 @@ describe('assessment workbook (考核表)', () => {
     }
   });
 
+  it('every data cell of every sheet: its value, the number format of its column (text "@"), border, alignment, and a fill only where the grade / status calls for one', async () => {
+    // A larger, varied input: every grade and none, indicators missing / not applicable / null,
+    // returns in every status (rejected is filled), cases in every status (overdue is filled).
+    const grades = [...Object.keys(GRADE_FILLS), null];
+    const results: ResultRow[] = Array.from({ length: 60 }, (_, i) => ({
+      unit: `U${String((i * 37) % 61).padStart(3, '0')}`,
+      name: i % 9 === 0 ? `=单位${i}` : `单位${i}`,
+      category: ['department', 'city', 'county'][i % 3]!,
+      indicators: i % 5 === 0 ? {} : { I1: ind(i / 60, 25), I2: NA, I3: { value: 0.5, score: null, applicable: true }, I4: ind(0.3, 15), I5: ind(1, 10), I6: ind(0, 10) },
+      base: i % 7 === 0 ? null : 60 + i / 4,
+      deductions: i % 4 === 0 ? 2 : 0,
+      total: i % 11 === 0 ? null : 58 + i / 4,
+      grade: grades[i % grades.length]!,
+      rank: i % 13 === 0 ? null : (i % 20) + 1,
+      rankChange: i % 3 === 0 ? null : (i % 5) - 2,
+      flags: i % 6 === 0 ? ['late'] : [],
+    }));
+    const statuses = ['submitted', 'approved', 'rejected', null];
+    const input: AssessmentWorkbookInput = {
+      ...INPUT,
+      results,
+      returns: results.slice(0, 40).map((r, i) => ({
+        unit: r.unit,
+        revision: i % 5 === 0 ? null : (i % 3) + 1,
+        values: i % 8 === 0 ? null : Object.fromEntries(FIELD_KEYS.map((k, j) => [k, (i * 31 + j) % 500])),
+        status: statuses[i % statuses.length],
+        late: i % 3 === 0 ? null : i % 3 === 1,
+        submittedAt: i % 10 === 0 ? null : new Date(Date.UTC(2026, 9, 1 + (i % 3), 16)),
+        submittedBy: `user${i % 4}`,
+        source: 'excel',
+      })),
+      cases: results.slice(0, 25).map((r, i) => ({
+        unit: r.unit, period: '2026Q3', rule: ['A1', 'A2', 'A3'][i % 3]!, type: '通报', status: ['open', 'rectifying', 'resolved', 'overdue'][i % 4]!,
+        dueAt: i % 4 === 0 ? null : '2026-11-22T02:00:00Z', openedAt: '2026-10-23T02:00:00Z', reason: `原因 ${i}`,
+      })),
+    };
+    const back = await load(await assessmentWorkbookBuffer(input));
+    const FILLS = { rejected: 'FFFFC7CE', overdue: 'FFFFC7CE' };
+    let checked = 0;
+    for (const [sheet, rowCount, fillOf] of [
+      ['考核排名', results.length, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => {
+        const g = ws.getRow(r).getCell(col('等级')).value as string | null;
+        return { cols: [col('等级'), col('总分')], argb: g ? GRADE_FILLS[g] : undefined };
+      }],
+      ['填报数据', 40, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => ({ cols: [col('审核状态')], argb: ws.getRow(r).getCell(col('审核状态')).value === '已退回' ? FILLS.rejected : undefined })],
+      ['问责情况', 25, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => ({ cols: [col('状态')], argb: ws.getRow(r).getCell(col('状态')).value === '已逾期' ? FILLS.overdue : undefined })],
+    ] as const) {
+      const ws = back.getWorksheet(sheet)!;
+      const header = (ws.getRow(3).values as unknown[]).slice(1) as string[];
+      const col = (h: string) => header.indexOf(h) + 1;
+      // Frozen header rows, autofilter / print titles are per sheet; the header row is styled.
+      expect(ws.views[0], sheet).to.include({ state: 'frozen', ySplit: 3 });
+      for (let c = 1; c <= header.length; c++) {
+        const h = ws.getRow(3).getCell(c);
+        expect((h.fill as ExcelJS.FillPattern).fgColor?.argb, `${sheet} header ${c}`).to.equal('FF1F4E78');
+        expect(h.font?.bold, `${sheet} header ${c}`).to.equal(true);
+      }
+      expect(ws.rowCount, sheet).to.equal(3 + rowCount);
+      // The number format each numeric column calls for.
+      const numFmtOf = (h: string) =>
+        h === '排名' || h === '修订版本' ? '0'
+          : h.endsWith('指标值') ? '0.00%'
+            : /得分|基础分|扣分|总分/.test(h) ? '0.00'
+              : h === '较上期\n排名变化' ? '"↑"0;"↓"0;"–"'
+                : FIELD_KEYS.some((k) => h.endsWith(`\n${k}`)) ? '#,##0'
+                  : `no number expected in ${h}`;
+      for (let r = 4; r <= 3 + rowCount; r++) {
+        const fill = fillOf(ws, r, col);
+        for (let c = 1; c <= header.length; c++) {
+          const cell = ws.getRow(r).getCell(c);
+          const where = `${sheet}!${cell.address}`;
+          expect(cell.border?.top?.style, where).to.equal('thin');
+          expect(cell.border?.right?.style, where).to.equal('thin');
+          expect(cell.alignment?.vertical, where).to.equal('middle');
+          const argb = (cell.fill as ExcelJS.FillPattern | undefined)?.fgColor?.argb;
+          expect(argb, where).to.equal((fill.cols as readonly number[]).includes(c) ? fill.argb : undefined);
+          if (typeof cell.value === 'number') {
+            expect(cell.numFmt, where).to.equal(numFmtOf(header[c - 1]!));
+            expect(cell.alignment?.horizontal, where).to.equal('right');
+          } else if (cell.value !== null && cell.value !== undefined) {
+            expect(cell.type, where).to.equal(ExcelJS.ValueType.String);
+            expect(cell.numFmt, where).to.equal('@');
+          }
+          checked++;
+        }
+      }
+    }
+    expect(checked).to.be.greaterThan(60 * 20);
+    // The values themselves, spot-checked against the input where they are not covered above.
+    const ranking = back.getWorksheet('考核排名')!;
+    const header = (ranking.getRow(3).values as unknown[]).slice(1) as string[];
+    const byUnit = new Map<string, number>();
+    for (let r = 4; r <= 3 + results.length; r++) byUnit.set(String(ranking.getRow(r).getCell(3).value), r);
+    for (const res of results) {
+      const row = ranking.getRow(byUnit.get(res.unit)!);
+      expect(row.getCell(header.indexOf('总分') + 1).value, res.unit).to.equal(res.total);
+      expect(row.getCell(header.indexOf('等级') + 1).value, res.unit).to.equal(res.grade);
+      expect(row.getCell(header.indexOf('排名') + 1).value, res.unit).to.equal(res.rank);
+      expect(row.getCell(header.indexOf('较上期\n排名变化') + 1).value, res.unit).to.equal(res.rankChange);
+    }
+    const returns = back.getWorksheet('填报数据')!;
+    expect(returns.getRow(5).getCell(6).value).to.equal('2026-10-03 00:00:00'); // 2 Oct 16:00 UTC → 3 Oct 00:00 +08:00
+    expect(returns.getRow(5).getCell(9).numFmt).to.equal('#,##0');
+    const cases = back.getWorksheet('问责情况')!;
+    expect(cases.getRow(5).getCell(7).value).to.equal('2026-11-22 10:00:00');
+    expect(cases.getRow(4).getCell(7).value).to.equal(null);
+  });
+
   it('safeText keeps text as text and drops characters XML cannot hold', () => {
     expect(safeText('=1+1')).to.equal('=1+1');
     expect(safeText('a\u0000b\u0007c\td\ne')).to.equal('abc\td\ne');
