@@ -314,6 +314,26 @@ export function pathValues(doc: unknown, path: string): unknown[] {
   return out;
 }
 
+/** Marker of singleValue: the path reaches an array (multikey) — pathValues' traversal applies. */
+export const MULTI: unique symbol = Symbol('multi');
+
+/**
+ * The single value at the path `parts` when no array is on the way or at the end: exactly what
+ * pathValues would yield as its only element (undefined when pathValues yields nothing), or
+ * MULTI when an array is met.
+ */
+export function singleValue(doc: unknown, parts: string[]): unknown {
+  let v: unknown = doc;
+  for (let i = 0; i < parts.length; i++) {
+    if (Array.isArray(v)) return MULTI;
+    if (v === null || typeof v !== 'object' || bsonType(v) || v instanceof Date) return undefined;
+    const o = v as Doc;
+    if (!Object.prototype.hasOwnProperty.call(o, parts[i])) return undefined;
+    v = o[parts[i]];
+  }
+  return Array.isArray(v) ? MULTI : v;
+}
+
 /** The single value at a dotted path without array traversal (undefined when missing). */
 export function getPath(doc: unknown, path: string): unknown {
   let v: any = doc;

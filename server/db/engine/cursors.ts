@@ -1,12 +1,23 @@
 // Server-side cursors: results are materialised when the cursor opens; batches are cut by count
 // (101 for a default first batch) and by size, so a reply never exceeds the 16 MiB BSON limit.
-import { Long, calculateObjectSize } from 'bson';
+import { Long, serialize } from 'bson';
 import { randomBytes } from 'node:crypto';
 import type { Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The options replies are serialised with (wire.ts). */
+export const SERIALIZE_OPTS = { ignoreUndefined: true } as const;
+
+/** Batches handed out by take() → their documents' BSON bytes, in order. */
+const RAW = new WeakMap<Doc[], Uint8Array[]>();
+
+/** The BSON bytes of the documents of a batch made by Cursors (same options as the reply). */
+export function rawBatch(docs: unknown): Uint8Array[] | undefined {
+  return Array.isArray(docs) ? RAW.get(docs) : undefined;
+}
 
 interface Cursor {
   id: Long;
@@ -24,17 +35,25 @@ export class Cursors {
     return this.open.size;
   }
 
+  /**
+   * The next batch. Each document is serialised here, once: its size cuts the batch, and the
+   * bytes are kept with the batch (rawBatch) so the reply embeds them instead of serialising
+   * the documents a second time.
+   */
   private take(c: { docs: Doc[]; pos: number }, n: number): Doc[] {
     const out: Doc[] = [];
+    const raw: Uint8Array[] = [];
     let bytes = 0;
     while (c.pos < c.docs.length && out.length < n) {
       const d = c.docs[c.pos];
-      const sz = calculateObjectSize(d);
-      if (out.length > 0 && bytes + sz > MAX_BATCH_BYTES) break;
-      bytes += sz;
+      const b = serialize(d, SERIALIZE_OPTS);
+      if (out.length > 0 && bytes + b.length > MAX_BATCH_BYTES) break;
+      bytes += b.length;
       out.push(d);
+      raw.push(b);
       c.pos++;
     }
+    RAW.set(out, raw);
     return out;
   }
 

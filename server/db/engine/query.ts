@@ -12,7 +12,7 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { compareValues, typeRank, isPlainObject, pathValues, bsonType, type Doc } from './bsonutil.ts';
+import { compareValues, typeRank, isPlainObject, pathValues, bsonType, MULTI, singleValue, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { err } from './errors.ts';
 
@@ -77,7 +77,9 @@ const comparisonOps = {
 };
 
 /** Value used to sort a document by `path` (arrays: smallest element ascending, largest descending). */
-function sortKey(doc: Doc, path: string, dir: number): unknown {
+function sortKey(doc: Doc, path: string, parts: string[], dir: number): unknown {
+  const single = singleValue(doc, parts);
+  if (single !== MULTI) return single === undefined ? null : single;
   const vals = pathValues(doc, path).flatMap((v) => (Array.isArray(v) ? (v.length ? v : [undefined]) : [v]));
   if (!vals.length) return null;
   let best = vals[0];
@@ -88,24 +90,54 @@ function sortKey(doc: Doc, path: string, dir: number): unknown {
   return best === undefined ? null : best;
 }
 
-export function sortComparator(sort: Doc): (a: Doc, b: Doc) => number {
-  const keys = Object.entries(sort).map(([k, d]) => {
+function sortSpec(sort: Doc): { path: string; parts: string[]; dir: number }[] {
+  return Object.entries(sort).map(([k, d]) => {
     if (isPlainObject(d) && d.$meta) throw err('BadValue', '$meta sort is not supported');
-    const dir = Number(d) < 0 ? -1 : 1;
-    return [k, dir] as const;
+    return { path: k, parts: k.split('.'), dir: Number(d) < 0 ? -1 : 1 };
   });
+}
+
+export function sortComparator(sort: Doc): (a: Doc, b: Doc) => number {
+  const keys = sortSpec(sort);
   return (a, b) => {
-    for (const [k, dir] of keys) {
-      const c = compareValues(sortKey(a, k, dir), sortKey(b, k, dir));
+    for (const { path, parts, dir } of keys) {
+      const c = compareValues(sortKey(a, path, parts, dir), sortKey(b, path, parts, dir));
       if (c !== 0) return c * dir;
     }
     return 0;
   };
 }
 
+/**
+ * `items` sorted (stably) by the documents `docOf` gives for them, in MongoDB's order: the same
+ * order as sorting with sortComparator, with each document's sort keys computed once.
+ */
+export function sortDocs<T>(items: T[], sort: Doc, docOf: (t: T) => Doc): T[] {
+  const spec = sortSpec(sort);
+  const n = items.length;
+  const m = spec.length;
+  const keys: unknown[] = new Array(n * m);
+  for (let i = 0; i < n; i++) {
+    const d = docOf(items[i]);
+    for (let j = 0; j < m; j++) keys[i * m + j] = sortKey(d, spec[j].path, spec[j].parts, spec[j].dir);
+  }
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((x, y) => {
+    for (let j = 0; j < m; j++) {
+      const c = compareValues(keys[x * m + j], keys[y * m + j]);
+      if (c !== 0) return c * spec[j].dir;
+    }
+    return x - y;
+  });
+  const out = new Array<T>(n);
+  for (let i = 0; i < n; i++) out[i] = items[order[i]];
+  return out;
+}
+
 function $sortStage(coll: any, sortKeys: Doc, _options: Opts) {
-  const cmp = sortComparator(sortKeys);
-  return coll.transform((arr: Doc[]) => Lazy(arr.slice().sort(cmp)));
+  sortSpec(sortKeys); // validates now, as before
+  return coll.transform((arr: Doc[]) => Lazy(sortDocs(arr, sortKeys, (d) => d)));
 }
 
 export const CONTEXT = Context.init({
@@ -185,6 +217,38 @@ function equalityValues(v: unknown): unknown[] | null {
   return plain(v) ? [v] : null;
 }
 
+/**
+ * Values whose equality with a stored value is exactly equality of their canonical index keys
+ * (canon): strings, booleans, finite numbers, ObjectIds, valid Dates. For these, a document found
+ * under the value's key in an index on a top-level field satisfies `{field: value}` — as the value
+ * itself or as an element of an array — so the filter need not be run again.
+ */
+function keyExact(v: unknown): boolean {
+  if (typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v instanceof Date) return Number.isFinite(v.getTime());
+  return bsonType(v) === 'ObjectId';
+}
+
+/**
+ * The fields of a filter made only of equality / $eq / $in conditions with key-exact values on
+ * top-level (undotted) fields, or null. Candidates found through an index on exactly these
+ * fields all match the filter.
+ */
+function provableFields(filter: Doc): Set<string> | null {
+  const out = new Set<string>();
+  for (const k of Object.keys(filter)) {
+    if (k.startsWith('$') || k.includes('.') || k === '') return null;
+    const vals = equalityValues(filter[k]);
+    if (!vals || !vals.length || !vals.every(keyExact)) return null;
+    out.add(k);
+  }
+  return out.size ? out : null;
+}
+
+/** Documents whose filter was proven by the index alone, without running it (diagnostics, tests). */
+export const provenStats = { docs: 0 };
+
 /** Documents examined by filters so far (diagnostics; lets tests prove index lookups don't scan). */
 export const scanStats = { examined: 0 };
 
@@ -202,25 +266,36 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
     }
   }
   const eq = new Map<string, unknown[]>();
+  const provable = filter ? provableFields(filter) : null;
+  // whether every candidate is known to match the whole filter (see provableFields)
+  let proven = false;
   for (const [k, v] of conds) {
     const vals = equalityValues(v);
     if (!vals) continue;
     // two equality conditions on one field: the index may use either; keep the first
     if (!eq.has(k)) eq.set(k, vals);
     const hit = c.lookup(k, vals);
-    if (hit && (!candidates || hit.size < candidates.size)) candidates = hit;
+    if (hit && (!candidates || hit.size < candidates.size)) {
+      candidates = hit;
+      proven = !!provable && provable.size === 1 && provable.has(k);
+    }
   }
   if (eq.size >= 2) {
-    const hit = c.lookupCompound(eq);
-    if (hit && (!candidates || hit.size < candidates.size)) candidates = hit;
+    const info = { covered: [] as string[] };
+    const hit = c.lookupCompound(eq, info);
+    if (hit && (!candidates || hit.size < candidates.size)) {
+      candidates = hit;
+      proven = !!provable && provable.size === info.covered.length && info.covered.every((f) => provable.has(f));
+    }
   }
   const out: [string, Doc][] = [];
   if (candidates) {
     // Keep natural (insertion) order among candidates when the set is large.
+    if (proven) provenStats.docs += candidates.size;
     for (const k of candidates) {
       const d = c.docs.get(k);
       scanStats.examined++;
-      if (d && pred(d)) out.push([k, d]);
+      if (d && (proven || pred(d))) out.push([k, d]);
     }
   } else {
     scanStats.examined += c.docs.size;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { serialize, deserialize } from 'bson';
 import { Query } from 'mingo';
-import { bsonType, canon, pathValues, show, type Doc } from './bsonutil.ts';
+import { canon, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
 
 export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
@@ -27,25 +27,6 @@ export interface Entry {
   full: string;
   keys: string[];
   values: unknown[];
-}
-
-/** Marker: the path reaches an array (multikey) — the general path takes over. */
-const MULTI = Symbol('multi');
-
-/**
- * The single value at `parts` when no array is on the way (undefined when missing, exactly as
- * pathValues yields it), or MULTI when an array is met (pathValues' traversal then applies).
- */
-function singleValue(doc: Doc, parts: string[]): unknown {
-  let v: unknown = doc;
-  for (let i = 0; i < parts.length; i++) {
-    if (Array.isArray(v)) return MULTI;
-    if (v === null || typeof v !== 'object' || bsonType(v) || v instanceof Date) return undefined;
-    const o = v as Doc;
-    if (!Object.prototype.hasOwnProperty.call(o, parts[i])) return undefined;
-    v = o[parts[i]];
-  }
-  return Array.isArray(v) ? MULTI : v;
 }
 
 export class Index {
@@ -245,7 +226,7 @@ export class Collection {
    * leading fields of a compound index (at least two), or null if no index helps. The smallest
    * candidate set among usable indexes wins; callers still run the full filter on candidates.
    */
-  lookupCompound(eq: Map<string, unknown[]>): Set<string> | null {
+  lookupCompound(eq: Map<string, unknown[]>, info?: { covered: string[] }): Set<string> | null {
     let best: Set<string> | null = null;
     for (const idx of this.indexes) {
       if (idx.isId || idx.fields.length < 2 || idx.spec.sparse || idx.spec.partialFilterExpression) continue;
@@ -263,7 +244,10 @@ export class Collection {
       const map = l === idx.fields.length ? idx.map : idx.prefixes[l - 2];
       const out = new Set<string>();
       for (const key of keys) for (const k of map.get(key) ?? []) out.add(k);
-      if (!best || out.size < best.size) best = out;
+      if (!best || out.size < best.size) {
+        best = out;
+        if (info) info.covered = idx.fields.slice(0, l);
+      }
     }
     return best;
   }

@@ -1,6 +1,7 @@
 // MongoDB wire protocol framing: OP_MSG (kind 0 body + kind 1 document sequences,
 // checksumPresent / moreToCome flags) and the legacy OP_QUERY handshake answered with OP_REPLY.
 import { serialize, deserialize } from 'bson';
+import { rawBatch } from './cursors.ts';
 import { DESERIALIZE_OPTS } from './store.ts';
 import type { Doc } from './bsonutil.ts';
 
@@ -99,8 +100,66 @@ export function parseMessage(msg: Buffer): Request {
 
 let nextResponseId = 1;
 
+const cstring = (s: string) => Buffer.from(s + '\0', 'latin1');
+
+/**
+ * A cursor reply ({cursor: {firstBatch | nextBatch, …}, …}) whose batch came from Cursors:
+ * the batch's documents are embedded from their bytes (serialised when the batch was cut).
+ * The result is byte for byte what serialize(doc) gives. Null for any other reply.
+ */
+export function serializeCursorReply(doc: Doc): Uint8Array | null {
+  const cursor = doc.cursor;
+  if (Object.keys(doc)[0] !== 'cursor' || cursor === null || typeof cursor !== 'object') return null;
+  const key = Object.keys(cursor)[0];
+  if (key !== 'firstBatch' && key !== 'nextBatch') return null;
+  const docs = rawBatch(cursor[key]);
+  if (!docs || docs.length !== cursor[key].length) return null;
+  const { [key]: _batch, ...cursorRest } = cursor;
+  const { cursor: _c, ...rest } = doc;
+  const cursorTail = serialize(cursorRest, { ignoreUndefined: true }); // {id, ns}: its elements are reused
+  const tail = serialize(rest, { ignoreUndefined: true });
+  let arrLen = 4 + 1;
+  const names: Buffer[] = [];
+  for (let i = 0; i < docs.length; i++) {
+    const name = cstring(String(i));
+    names.push(name);
+    arrLen += 1 + name.length + docs[i].length;
+  }
+  const keyName = cstring(key);
+  const cursorLen = 4 + 1 + keyName.length + arrLen + (cursorTail.length - 5) + 1;
+  const cursorName = cstring('cursor');
+  const total = 4 + 1 + cursorName.length + cursorLen + (tail.length - 5) + 1;
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  out.writeInt32LE(total, p);
+  p += 4;
+  out[p++] = 0x03;
+  p += cursorName.copy(out, p);
+  out.writeInt32LE(cursorLen, p);
+  p += 4;
+  out[p++] = 0x04;
+  p += keyName.copy(out, p);
+  out.writeInt32LE(arrLen, p);
+  p += 4;
+  for (let i = 0; i < docs.length; i++) {
+    out[p++] = 0x03;
+    p += names[i].copy(out, p);
+    out.set(docs[i], p);
+    p += docs[i].length;
+  }
+  out[p++] = 0;
+  out.set(cursorTail.subarray(4, cursorTail.length - 1), p);
+  p += cursorTail.length - 5;
+  out[p++] = 0;
+  out.set(tail.subarray(4, tail.length - 1), p);
+  p += tail.length - 5;
+  out[p++] = 0;
+  if (p !== total) throw new Error(`cursor reply size mismatch (${p} != ${total})`);
+  return out;
+}
+
 export function opMsgReply(responseTo: number, doc: Doc): Buffer {
-  const body = serialize(doc, { ignoreUndefined: true });
+  const body = serializeCursorReply(doc) ?? serialize(doc, { ignoreUndefined: true });
   const header = Buffer.alloc(21);
   header.writeInt32LE(21 + body.length, 0);
   header.writeInt32LE(nextResponseId++ & 0x7fffffff, 4);

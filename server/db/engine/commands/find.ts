@@ -1,5 +1,5 @@
 import { collName, getColl, num, type Handler } from './types.ts';
-import { matchDocs, project, sortComparator } from '../query.ts';
+import { matchDocs, project, sortDocs } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -17,8 +17,7 @@ export const find: Handler = (cmd, ctx) => {
   const c = getColl(ctx, name);
   let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
   if (cmd.sort && Object.keys(cmd.sort).length) {
-    const cmp = sortComparator(cmd.sort);
-    docs = docs.sort(cmp);
+    docs = sortDocs(docs, cmd.sort, (d) => d);
   }
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);

@@ -1,6 +1,6 @@
 import { collName, ensureColl, getColl, type Handler } from './types.ts';
 import { applyUpdateDiff, upsertDoc } from '../update.ts';
-import { matchDocs, project, sortComparator } from '../query.ts';
+import { matchDocs, project, sortDocs } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -16,8 +16,7 @@ export const findAndModify: Handler = (cmd, ctx) => {
   const c = getColl(ctx, name);
   let matches = matchDocs(c, query);
   if (cmd.sort && Object.keys(cmd.sort).length) {
-    const cmp = sortComparator(cmd.sort);
-    matches = matches.sort((a, b) => cmp(a[1], b[1]));
+    matches = sortDocs(matches, cmd.sort, (m) => m[1]);
   }
   const hit = matches[0];
   const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields)[0] : d);
