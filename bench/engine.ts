@@ -73,6 +73,63 @@ export async function benchEngine(n = Number(process.env.BENCH_N ?? 2000)): Prom
       }
     });
     results.push({ name: 'update', ops: n, engineMs: eUpd, baselineMs: bUpd });
+
+    // Bulk commands (one command, one transaction, n documents): the per-document cost of the
+    // engine's insert / multi-update / indexed find + sort + reply, through the driver.
+    const bulk = conn.db!.collection('bulk');
+    await bulk.createIndex({ batch: 1 });
+    await bulk.createIndex({ grp: 1, committed: 1 });
+    await bulk.createIndex({ key: 1, grp: 1 }, { unique: true });
+    sql.exec('CREATE TABLE bulk (id TEXT PRIMARY KEY, key TEXT, grp TEXT, batch TEXT, doc BLOB) WITHOUT ROWID');
+    sql.exec('CREATE UNIQUE INDEX bulk_key ON bulk (key, grp); CREATE INDEX bulk_batch ON bulk (batch); CREATE INDEX bulk_grp ON bulk (grp)');
+    const bIns2 = sql.prepare('INSERT INTO bulk (id, key, grp, batch, doc) VALUES (?, ?, ?, ?, ?)');
+    const bByBatch = sql.prepare('SELECT id, doc FROM bulk WHERE batch = ?');
+    const bByGrp = sql.prepare('SELECT doc FROM bulk WHERE grp = ?');
+    const bPut = sql.prepare('UPDATE bulk SET doc = ? WHERE id = ?');
+    const batch = new ObjectId();
+    const docs = keys.map((key, i) => ({
+      _id: new ObjectId(),
+      key,
+      grp: 'G1',
+      batch,
+      committed: false,
+      values: Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`f${j}`, (i * 7 + j) % 100])),
+      label: 'item ' + key,
+      at: new Date(),
+    }));
+    const eBulkIns = await time(async () => {
+      await bulk.insertMany(docs.map((d) => ({ ...d })));
+    });
+    const bBulkIns = await time(() => {
+      sql.transaction(() => {
+        for (const d of docs) bIns2.run(d._id.toHexString(), d.key, d.grp, d.batch.toHexString(), serialize(d));
+      })();
+    });
+    results.push({ name: 'insertMany', ops: n, engineMs: eBulkIns, baselineMs: bBulkIns });
+    const eBulkUpd = await time(async () => {
+      const r = await bulk.updateMany({ batch, committed: false }, { $set: { committed: true } });
+      if (r.modifiedCount !== n) throw new Error(`updateMany modified ${r.modifiedCount}`);
+    });
+    const bBulkUpd = await time(() => {
+      sql.transaction(() => {
+        for (const row of bByBatch.all(batch.toHexString()) as { id: string; doc: Buffer }[]) {
+          const d = deserialize(row.doc);
+          if (d.committed !== false) continue;
+          d.committed = true;
+          bPut.run(serialize(d), row.id);
+        }
+      })();
+    });
+    results.push({ name: 'updateMany', ops: n, engineMs: eBulkUpd, baselineMs: bBulkUpd });
+    const eBulkFind = await time(async () => {
+      const got = await bulk.find({ grp: 'G1' }).sort({ key: -1 }).toArray();
+      if (got.length !== n) throw new Error(`find returned ${got.length}`);
+    });
+    const bBulkFind = await time(() => {
+      const got = (bByGrp.all('G1') as { doc: Buffer }[]).map((r) => deserialize(r.doc));
+      got.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+    });
+    results.push({ name: 'find+sort', ops: n, engineMs: eBulkFind, baselineMs: bBulkFind });
   } finally {
     await conn.close();
     await engine.stop();

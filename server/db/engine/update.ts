@@ -67,8 +67,17 @@ function checkPathViable(doc: Doc, path: string): void {
   }
 }
 
+/** Update documents already validated (an updateMany applies one to every matched document). */
+const VALIDATED = new WeakSet<Doc>();
+
 /** Validates an operator update document (independent of the target doc). */
 export function validateUpdate(u: Doc): void {
+  if (VALIDATED.has(u)) return;
+  validateUpdateSpec(u);
+  VALIDATED.add(u);
+}
+
+function validateUpdateSpec(u: Doc): void {
   const paths: string[] = [];
   for (const [op, spec] of Object.entries(u)) {
     if (!OPERATORS.has(op)) {
@@ -166,8 +175,16 @@ function unsetPathCow(doc: Doc, path: string): void {
   delete o[parts[parts.length - 1]];
 }
 
+const TOUCHED = new WeakMap<Doc, Set<string>>();
+
 /** Top-level field names an operator update may change (first component of every path). */
 function touchedTopFields(u: Doc): Set<string> {
+  let out = TOUCHED.get(u);
+  if (!out) TOUCHED.set(u, (out = computeTouched(u)));
+  return out;
+}
+
+function computeTouched(u: Doc): Set<string> {
   const out = new Set<string>();
   const top = (p: string) => {
     const i = p.indexOf('.');
