@@ -26,7 +26,7 @@
 
 import ExcelJS from 'exceljs';
 import { AppError } from '../domain/errors.ts';
-import { FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
+import { AT_MOST_RULES, FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { atMostMessage, parseWholeNumber } from '../domain/validation.ts';
 import { checkUpload, type UploadLimits } from './upload-check.ts';
 
@@ -175,7 +175,11 @@ function roleOf(text: string): ColumnRole | undefined {
 
 const TOTAL_ROW_WORDS = new Set(['合计', '总计', '小计', '合计数']);
 
+/** Printable ASCII without spaces: unchanged by NFKC and by removing spaces (the usual unit code). */
+const PLAIN_ASCII_RE = /^[\x21-\x7e]*$/;
+
 function normCode(s: string): string {
+  if (PLAIN_ASCII_RE.test(s)) return s;
   return s.normalize('NFKC').replace(SPACE_RE, '');
 }
 
@@ -294,18 +298,24 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
   const nameCol = columns.get('unit_name');
   const checkNames = ctx.checkNames ?? true;
 
-  // 3. Data rows.
+  // 3. Data rows. Per row: no closures, no per-cell objects or labels unless there is an error, and
+  // each registered name normalised once (this loop runs once per unit of a many-unit file).
   const rows: ParsedRow[] = [];
   const seenUnits = new Map<string, number>();
   const onlyUnit = ctx.onlyUnit === undefined ? undefined : normCode(ctx.onlyUnit).toUpperCase();
+  const nKeys = FIELD_KEYS.length;
+  const valueCols = FIELD_KEYS.map((key) => columns.get(key)!);
+  const reads: CellRead[] = new Array(nKeys);
+  const normNames = new Map<string, string>();
   ws.eachRow({ includeEmpty: false }, (row, r) => {
     if (r < firstDataRow) return;
     const codeRead = readCell(row.getCell(codeCol));
-    const cells = FIELD_KEYS.map((key) => {
-      const col = columns.get(key)!;
-      return { key, col, read: readCell(row.getCell(col)) };
-    });
-    const anyValue = cells.some((c) => c.read.kind !== 'blank');
+    let anyValue = false;
+    for (let i = 0; i < nKeys; i++) {
+      const read = readCell(row.getCell(valueCols[i]!));
+      reads[i] = read;
+      if (read.kind !== 'blank') anyValue = true;
+    }
     const codeText = codeRead.kind === 'value' ? normCode(String(codeRead.raw instanceof Date ? '' : codeRead.raw)) : '';
     if (!anyValue) return; // blank row, note row, or a unit that is not reported in this file
     if (TOTAL_ROW_WORDS.has(codeText)) return;
@@ -333,7 +343,9 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
           const nameRead = readCell(row.getCell(nameCol));
           if (nameRead.kind === 'value') {
             const given = String(nameRead.raw);
-            if (normName(given) !== normName(unit.name)) {
+            let registered = normNames.get(unit.name);
+            if (registered === undefined) normNames.set(unit.name, (registered = normName(unit.name)));
+            if (given !== unit.name && normName(given) !== registered) {
               add(r, nameCol, 'unit_name', `单位名称“${given.trim().slice(0, 40)}”与单位代码 ${unit.code} 的登记名称“${unit.name}”不一致，请核对单位代码（或清空单位名称）`);
             }
           }
@@ -342,25 +354,29 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
     }
 
     const values: Partial<Record<FieldKey, number>> = {};
-    for (const { key, col, read } of cells) {
-      const label = `「${FIELD_LABELS[key]}」`;
+    let nValues = 0;
+    for (let i = 0; i < nKeys; i++) {
+      const key = FIELD_KEYS[i]!;
+      const col = valueCols[i]!;
+      const read = reads[i]!;
       if (read.kind === 'merged') {
-        add(r, col, key, `${label}是合并单元格，请取消合并，每格填写一个数`);
+        add(r, col, key, `「${FIELD_LABELS[key]}」是合并单元格，请取消合并，每格填写一个数`);
       } else if (read.kind === 'error') {
-        add(r, col, key, `${label}${read.message}`);
+        add(r, col, key, `「${FIELD_LABELS[key]}」${read.message}`);
       } else {
         const parsed = parseWholeNumber(read.kind === 'blank' ? null : read.raw);
-        if (parsed.ok) values[key] = parsed.value;
-        else add(r, col, key, `${label}${parsed.message}`);
+        if (parsed.ok) {
+          values[key] = parsed.value;
+          nValues++;
+        } else add(r, col, key, `「${FIELD_LABELS[key]}」${parsed.message}`);
       }
     }
-    for (const f of RETURN_FIELDS) {
-      if (!('atMost' in f)) continue;
-      const v = values[f.key];
-      const b = values[f.atMost];
-      if (v !== undefined && b !== undefined && v > b) add(r, columns.get(f.key)!, f.key, atMostMessage(f.key, v, f.atMost, b));
+    for (const [field, bound] of AT_MOST_RULES) {
+      const v = values[field];
+      const b = values[bound];
+      if (v !== undefined && b !== undefined && v > b) add(r, columns.get(field)!, field, atMostMessage(field, v, bound, b));
     }
-    if (unit && Object.keys(values).length === FIELD_KEYS.length) {
+    if (unit && nValues === nKeys) {
       rows.push({ unit: unit.code, name: unit.name, values: values as ReturnValues, row: r });
     }
   });

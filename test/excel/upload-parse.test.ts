@@ -167,6 +167,27 @@ describe('parseReturnsWorkbook', () => {
     expect(seen).to.deep.equal(['c0571', 'C0571']);
   });
 
+  it('codes with spaces of any kind, names with spaces / full-width forms: matched; the same name checked on every row', async () => {
+    const buf = await bufferOf((ws) => {
+      ws.addRow(['单位代码', '单位名称', ...FIELD_KEYS]);
+      ws.addRow([' D001 ', '省发展和改革委员会', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D001![k])]);
+      ws.addRow(['D\u3000002', '省 教育厅\u00a0', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D002![k])]);
+      ws.addRow(['d003', '省公安厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
+    });
+    expect(rowsOf(await parseReturnsWorkbook(buf, ctx))).to.deep.equal(SIMPLE_ROWS.map((x, i) => ({ ...x, row: i + 2 })));
+    // A function lookup that maps two codes to one registered name: each row's name is still checked.
+    const same = { name: '省教育厅' };
+    const bad = await bufferOf((ws) => {
+      ws.addRow(['单位代码', '单位名称', ...FIELD_KEYS]);
+      ws.addRow(['A1', '省教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D001![k])]);
+      ws.addRow(['A2', '省公安厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D002![k])]);
+      ws.addRow(['A3', 'ｓｈｅｎｇ 教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
+      ws.addRow(['A4', '省教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
+    });
+    const errors = errorsOf(await parseReturnsWorkbook(bad, { units: (code) => (/^A[1-4]$/.test(code) ? same : undefined) }));
+    expect(errors.map((e) => [e.row, e.column, e.field])).to.deep.equal([[3, 'B', 'unit_name'], [4, 'B', 'unit_name']]);
+  });
+
   it('stops listing after maxErrors, saying how many more there were', async () => {
     const buf = await bufferOf((ws) => {
       ws.addRow(['单位代码', ...FIELD_KEYS]);
