@@ -19,7 +19,7 @@ import {
 import { Case } from '../models/case.ts';
 import { ResultSet } from '../models/result.ts';
 import { audit, type Actor } from './audit.ts';
-import { notify } from './notices.ts';
+import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
 import { rowsOfPeriods, SYSTEM_ACTOR } from './scoring.ts';
 import { schemeVersion } from './scheme.ts';
 
@@ -71,6 +71,9 @@ function view(c: CaseDocLean, now: Date, withHistory = false): CaseView {
   return v;
 }
 
+/** Cases upserted per command (a national publication opens tens of thousands). */
+const CASE_BATCH = 5000;
+
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
   const set = await ResultSet.findOne({ period }).lean();
@@ -91,41 +94,67 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   const current = toPublished(period);
   if (!current) return { opened: 0, evaluated: 0 };
   const drafts = casesToOpen(scheme, { ...current, publishedAt: set.publishedAt }, history.map(toPublished).filter((x): x is PublishedPeriod => !!x));
-  let opened = 0;
+  if (drafts.length === 0) return { opened: 0, evaluated: 0 };
   const now = clock.now();
-  for (const d of drafts) {
-    const res = await Case.updateOne(
-      { period: d.period, unit: d.unit, rule: d.rule },
-      {
-        $setOnInsert: {
-          period: d.period,
-          unit: d.unit,
-          rule: d.rule,
-          type: d.type,
-          status: 'open',
-          dueAt: d.dueAt,
-          openedAt: now,
-          reason: d.reason,
-          history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason }],
-        },
-      },
-      { upsert: true },
-    );
-    if (res.upsertedCount > 0) opened++;
-    // Notify on every run, not only on the upsert: the key makes it idempotent, and a process killed
-    // between the upsert and the notice must not lose the notice (test/faults/faults.test.ts).
-    {
-      await notify({
-        unit: d.unit,
-        kind: 'case',
-        period: d.period,
-        title: `问责：${d.type}（${d.period}）`,
-        body: d.reason + (d.dueAt ? `，整改期限 ${d.dueAt.toISOString()}` : ''),
-        createdBy: SYSTEM_ACTOR.username,
-        key: `case:${d.period}:${d.unit}:${d.rule}`,
-      });
+
+  // 1. The cases: one batch of upserts on (period, unit, rule) for the drafts that have no case yet
+  //    (re-runs — the daily job, a restart after a crash — find them all and write nothing). Still an
+  //    upsert with $setOnInsert, so a concurrent run opening the same case cannot duplicate or alter it.
+  const caseKey = (c: { period: string; unit: string; rule: string }) => `${c.period}\u0000${c.unit}\u0000${c.rule}`;
+  const periods = [...new Set(drafts.map((d) => d.period))];
+  const existing = new Set(
+    (await Case.find({ period: { $in: periods } }, { period: 1, unit: 1, rule: 1 }).lean()).map(caseKey),
+  );
+  const toOpen = drafts.filter((d) => !existing.has(caseKey(d)));
+  let opened = 0;
+  for (let i = 0; i < toOpen.length; i += CASE_BATCH) {
+    const batch = toOpen.slice(i, i + CASE_BATCH);
+    try {
+      const res = await Case.bulkWrite(
+        batch.map((d) => ({
+          updateOne: {
+            filter: { period: d.period, unit: d.unit, rule: d.rule },
+            update: {
+              $setOnInsert: {
+                period: d.period,
+                unit: d.unit,
+                rule: d.rule,
+                type: d.type,
+                status: 'open',
+                dueAt: d.dueAt,
+                openedAt: now,
+                reason: d.reason,
+                history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason }],
+              },
+            },
+            upsert: true,
+          },
+        })),
+        { ordered: false, throwOnValidationError: true },
+      );
+      opened += res.upsertedCount;
+    } catch (err) {
+      // Two runs upserting the same new key at once: the loser's upsert fails on the unique index,
+      // and the case exists — which is all this step wants. Anything else is a real failure.
+      if (!onlyDuplicateKeys(err)) throw err;
+      opened += (err as { result?: { upsertedCount?: number } }).result?.upsertedCount ?? 0;
     }
   }
+
+  // 2. One notice per case, keyed by the case: notices are sent on every run for the cases that have
+  //    none yet, so a process killed between the cases and their notices (or halfway through either)
+  //    loses no notice, and the key makes a second notice impossible (test/faults/faults.test.ts).
+  await notifyMany(
+    drafts.map((d) => ({
+      unit: d.unit,
+      kind: 'case',
+      period: d.period,
+      title: `问责：${d.type}（${d.period}）`,
+      body: d.reason + (d.dueAt ? `，整改期限 ${d.dueAt.toISOString()}` : ''),
+      createdBy: SYSTEM_ACTOR.username,
+      key: `case:${d.period}:${d.unit}:${d.rule}`,
+    })),
+  );
   return { opened, evaluated: drafts.length };
 }
 
