@@ -86,7 +86,14 @@ export class Engine {
     }
     if (req.opCode !== OP_MSG) throw new ProtocolError(`unsupported opCode ${req.opCode}`);
     const reply = this.run(req.body, connId);
-    return req.moreToCome ? null : opMsgReply(req.requestId, reply);
+    if (req.moreToCome) return null;
+    if (TRACE) {
+      const t0 = performance.now();
+      const out = opMsgReply(req.requestId, reply);
+      process.stderr.write(`ENGINE_TRACE reply ${Object.keys(req.body)[0]} handler=${(performance.now() - t0).toFixed(2)} commit=0\n`);
+      return out;
+    }
+    return opMsgReply(req.requestId, reply);
   }
 
   /** Runs one command document and returns the reply document (never throws). */
