@@ -72,21 +72,20 @@ export async function auditMany(actor: Actor, entries: AuditEntry[]): Promise<vo
   const now = clock.now();
   const username = required(actor.username, 'actor');
   const role = actor.role ?? null;
-  const docs = entries.map(
-    (e): AuditLogShape => ({
-      _id: new Types.ObjectId(),
-      at: e.at ?? now,
-      actor: username,
-      actorRole: role,
-      action: required(e.action, 'action'),
-      entity: required(e.entity, 'entity'),
-      entityId: required(e.entityId, 'entityId'),
-      before: plain(e.before),
-      after: plain(e.after),
-      ...(e.key ? { key: e.key } : {}),
-      __v: 0,
-    }),
-  );
+  const docs: AuditLogShape[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const at = e.at ?? now;
+    const action = required(e.action, 'action');
+    const entity = required(e.entity, 'entity');
+    const entityId = required(e.entityId, 'entityId');
+    const before = plain(e.before);
+    const after = plain(e.after);
+    // `key`, when there is one, sits between `after` and `__v`, where the model puts it.
+    docs[i] = e.key
+      ? { _id: new Types.ObjectId(), at, actor: username, actorRole: role, action, entity, entityId, before, after, key: e.key, __v: 0 }
+      : { _id: new Types.ObjectId(), at, actor: username, actorRole: role, action, entity, entityId, before, after, __v: 0 };
+  }
   try {
     await AuditLog.collection.insertMany(docs, { ordered: false });
   } catch (err) {

@@ -10,7 +10,7 @@ import { parseReturnsWorkbook, type ParseResult, type UploadError } from '../exc
 import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
 import { commitBatch, latestRevision, newOwner, type Submitter } from './returns.ts';
-import { listUnits } from './units.ts';
+import { Unit } from '../models/unit.ts';
 
 export type { UploadError };
 
@@ -27,10 +27,24 @@ export interface ParsedUpload {
   rows: { unit: string; row: number | null; values: ReturnValues }[];
 }
 
+interface UnitState {
+  code: string;
+  name: string;
+  active: boolean;
+}
+
+/** Every unit's code, name and state, by code: all an upload checks (one projected read, no sort). */
+async function unitStates(): Promise<Map<string, UnitState>> {
+  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, active: 1 }).lean();
+  const out = new Map<string, UnitState>();
+  for (const u of docs) out.set(u.code, { code: u.code, name: u.name, active: u.active !== false });
+  return out;
+}
+
 /** Runs every check of SPEC §6 on the file; throws UploadRejected (422) or AppError (413). */
 export async function parseUpload(p: Submitter, period: string, buffer: Buffer): Promise<ParsedUpload> {
-  const units = await listUnits();
-  const lookup = new Map(units.map((u) => [u.code, { code: u.code, name: u.name }]));
+  const byCode = await unitStates();
+  const lookup: ReadonlyMap<string, { code: string; name: string }> = byCode;
   let result: ParseResult;
   try {
     const limits = { maxBytes: currentConfig().uploadMaxBytes };
@@ -48,7 +62,6 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
     throw new UploadRejected([{ sheet: result.sheet, row: null, column: null, field: null, message: '文件中没有任何单位的数据行' }], 'no_rows');
   }
   // Defence in depth: scope and unit state are checked here too, whatever the parser did.
-  const byCode = new Map(units.map((u) => [u.code, u]));
   const errs: UploadError[] = [];
   for (const x of rows) {
     const u = byCode.get(x.unit);
@@ -145,7 +158,7 @@ export interface PreviewUnit {
 }
 
 export async function buildPreview(period: string, rows: ParsedUpload['rows']): Promise<PreviewUnit[]> {
-  const units = new Map((await listUnits()).map((u) => [u.code, u]));
+  const units = await unitStates();
   const out: PreviewUnit[] = [];
   for (const r of rows) {
     const cur = await latestRevision(period, r.unit);
@@ -201,7 +214,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
   }
   await assertOpen(b.period);
   // Scope and unit state may have changed since the preview.
-  const units = new Map((await listUnits()).map((u) => [u.code, u]));
+  const units = await unitStates();
   for (const r of b.rows) {
     const u = units.get(r.unit);
     if (!u || !u.active) throw conflict('unit_inactive', `单位「${r.unit}」不存在或已停用，请重新上传`);

@@ -183,6 +183,25 @@ describe('returns upload API', () => {
     expect(many.body.accepted).to.have.length(40);
     expect(many.body.accepted.every((a: { revision: number }) => a.revision === 1)).to.equal(true);
   });
+
+  it('a deactivated unit: its row refuses the file; a staged preview of it can no longer be confirmed', async () => {
+    const [a, b] = [MANY_UNITS[38]!, MANY_UNITS[39]!];
+    const off = (u: { code: string; name: string }) => t.api(admin).put(`/api/v1/units/${u.code}`, { name: u.name, category: 'department', active: false });
+    expect((await off(b)).body.active).to.equal(false);
+    const r = await upload(admin, await buildWorkbook([{ code: a.code, name: a.name, values: vals(2) }, { code: b.code, values: vals(3) }]));
+    expect(r.status, r.text).to.equal(422);
+    expect(r.body.errors.map((e: { message: string }) => e.message)).to.deep.equal([`第4行 单位「${b.code}」已停用`]);
+    expect((await t.api(admin).get(`/api/v1/returns/${P}/${a.code}`)).body.revision).to.equal(1);
+
+    const uploads = await import('../../server/services/uploads.ts');
+    const who = { username: 'stager-admin', role: 'admin' as const };
+    const staged = await uploads.stageUpload(who, P, await buildWorkbook([{ code: a.code, name: a.name, values: vals(4) }]), 'a.xlsx');
+    expect(staged.preview.map((x) => [x.unit, x.name, x.currentRevision])).to.deep.equal([[a.code, a.name, 1]]);
+    expect((await off(a)).body.active).to.equal(false);
+    const err = await uploads.confirmUpload(who, staged.batch).then(() => null, (e: { code?: string }) => e);
+    expect(err?.code).to.equal('unit_inactive');
+    expect((await t.api(admin).get(`/api/v1/returns/${P}/${a.code}`)).body.revision).to.equal(1);
+  });
 });
 
 describe('returns template round trip', () => {

@@ -185,6 +185,26 @@ describe('stored shape of upload batches, batch revisions and their audit entrie
     expect((await t.api(reporter).get(`/api/v1/returns/${P}/D002`)).body.revision).to.equal(1);
   });
 
+  it('auditMany without keys: what AuditLog.insertMany stores; with a key already there: skipped, no error', async () => {
+    const { auditMany } = await import('../../server/services/audit.ts');
+    const at = new Date('2026-12-01T01:02:03.456Z');
+    const entry = { action: 'shape.check', entity: 'shape', entityId: 'no-key', before: { a: 1, d: at }, after: { list: [1, 2.5, 'x'], none: null }, at };
+    await auditMany({ username: 'shaper', role: 'admin' }, [entry]);
+    const plain = (await readPlain('audit_log', { entityId: 'no-key' }))!;
+    expect(plain).to.not.have.property('key');
+    expect(plain.before).to.deep.equal({ a: 1, d: at.toISOString() });
+    const [ref] = await m.AuditLog.insertMany([{ at, actor: 'shaper', actorRole: 'admin', action: 'shape.check', entity: 'shape', entityId: 'no-key-ref', before: plain.before, after: plain.after }], { ordered: false });
+    const got = (await readTyped('audit_log', { _id: plain._id }))!;
+    const want = (await readTyped('audit_log', { _id: ref!._id }))!;
+    want._id = got._id;
+    want.entityId = got.entityId;
+    expect(typed(got)).to.deep.equal(typed(want));
+    // Idempotent re-run: a key that exists is skipped, the others are written.
+    await auditMany({ username: 'shaper' }, [{ ...entry, entityId: 'k1', key: 'shape:k1' }]);
+    await auditMany({ username: 'shaper' }, [{ ...entry, entityId: 'k1', key: 'shape:k1' }, { ...entry, entityId: 'k2', key: 'shape:k2' }]);
+    expect(await m.AuditLog.countDocuments({ key: { $in: ['shape:k1', 'shape:k2'] } })).to.equal(2);
+  });
+
   it('uploadBatchDocument refuses what the schema refuses (and any value not already a number)', async () => {
     const { uploadBatchDocument } = await import('../../server/models/upload-batch.ts');
     const ok = { period: P, status: 'pending' as const, source: 'excel' as const, createdBy: 'u', createdAt: new Date(), rows: [{ unit: 'D001', row: 3, values: vals(1) }] };
