@@ -110,6 +110,10 @@ export async function createApp(opts: AppOptions): Promise<Express> {
   );
   app.set('view engine', 'hbs');
   app.set('views', views);
+  // Templates compiled once per process (Express enables this only when NODE_ENV=production, which no
+  // deployment here sets): without it every page request re-read and re-compiled its layout, page and
+  // partials. A changed template needs a restart, like any other code change.
+  app.enable('view cache');
 
   // Request log.
   app.use((req, res, next) => {

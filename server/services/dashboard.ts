@@ -14,7 +14,7 @@ import { ResultSet } from '../models/result.ts';
 import { assertQuarter, currentReportingPeriod, getPeriod, quarterAt, timeZone } from './periods.ts';
 import { periodReturns, revisionsOf, type RevisionView } from './returns.ts';
 import { currentScheme } from './scheme.ts';
-import { explainUnit, getResults, rowsOfPeriods, type Explanation, type ResultsView } from './scoring.ts';
+import { explainUnit, getResults, resultSetPointers, resultsOf, rowsOfPeriods, type Explanation, type ResultSetPointer, type ResultsView } from './scoring.ts';
 import { getUnit, listUnits, type UnitView } from './units.ts';
 
 /** Who is looking (a request's principal, without the request). */
@@ -46,23 +46,37 @@ export interface PeriodOption {
   status: 'final' | 'provisional' | 'none';
 }
 
+/** The pointer documents of every period with results (result_sets; one small document per period). */
+export type PeriodPointer = ResultSetPointer;
+
+/** All periods' result pointers in one read (a page needs them for the period list, the default period and its results). */
+export async function periodPointers(): Promise<PeriodPointer[]> {
+  return resultSetPointers();
+}
+
+function collectingIn(sets: readonly { period: string; status: string }[], at: Date): string {
+  const candidates = [currentReportingPeriod(at), quarterAt(at)];
+  const finals = new Set(sets.filter((s) => s.status === 'final' && candidates.includes(s.period)).map((s) => s.period));
+  return candidates.find((p) => !finals.has(p)) ?? candidates[1]!;
+}
+
 /**
  * The period whose submissions are being collected: the earliest of (the quarter that last ended,
  * the current quarter) whose results are not final yet.
  */
 export async function collectingPeriod(at = clock.now()): Promise<string> {
   const candidates = [currentReportingPeriod(at), quarterAt(at)];
-  const finals = new Set((await ResultSet.find({ period: { $in: candidates }, status: 'final' }, { period: 1 }).lean()).map((s) => s.period));
-  return candidates.find((p) => !finals.has(p)) ?? candidates[1]!;
+  const sets = await ResultSet.find({ period: { $in: candidates }, status: 'final' }, { period: 1, status: 1 }).lean();
+  return collectingIn(sets, at);
 }
 
-/** Periods a viewer may pick, newest first. Reporters: published periods only. */
-export async function periodOptions(v: Viewer): Promise<PeriodOption[]> {
-  const sets = await ResultSet.find({}, { period: 1, status: 1 }).lean();
-  const status = new Map(sets.map((s) => [s.period, s.status as 'final' | 'provisional']));
-  const all = new Set(sets.map((s) => s.period));
-  all.add(await collectingPeriod());
-  const list = [...all]
+/** Periods a viewer may pick, newest first. Reporters: published periods only. `sets`: the pointers when already read. */
+export async function periodOptions(v: Viewer, sets?: readonly PeriodPointer[]): Promise<PeriodOption[]> {
+  const all = sets ?? (await ResultSet.find({}, { period: 1, status: 1 }).lean());
+  const status = new Map(all.map((s) => [s.period, s.status as 'final' | 'provisional']));
+  const periods = new Set(all.map((s) => s.period));
+  periods.add(collectingIn(all, clock.now()));
+  const list = [...periods]
     .filter(isQuarter)
     .sort()
     .reverse()
@@ -70,20 +84,25 @@ export async function periodOptions(v: Viewer): Promise<PeriodOption[]> {
   return v.role === 'reporter' ? list.filter((p) => p.status === 'final') : list;
 }
 
-/** The requested period (validated and allowed), or the default: the latest published period. */
-export async function resolvePeriod(v: Viewer, requested: unknown): Promise<string> {
+/**
+ * The requested period (validated and allowed), or the default: the latest published period.
+ * `sets`: the pointers when already read (then no database read here).
+ */
+export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readonly PeriodPointer[]): Promise<string> {
   if (requested !== undefined && requested !== '') {
     const period = assertQuarter(requested);
     if (v.role === 'reporter') {
-      const set = await ResultSet.findOne({ period }, { status: 1 }).lean();
+      const set = sets ? sets.find((s) => s.period === period) : await ResultSet.findOne({ period }, { status: 1 }).lean();
       if (set?.status !== 'final') throw forbidden(`${period} 期考核结果尚未发布，发布后方可查看排名`);
     }
     return period;
   }
-  const latestFinal = await ResultSet.findOne({ status: 'final' }, { period: 1 }).sort({ period: -1 }).lean();
+  const latestFinal = sets
+    ? sets.filter((s) => s.status === 'final').reduce<PeriodPointer | null>((a, s) => (a === null || s.period > a.period ? s : a), null)
+    : await ResultSet.findOne({ status: 'final' }, { period: 1 }).sort({ period: -1 }).lean();
   if (latestFinal) return latestFinal.period;
   if (v.role === 'reporter') throw notFound('no_published_results', '目前还没有已发布的考核结果');
-  return collectingPeriod();
+  return sets ? collectingIn(sets, clock.now()) : collectingPeriod();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,11 +441,14 @@ export interface RankingView {
   publishedAt: string | null;
   computedAt: string;
   schemeVersion: number;
+  /** The snapshot shown: the rows (everything but `visible`) are a function of (period, computeId, category, sort, dir). */
+  computeId: string;
   category: UnitCategory;
   indicators: { id: string; name: string; weight: number }[];
   sort: string;
   dir: 'asc' | 'desc';
-  rows: (Row & { visible: boolean })[];
+  /** The category's rows, sorted (computed on call: a page whose table is cached does not need them). */
+  rows: () => (Row & { visible: boolean })[];
   counts: Record<UnitCategory, number>;
 }
 
@@ -487,10 +509,13 @@ export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'a
   return keyed.map((k) => k.row);
 }
 
-export async function ranking(v: Viewer, q: { period: string; category: UnitCategory; sort?: unknown; dir?: unknown }): Promise<RankingView> {
-  const results = await getResults(q.period);
+export async function ranking(
+  v: Viewer,
+  q: { period: string; category: UnitCategory; sort?: unknown; dir?: unknown; set?: PeriodPointer },
+): Promise<RankingView> {
+  const [{ view: results, computeId }, schemeRecord] = await Promise.all([resultsOf(q.period, { set: q.set }), currentScheme()]);
   if (v.role === 'reporter' && results.status !== 'final') throw forbidden(`${q.period} 期考核结果尚未发布`);
-  const scheme = (await currentScheme()).scheme;
+  const scheme = schemeRecord.scheme;
   const ids = results.results[0] ? Object.keys(results.results[0].indicators) : scheme.indicators.map((i) => i.id);
   const indicators = ids.map((id) => {
     const def = scheme.indicators.find((i) => i.id === id);
@@ -505,7 +530,6 @@ export async function ranking(v: Viewer, q: { period: string; category: UnitCate
     if (Object.hasOwn(counts, r.category)) counts[r.category]++;
     if (r.category === q.category) inCategory.push(r);
   }
-  const rows = sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) }));
   return {
     period: q.period,
     label: periodLabel(q.period),
@@ -513,11 +537,12 @@ export async function ranking(v: Viewer, q: { period: string; category: UnitCate
     publishedAt: results.publishedAt,
     computedAt: results.computedAt,
     schemeVersion: results.schemeVersion,
+    computeId,
     category: q.category,
     indicators,
     sort,
     dir,
-    rows,
+    rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
     counts,
   };
 }

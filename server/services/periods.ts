@@ -91,9 +91,20 @@ export async function setClosed(actor: Actor, period: string, closed: boolean): 
   return view;
 }
 
+// One formatter per time zone (building an Intl.DateTimeFormat costs far more than using one).
+const yearMonthFormats = new Map<string, Intl.DateTimeFormat>();
+function yearMonthFormat(tz: string): Intl.DateTimeFormat {
+  let f = yearMonthFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: 'numeric' });
+    yearMonthFormats.set(tz, f);
+  }
+  return f;
+}
+
 /** The quarter containing `at` in the configured zone. */
 export function quarterAt(at: Date): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timeZone(), year: 'numeric', month: 'numeric' }).formatToParts(at);
+  const parts = yearMonthFormat(timeZone()).formatToParts(at);
   const year = Number(parts.find((p) => p.type === 'year')!.value);
   const month = Number(parts.find((p) => p.type === 'month')!.value);
   return formatQuarter({ year, quarter: (Math.floor((month - 1) / 3) + 1) as 1 | 2 | 3 | 4 });

@@ -5,6 +5,7 @@
 // the period's pointer document (result_sets) is flipped to that computeId in one conditional write.
 // Readers follow the pointer only, so a computation killed half-way is never seen; its stray rows are
 // swept by the next computation. A final set is never flipped by a computation.
+import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
 import { badRequest, conflict, notFound } from '../domain/errors.ts';
@@ -248,11 +249,13 @@ async function ensureSet(period: string) {
 // A snapshot's rows never change once written (a recomputation or publication writes rows under a
 // new computeId and flips the period's pointer), so the rows of recent snapshots are kept in memory:
 // reading and decoding every row on each ranking request dominated its cost (BENCH.md). Frozen so
-// no caller can alter what the next caller sees.
+// no caller can alter what the next caller sees. The promise is cached, so concurrent first requests
+// for a new snapshot share one read (at 50k units, ten parallel reads of every row would not fit).
 const SNAPSHOT_CACHE_SIZE = 8;
-const snapshotCache = new Map<string, readonly ReturnType<typeof rowView>[]>();
+type RowView = ReturnType<typeof rowView>;
+const snapshotCache = new Map<string, Promise<readonly RowView[]>>();
 
-async function snapshotRows(period: string, computeId: string): Promise<readonly ReturnType<typeof rowView>[]> {
+function snapshotRows(period: string, computeId: string): Promise<readonly RowView[]> {
   const key = `${period}/${computeId}`;
   const hit = snapshotCache.get(key);
   if (hit) {
@@ -260,9 +263,14 @@ async function snapshotRows(period: string, computeId: string): Promise<readonly
     snapshotCache.set(key, hit);
     return hit;
   }
-  const docs = await ResultRow.find({ period, computeId }, ROW_PROJECTION).sort({ order: 1 }).lean();
-  const rows = Object.freeze(docs.map((r) => deepFreeze(rowView(r as Record<string, unknown>))));
+  const rows = (async () => {
+    const docs = await ResultRow.find({ period, computeId }, ROW_PROJECTION).sort({ order: 1 }).lean();
+    return Object.freeze(docs.map((r) => deepFreeze(rowView(r as Record<string, unknown>))));
+  })();
   snapshotCache.set(key, rows);
+  rows.catch(() => {
+    if (snapshotCache.get(key) === rows) snapshotCache.delete(key);
+  });
   if (snapshotCache.size > SNAPSHOT_CACHE_SIZE) snapshotCache.delete(snapshotCache.keys().next().value!);
   return rows;
 }
@@ -275,14 +283,8 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/**
- * The period's results as in SPEC §7. `onlyUnit`: keep that unit's row only (reporters before
- * publication). A period with no snapshot yet is computed (provisional) first.
- */
-export async function getResults(period: string, opts: { onlyUnit?: string } = {}): Promise<ResultsView> {
-  const set = await ensureSet(period);
-  const all = await snapshotRows(period, String(set.computeId));
-  const rows = opts.onlyUnit === undefined ? all.slice() : all.filter((r) => r.unit === opts.onlyUnit);
+
+function viewOf(period: string, set: ResultSetPointer, rows: readonly RowView[]): ResultsView {
   return {
     period,
     status: set.status as 'provisional' | 'final',
@@ -290,8 +292,116 @@ export async function getResults(period: string, opts: { onlyUnit?: string } = {
     computedAt: set.computedAt.toISOString(),
     publishedAt: set.publishedAt ? set.publishedAt.toISOString() : null,
     deadline: set.deadline.toISOString(),
-    results: rows,
+    results: rows as ResultsView['results'],
   };
+}
+
+/** What a reader needs of a period's pointer document (result_sets). */
+export interface ResultSetPointer {
+  period: string;
+  computeId: ObjectIdT;
+  status: string;
+  schemeVersion: number;
+  computedAt: Date;
+  publishedAt?: Date | null;
+  deadline: Date;
+}
+
+const POINTER_PROJECTION = { _id: 0, period: 1, computeId: 1, status: 1, schemeVersion: 1, computedAt: 1, publishedAt: 1, deadline: 1 } as const;
+
+/** Every period's pointer, in one read (pages list the periods and show one of them). */
+export async function resultSetPointers(): Promise<ResultSetPointer[]> {
+  return (await ResultSet.find({}, POINTER_PROJECTION).lean()) as unknown as ResultSetPointer[];
+}
+
+/**
+ * The period's results as in SPEC §7. `onlyUnit`: keep that unit's row only (reporters before
+ * publication). A period with no snapshot yet is computed (provisional) first. `set`: the period's
+ * pointer when the caller has just read it (resultSetPointers), so it is not read again.
+ */
+export async function getResults(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<ResultsView> {
+  return (await resultsOf(period, opts)).view;
+}
+
+/** getResults and the computeId of the snapshot it shows (for caches of what is derived from it). */
+export async function resultsOf(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<{ view: ResultsView; computeId: string }> {
+  const set = opts.set && opts.set.period === period ? opts.set : await ensureSet(period);
+  const computeId = String(set.computeId);
+  const all = await snapshotRows(period, computeId);
+  return { view: viewOf(period, set, opts.onlyUnit === undefined ? all.slice() : all.filter((r) => r.unit === opts.onlyUnit)), computeId };
+}
+
+/** `GET /results/:period` serialised: the JSON of getResults' view, and a strong ETag of these bytes. */
+export interface ResultsBody {
+  body: Buffer;
+  etag: string;
+}
+
+// The serialised bodies of recent whole-period views. A body is a pure function of the period's
+// pointer document (computeId, status, schemeVersion, computedAt, publishedAt, deadline — all in the
+// key) and of the rows of that computeId (immutable), so a request only reads the pointer, and any
+// recomputation, publication or reopen (a new computeId, or a new status / publishedAt on the same
+// one) gives a new key: the next request builds the new body. Bounded by entries and bytes (at 50k
+// units a body is ≈ 25 MB); concurrent requests share one build and one buffer.
+const BODY_CACHE_MAX_ENTRIES = 8;
+const BODY_CACHE_MAX_BYTES = 96 * 1024 * 1024;
+const bodyCache = new Map<string, { body: Promise<ResultsBody>; bytes: number }>();
+let bodyCacheBytes = 0;
+
+function serialise(view: ResultsView): ResultsBody {
+  const body = Buffer.from(JSON.stringify(view));
+  return { body, etag: `"${crypto.createHash('sha256').update(body).digest('base64url')}"` };
+}
+
+function evictBodies(keep: string): void {
+  for (const [key, entry] of bodyCache) {
+    if (bodyCache.size <= BODY_CACHE_MAX_ENTRIES && bodyCacheBytes <= BODY_CACHE_MAX_BYTES) break;
+    if (key === keep) continue;
+    bodyCache.delete(key);
+    bodyCacheBytes -= entry.bytes;
+  }
+}
+
+function cachedBody(key: string, build: () => Promise<ResultsBody>): Promise<ResultsBody> {
+  const hit = bodyCache.get(key);
+  if (hit) {
+    bodyCache.delete(key);
+    bodyCache.set(key, hit);
+    return hit.body;
+  }
+  const entry = { body: build(), bytes: 0 };
+  bodyCache.set(key, entry);
+  entry.body.then(
+    (b) => {
+      if (bodyCache.get(key) !== entry) return;
+      entry.bytes = b.body.length;
+      bodyCacheBytes += entry.bytes;
+      evictBodies(key);
+    },
+    () => {
+      if (bodyCache.get(key) === entry) bodyCache.delete(key);
+    },
+  );
+  evictBodies(key);
+  return entry.body;
+}
+
+/**
+ * The body of `GET /results/:period` for a viewer. `reporterUnit` (reporters): before publication
+ * only that unit's row (none when ''), the whole ranking once final — decided on the same pointer
+ * read that the body is built from.
+ */
+export async function getResultsBody(period: string, opts: { reporterUnit?: string } = {}): Promise<ResultsBody> {
+  const set = await ensureSet(period);
+  const computeId = String(set.computeId);
+  if (opts.reporterUnit !== undefined && set.status !== 'final') {
+    const unit = opts.reporterUnit;
+    const rows = await snapshotRows(period, computeId);
+    return serialise(viewOf(period, set, rows.filter((r) => r.unit === unit)));
+  }
+  const head = viewOf(period, set, []);
+  const key = `${computeId}|${JSON.stringify(head)}`;
+  return cachedBody(key, async () => serialise(viewOf(period, set, await snapshotRows(period, computeId))));
 }
 
 /** Status of a period's snapshot without computing one (null: none yet). */

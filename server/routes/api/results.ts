@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { assertQuarter } from '../../services/periods.ts';
 import { publish, reopen } from '../../services/publication.ts';
-import { explainUnit, getResults, resultStatus } from '../../services/scoring.ts';
+import { explainUnit, getResultsBody } from '../../services/scoring.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
 //
@@ -10,16 +10,19 @@ import { explainUnit, getResults, resultStatus } from '../../services/scoring.ts
 // (status final); before publication they see their own unit's row only.
 export const router = Router();
 
-/** GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline). */
+/**
+ * GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline).
+ * The body is served from bytes cached per snapshot (server/services/scoring.ts getResultsBody), with a
+ * strong ETag; `Cache-Control: private, no-cache`: a client may keep it but must revalidate every
+ * time (If-None-Match → 304 while the snapshot and its status are unchanged).
+ */
 router.get('/results/:period', requireAuth, async (req, res) => {
   const p = principalOf(req);
   const period = assertQuarter(String(req.params.period));
-  if (p.role === 'reporter') {
-    const set = await resultStatus(period);
-    const onlyUnit = set?.status === 'final' ? undefined : (p.unit ?? '');
-    return void res.json(await getResults(period, { onlyUnit }));
-  }
-  res.json(await getResults(period));
+  const { body, etag } = await getResultsBody(period, p.role === 'reporter' ? { reporterUnit: p.unit ?? '' } : {});
+  res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: etag });
+  // res.send answers 304 (no body) when the request's If-None-Match names this ETag.
+  res.send(body);
 });
 
 /**

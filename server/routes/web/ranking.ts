@@ -1,8 +1,8 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../../domain/fields.ts';
 import { requireAuth } from '../../http/auth.ts';
 import { numberFormat } from '../../http/view-helpers.ts';
-import { naturalDir, periodOptions, ranking, resolvePeriod } from '../../services/dashboard.ts';
+import { naturalDir, periodOptions, periodPointers, ranking, resolvePeriod } from '../../services/dashboard.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
 // 排名 (/ranking): one category of one period, sorted on the server (links work without JS).
@@ -12,12 +12,66 @@ export const router = Router();
 // per-cell helper calls dominated the page's CPU. '—' when absent.
 const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? numberFormat(2).format(x) : '—');
 
+// The table's rows as HTML, per (snapshot, category, sort, direction, indicator columns, viewer).
+// A snapshot's rows never change (server/services/scoring.ts: a recomputation, publication or reopen
+// gives a new computeId or is outside the rows), so an entry is never stale: a request whose period
+// now points at another snapshot simply uses another key. The viewer part: office, reviewers and
+// admins see the same rows (every unit linked); a reporter's differ (own row marked, only it linked).
+// Bounded by entries and bytes (a county table at 1k units is ≈ 0.8 MB of HTML); concurrent
+// requests for the same table share one render.
+const ROWS_CACHE_MAX_ENTRIES = 64;
+const ROWS_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+const rowsCache = new Map<string, { html: Promise<string>; bytes: number }>();
+let rowsCacheBytes = 0;
+
+function evictRows(keep: string): void {
+  for (const [key, entry] of rowsCache) {
+    if (rowsCache.size <= ROWS_CACHE_MAX_ENTRIES && rowsCacheBytes <= ROWS_CACHE_MAX_BYTES) break;
+    if (key === keep) continue;
+    rowsCache.delete(key);
+    rowsCacheBytes -= entry.bytes;
+  }
+}
+
+function cachedRowsHtml(key: string, render: () => Promise<string>): Promise<string> {
+  const hit = rowsCache.get(key);
+  if (hit) {
+    rowsCache.delete(key);
+    rowsCache.set(key, hit);
+    return hit.html;
+  }
+  const entry = { html: render(), bytes: 0 };
+  rowsCache.set(key, entry);
+  entry.html.then(
+    (html) => {
+      if (rowsCache.get(key) !== entry) return;
+      entry.bytes = Buffer.byteLength(html);
+      rowsCacheBytes += entry.bytes;
+      evictRows(key);
+    },
+    () => {
+      if (rowsCache.get(key) === entry) rowsCache.delete(key);
+    },
+  );
+  evictRows(key);
+  return entry.html;
+}
+
+function renderView(app: Request['app'], view: string, locals: object): Promise<string> {
+  return new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html))));
+}
+
 router.get('/ranking', requireAuth, async (req, res) => {
   const v = viewerOf(req);
-  const period = await resolvePeriod(v, q(req, 'period'));
+  // One read of every period's pointer serves the period list, the default period and the results.
+  const sets = await periodPointers();
+  const period = await resolvePeriod(v, q(req, 'period'), sets);
   const rawCat = q(req, 'category');
   const category: UnitCategory = (UNIT_CATEGORIES as readonly string[]).includes(rawCat ?? '') ? (rawCat as UnitCategory) : 'department';
-  const [r, periods] = await Promise.all([ranking(v, { period, category, sort: q(req, 'sort'), dir: q(req, 'dir') }), periodOptions(v)]);
+  const set = sets.find((s) => s.period === period);
+  const r = await ranking(v, { period, category, sort: q(req, 'sort'), dir: q(req, 'dir'), set });
+  // A period without results until now was just computed: list it too.
+  const periods = await periodOptions(v, set ? sets : undefined);
 
   const link = (sort: string) => {
     const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
@@ -42,6 +96,33 @@ router.get('/ranking', requireAuth, async (req, res) => {
     indicators: r.indicators.map((i) => col(i.id, i.id, { name: i.name, weight: i.weight })),
   };
 
+  const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
+  const rowsKey = JSON.stringify([period, r.computeId, category, r.sort, r.dir, r.indicators.map((i) => i.id), viewerKey]);
+  const rowsHtml = await cachedRowsHtml(rowsKey, () =>
+    renderView(req.app, 'pages/ranking/_rows', {
+      layout: false,
+      r: { period },
+      rows: r.rows().map((row) => ({
+        unit: row.unit,
+        name: row.name,
+        rank: row.rank,
+        grade: row.grade,
+        visible: row.visible,
+        arrow: arrow(row.rankChange),
+        tags: flagTags(row.flags),
+        own: v.role === 'reporter' && row.unit === v.unit,
+        fail: row.grade === '不合格',
+        totalText: num2(row.total),
+        baseText: num2(row.base),
+        deductionsText: row.deductions ? `−${num2(row.deductions)}` : '0',
+        scores: r.indicators.map((i) => {
+          const ind = row.indicators[i.id];
+          return ind?.applicable ? { applicable: true, text: num2(ind.score) } : { applicable: false, text: '' };
+        }),
+      })),
+    }),
+  );
+
   res.render('pages/ranking/index', {
     title: '排名',
     styles: ['/public/css/pages.css'],
@@ -59,24 +140,7 @@ router.get('/ranking', requireAuth, async (req, res) => {
     catLabel: UNIT_CATEGORY_LABELS[category],
     periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
     category,
-    rows: r.rows.map((row) => ({
-      unit: row.unit,
-      name: row.name,
-      rank: row.rank,
-      grade: row.grade,
-      visible: row.visible,
-      arrow: arrow(row.rankChange),
-      tags: flagTags(row.flags),
-      own: v.role === 'reporter' && row.unit === v.unit,
-      fail: row.grade === '不合格',
-      totalText: num2(row.total),
-      baseText: num2(row.base),
-      deductionsText: row.deductions ? `−${num2(row.deductions)}` : '0',
-      scores: r.indicators.map((i) => {
-        const ind = row.indicators[i.id];
-        return ind?.applicable ? { applicable: true, text: num2(ind.score) } : { applicable: false, text: '' };
-      }),
-    })),
+    rowsHtml,
     sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
     ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
   });
