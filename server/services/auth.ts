@@ -132,10 +132,25 @@ export function principalOfUser(u: UserLike): AuthPrincipal {
   return p;
 }
 
+// The per-request checks below read the user (and the token record) with the driver, projected to
+// what the check needs: the same documents as the models' lean reads, without mongoose's query
+// machinery (it cost about as much as the read itself). Nothing is cached: a revocation, deactivation
+// or re-key written by any instance is seen by the very next request.
+const PRINCIPAL_FIELDS = { _id: 1, username: 1, role: 1, unit: 1, active: 1, authVersion: 1 } as const;
+const HEX_ID = /^[0-9a-f]{24}$/i;
+
+type PrincipalUser = UserLike & { active?: boolean | null; authVersion?: number | null };
+
+async function principalUser(id: string): Promise<PrincipalUser | null> {
+  // Ids we issue are 24 hex digits; anything else takes the model's casting path.
+  if (!HEX_ID.test(id)) return (await User.findById(id, PRINCIPAL_FIELDS).lean()) as PrincipalUser | null;
+  return (await User.collection.findOne({ _id: new mongoose.Types.ObjectId(id) }, { projection: PRINCIPAL_FIELDS })) as PrincipalUser | null;
+}
+
 /** The principal of a web session, or null when the user is gone, deactivated or re-keyed since. */
 export async function principalFromSession(userId: string, authVersion: number | undefined): Promise<AuthPrincipal | null> {
   if (!mongoose.isValidObjectId(userId)) return null;
-  const user = await User.findById(userId).lean();
+  const user = await principalUser(userId);
   if (!user || !user.active || (authVersion ?? 0) !== user.authVersion) return null;
   return principalOfUser(user);
 }
@@ -186,9 +201,12 @@ export function decodeToken(token: string): TokenPayload | null {
 export async function principalFromToken(token: string): Promise<(AuthPrincipal & { jti: string }) | null> {
   const payload = decodeToken(token);
   if (!payload || !mongoose.isValidObjectId(payload.sub)) return null;
-  const rec = await AuthToken.findOne({ jti: payload.jti }).lean();
-  if (!rec || rec.revokedAt || String(rec.user) !== payload.sub || rec.expiresAt.getTime() <= clock.now().getTime()) return null;
-  const user = await User.findById(payload.sub).lean();
+  // Both reads at once (each needs only the signed payload).
+  const [rec, user] = await Promise.all([
+    AuthToken.collection.findOne({ jti: payload.jti }, { projection: { user: 1, expiresAt: 1, revokedAt: 1 } }),
+    principalUser(payload.sub),
+  ]);
+  if (!rec || rec.revokedAt || String(rec.user) !== payload.sub || !(rec.expiresAt instanceof Date) || rec.expiresAt.getTime() <= clock.now().getTime()) return null;
   if (!user || !user.active) return null;
   return { ...principalOfUser(user), jti: payload.jti };
 }

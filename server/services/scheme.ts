@@ -34,12 +34,20 @@ async function seed(): Promise<void> {
   }
 }
 
+type SchemeDoc = Parameters<typeof toRecord>[0];
+
+// Read on every ranking page: a plain driver read (the same document as the model's lean read,
+// without mongoose's query machinery). Not cached: another instance may save a version at any time.
+async function latestDoc(): Promise<SchemeDoc | null> {
+  return (await SchemeVersion.collection.findOne({}, { sort: { version: -1 } })) as SchemeDoc | null;
+}
+
 /** The scheme in force: the latest version (v1 seeded on first use). */
 export async function currentScheme(): Promise<SchemeRecord> {
-  let doc = await SchemeVersion.findOne().sort({ version: -1 }).lean();
+  let doc = await latestDoc();
   if (!doc) {
     await seed();
-    doc = await SchemeVersion.findOne().sort({ version: -1 }).lean();
+    doc = await latestDoc();
   }
   return toRecord(doc!);
 }

@@ -235,12 +235,12 @@ function rowView(r: Record<string, unknown>): UnitResult & { revision: number | 
 }
 
 /** The snapshot pointer, computing a first provisional snapshot when the period has none. */
-async function ensureSet(period: string) {
+async function ensureSet(period: string): Promise<ResultSetPointer> {
   assertQuarter(period);
-  let set = await ResultSet.findOne({ period }).lean();
+  let set = await readPointer(period);
   if (!set) {
     await computeAndStore(period);
-    set = await ResultSet.findOne({ period }).lean();
+    set = await readPointer(period);
   }
   if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);
   return set;
@@ -309,9 +309,15 @@ export interface ResultSetPointer {
 
 const POINTER_PROJECTION = { _id: 0, period: 1, computeId: 1, status: 1, schemeVersion: 1, computedAt: 1, publishedAt: 1, deadline: 1 } as const;
 
+// Pointer reads happen on every results request: plain driver reads, projected (the same documents
+// as the model's lean reads, without mongoose's query machinery).
 /** Every period's pointer, in one read (pages list the periods and show one of them). */
 export async function resultSetPointers(): Promise<ResultSetPointer[]> {
-  return (await ResultSet.find({}, POINTER_PROJECTION).lean()) as unknown as ResultSetPointer[];
+  return (await ResultSet.collection.find({}, { projection: POINTER_PROJECTION }).toArray()) as unknown as ResultSetPointer[];
+}
+
+async function readPointer(period: string): Promise<ResultSetPointer | null> {
+  return (await ResultSet.collection.findOne({ period }, { projection: POINTER_PROJECTION })) as unknown as ResultSetPointer | null;
 }
 
 /**
