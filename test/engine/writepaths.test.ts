@@ -8,9 +8,9 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { MongoClient, ObjectId, Long, type Db } from 'mongodb';
-import { serialize } from 'bson';
+import { serialize, deserialize } from 'bson';
 import { startTarget, REAL, tempDir, type Target } from './harness.ts';
-import { Index, Store, WriteBatch, type Collection } from '../../server/db/engine/store.ts';
+import { Index, Store, WriteBatch, storeStats, type Collection } from '../../server/db/engine/store.ts';
 import { Engine } from '../../server/db/engine/engine.ts';
 import { applyUpdateDiff, updateFastPath } from '../../server/db/engine/update.ts';
 import { canon, sameCanon } from '../../server/db/engine/bsonutil.ts';
@@ -452,5 +452,95 @@ describe('engine write paths (driver, MongoDB semantics)', function () {
       new ObjectId('64b7f0c2a1b2c3d4e5f60718'), new ObjectId('64b7f0c2a1b2c3d4e5f60719'), Buffer.from('ab'), /x/i,
     ];
     for (const a of vals) for (const b of vals) expect(sameCanon(a, b), `${String(a)} vs ${String(b)}`).to.equal(canon(a) === canon(b));
+  });
+});
+
+(REAL ? describe.skip : describe)('engine inserts: SQLite gets the documents\' bytes from the wire', function () {
+  it('insert commands store the bytes the client sent (no second serialisation), and restart gives the same documents', async () => {
+    const dir = tempDir();
+    const { startEngine } = await import('../../server/db/engine/index.ts');
+    const { Double, Decimal128, Binary } = await import('bson');
+    let e = await startEngine({ dataDir: dir });
+    let client = await new MongoClient(e.uri).connect();
+    try {
+      const c = client.db('w').collection<any>('raw');
+      await c.createIndex({ k: 1 }, { unique: true });
+      const docs: any[] = [
+        { _id: 1, k: 'a', dbl: new Double(2), l: Long.fromString('9007199254740993'), dec: Decimal128.fromString('1.10'), bin: new Binary(Buffer.from([1, 2]), 4), at: new Date(7), n: null, arr: [1, [2, { x: 'é' }]], o: new ObjectId('64b7f0c2a1b2c3d4e5f60718') },
+        { _id: 2, k: 'b', s: '汉字', nested: { a: { b: 1.5 } } },
+        { k: 'c', _id: 3 }, // _id not first: the engine reorders, so it serialises this one itself
+      ];
+      const before = storeStats.wirePuts;
+      await c.insertMany(docs.map((d) => ({ ...d })));
+      expect(storeStats.wirePuts - before).to.equal(2);
+      // a failed ordered insert: the documents before the error are stored from their bytes
+      const err: any = await c.insertMany([{ _id: 4, k: 'd' }, { _id: 5, k: 'a' }, { _id: 6, k: 'f' }]).catch((x) => x);
+      expect(err.code).to.equal(11000);
+      expect(storeStats.wirePuts - before).to.equal(3);
+      const sqlBytes = (id: number) => {
+        const row = (e.engine.store.sql.prepare('SELECT doc FROM docs WHERE k = ?').get(canon(id)) as { doc: Buffer });
+        return Buffer.from(row.doc);
+      };
+      // stored exactly as the client encoded it (a double stays a double, as in MongoDB)
+      expect(sqlBytes(1).equals(Buffer.from(serialize(docs[0])))).to.equal(true);
+      expect(sqlBytes(2).equals(Buffer.from(serialize(docs[1])))).to.equal(true);
+      const mem = await c.find({}, { sort: { _id: 1 }, promoteLongs: false }).toArray();
+      await client.close();
+      await e.stop();
+      e = await startEngine({ dataDir: dir });
+      client = await new MongoClient(e.uri).connect();
+      const c2 = client.db('w').collection<any>('raw');
+      const after = await c2.find({}, { sort: { _id: 1 }, promoteLongs: false }).toArray();
+      expect(after.map((d) => Buffer.from(serialize(d)).toString('hex'))).to.deep.equal(mem.map((d) => Buffer.from(serialize(d)).toString('hex')));
+      expect(after.map((d) => d._id)).to.deep.equal([1, 2, 3, 4]);
+      expect(Object.keys(after[2])).to.deep.equal(['_id', 'k']);
+      const dup: any = await c2.insertOne({ _id: 9, k: 'b' }).catch((x) => x);
+      expect(dup.code).to.equal(11000);
+    } finally {
+      await client.close();
+      await e.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds the documents of an insert body, and refuses anything laid out otherwise', async () => {
+    const { insertDocumentBytes } = await import('../../server/db/engine/wire.ts');
+    const docs = [{ _id: 1, a: 'x' }, { _id: 2, b: [1, { c: null }] }, {}];
+    const body = Buffer.from(serialize({ insert: 'c', ordered: true, lsid: { id: new ObjectId() }, n: 1.5, l: Long.fromNumber(3), t: true, nul: null, at: new Date(1), documents: docs, $db: 'x' }));
+    const raws = insertDocumentBytes(body)!;
+    expect(raws.map((r) => deserialize(r))).to.deep.equal(docs);
+    expect(insertDocumentBytes(Buffer.from(serialize({ insert: 'c', $db: 'x' })))).to.equal(null);
+    expect(insertDocumentBytes(Buffer.from(serialize({ insert: 'c', documents: 'no' })))).to.equal(null);
+    expect(insertDocumentBytes(Buffer.from(serialize({ insert: 'c', documents: [1, 2] })))).to.equal(null);
+    expect(insertDocumentBytes(Buffer.from(serialize({ insert: 'c', re: /x/, documents: docs })))).to.equal(null); // a type it does not skip
+  });
+
+  it('an insert sent as an OP_MSG document sequence also stores the sequence\'s bytes', () => {
+    const dir = tempDir();
+    const store = new Store(dir);
+    const engine = new Engine(store, { ttlIntervalMs: 0 });
+    try {
+      const docs = [{ _id: 'a', v: 1 }, { _id: 'b', v: [1, 2] }];
+      const seqDocs = Buffer.concat(docs.map((d) => Buffer.from(serialize(d))));
+      const id = Buffer.from('documents\0');
+      const seq = Buffer.concat([Buffer.from([1]), Buffer.alloc(4), id, seqDocs]);
+      seq.writeInt32LE(seq.length - 1, 1);
+      const body = Buffer.concat([Buffer.from([0]), Buffer.from(serialize({ insert: 'c', $db: 'x' }))]);
+      const msg = Buffer.concat([Buffer.alloc(20), body, seq]);
+      msg.writeInt32LE(msg.length, 0);
+      msg.writeInt32LE(7, 4);
+      msg.writeInt32LE(2013, 12);
+      const before = storeStats.wirePuts;
+      const reply = deserialize(engine.handleMessage(msg, 1)!.subarray(21));
+      expect(reply).to.deep.equal({ n: 2, ok: 1 });
+      expect(storeStats.wirePuts - before).to.equal(2);
+      const rows = store.sql.prepare('SELECT doc FROM docs ORDER BY k').all() as { doc: Buffer }[];
+      expect(rows.map((r) => deserialize(r.doc))).to.deep.equal(docs);
+      expect(Buffer.from(rows[0].doc).equals(Buffer.from(serialize(docs[0])))).to.equal(true);
+    } finally {
+      engine.close();
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

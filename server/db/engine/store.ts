@@ -11,6 +11,17 @@ import { err } from './errors.ts';
 
 export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
 
+/**
+ * The BSON bytes an inserted document was decoded from (wire.ts sets them for the documents of
+ * an `insert` command). The commit writes these bytes to SQLite instead of serialising the
+ * document again, and drops them: `deserialize(bytes)` is the stored document itself, which is
+ * never changed in place (a changed document is a new object, without bytes).
+ */
+export const wireBytes = new WeakMap<Doc, Uint8Array>();
+
+/** Documents written from their wire bytes (diagnostics, tests). */
+export const storeStats = { wirePuts: 0 };
+
 export interface IndexSpec {
   v?: number;
   key: Record<string, number | string>;
@@ -420,9 +431,15 @@ export class Store {
     this.tx = this.sql.transaction((ops: Op[]) => {
       for (const op of ops) {
         switch (op.t) {
-          case 'put':
-            this.stmts.put.run(op.cid, op.k, serialize(op.doc));
+          case 'put': {
+            const raw = wireBytes.get(op.doc);
+            if (raw) {
+              wireBytes.delete(op.doc);
+              storeStats.wirePuts++;
+            }
+            this.stmts.put.run(op.cid, op.k, raw ?? serialize(op.doc));
             break;
+          }
           case 'del':
             this.stmts.del.run(op.cid, op.k);
             break;

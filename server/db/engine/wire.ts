@@ -2,8 +2,8 @@
 // checksumPresent / moreToCome flags) and the legacy OP_QUERY handshake answered with OP_REPLY.
 import { serialize, deserialize } from 'bson';
 import { rawBatch } from './cursors.ts';
-import { DESERIALIZE_OPTS } from './store.ts';
-import type { Doc } from './bsonutil.ts';
+import { DESERIALIZE_OPTS, wireBytes } from './store.ts';
+import { isPlainObject, type Doc } from './bsonutil.ts';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -41,6 +41,77 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
 
 export class ProtocolError extends Error {}
 
+/** End of a BSON element's value starting at p (exclusive), or -1 for a type not handled here. */
+function valueEnd(b: Buffer, type: number, p: number): number {
+  switch (type) {
+    case 0x01: // double
+    case 0x09: // date
+    case 0x11: // timestamp
+    case 0x12: // int64
+      return p + 8;
+    case 0x02: // string
+    case 0x0d: // code
+    case 0x0e: // symbol
+      return p + 4 + b.readInt32LE(p);
+    case 0x03: // document
+    case 0x04: // array
+      return p + b.readInt32LE(p);
+    case 0x05: // binary
+      return p + 5 + b.readInt32LE(p);
+    case 0x07: // ObjectId
+      return p + 12;
+    case 0x08: // boolean
+      return p + 1;
+    case 0x06: // undefined
+    case 0x0a: // null
+    case 0x7f: // MaxKey
+    case 0xff: // MinKey
+      return p;
+    case 0x10: // int32
+      return p + 4;
+    case 0x13: // decimal128
+      return p + 16;
+  }
+  return -1;
+}
+
+/**
+ * The bytes of each element of the `documents` array of an insert command's body (kind 0
+ * section), or null when the body is not laid out as expected (then nothing is reused).
+ */
+export function insertDocumentBytes(body: Buffer): Buffer[] | null {
+  const end = body.length - 1;
+  let o = 4;
+  while (o < end) {
+    const type = body[o++];
+    const nul = body.indexOf(0, o);
+    if (nul < 0 || nul >= end) return null;
+    const name = body.toString('utf8', o, nul);
+    o = nul + 1;
+    if (name === 'documents') {
+      if (type !== 0x04) return null;
+      const arrEnd = o + body.readInt32LE(o);
+      const out: Buffer[] = [];
+      let q = o + 4;
+      while (q < arrEnd - 1) {
+        if (body[q++] !== 0x03) return null;
+        const n = body.indexOf(0, q);
+        if (n < 0 || n >= arrEnd || body.toString('latin1', q, n) !== String(out.length)) return null;
+        q = n + 1;
+        const dsize = body.readInt32LE(q);
+        if (dsize < 5 || q + dsize > arrEnd - 1) return null;
+        out.push(body.subarray(q, q + dsize));
+        q += dsize;
+      }
+      return q === arrEnd - 1 && body[q] === 0 ? out : null;
+    }
+    const next = valueEnd(body, type, o);
+    if (next < 0 || next > end) return null;
+    o = next;
+  }
+  return null;
+}
+
 /** Parses one complete message (header included). */
 export function parseMessage(msg: Buffer): Request {
   const requestId = msg.readInt32LE(4);
@@ -55,12 +126,15 @@ export function parseMessage(msg: Buffer): Request {
     }
     let pos = 20;
     let body: Doc | undefined;
+    let bodyBytes: Buffer | undefined;
     const sequences: [string, Doc[]][] = [];
+    const seqBytes = new Map<string, Buffer[]>();
     while (pos < end) {
       const kind = msg[pos++];
       if (kind === 0) {
         const size = msg.readInt32LE(pos);
-        body = deserialize(msg.subarray(pos, pos + size), DESERIALIZE_OPTS);
+        bodyBytes = msg.subarray(pos, pos + size);
+        body = deserialize(bodyBytes, DESERIALIZE_OPTS);
         pos += size;
       } else if (kind === 1) {
         const size = msg.readInt32LE(pos);
@@ -70,12 +144,16 @@ export function parseMessage(msg: Buffer): Request {
         const id = msg.toString('utf8', p, nul);
         p = nul + 1;
         const docs: Doc[] = [];
+        const raws: Buffer[] = [];
         while (p < secEnd) {
           const dsize = msg.readInt32LE(p);
-          docs.push(deserialize(msg.subarray(p, p + dsize), DESERIALIZE_OPTS));
+          const raw = msg.subarray(p, p + dsize);
+          docs.push(deserialize(raw, DESERIALIZE_OPTS));
+          raws.push(raw);
           p += dsize;
         }
         sequences.push([id, docs]);
+        seqBytes.set(id, raws);
         pos = secEnd;
       } else {
         throw new ProtocolError(`unknown OP_MSG section kind ${kind}`);
@@ -83,6 +161,13 @@ export function parseMessage(msg: Buffer): Request {
     }
     if (!body) throw new ProtocolError('OP_MSG without a body section');
     for (const [id, docs] of sequences) body[id] = docs;
+    if (Object.keys(body)[0] === 'insert' && Array.isArray(body.documents)) {
+      const seq = seqBytes.get('documents');
+      const raws = seq ?? (bodyBytes ? insertDocumentBytes(bodyBytes) : null);
+      if (raws && raws.length === body.documents.length) {
+        for (let i = 0; i < raws.length; i++) if (isPlainObject(body.documents[i])) wireBytes.set(body.documents[i], raws[i]);
+      }
+    }
     return { requestId, opCode, body, moreToCome: (flags & MORE_TO_COME) !== 0 };
   }
   if (opCode === OP_QUERY) {
