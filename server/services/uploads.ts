@@ -9,7 +9,7 @@ import { checkUpload } from '../excel/upload-check.ts';
 import { parseReturnsWorkbook, type ParseResult, type UploadError } from '../excel/upload-parse.ts';
 import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
-import { commitBatch, latestRevision, newOwner, type Submitter } from './returns.ts';
+import { commitBatch, latestReturns, newOwner, type Submitter } from './returns.ts';
 import { Unit } from '../models/unit.ts';
 
 export type { UploadError };
@@ -159,9 +159,10 @@ export interface PreviewUnit {
 
 export async function buildPreview(period: string, rows: ParsedUpload['rows']): Promise<PreviewUnit[]> {
   const units = await unitStates();
+  const latest = await latestReturns(period, rows.map((r) => r.unit));
   const out: PreviewUnit[] = [];
   for (const r of rows) {
-    const cur = await latestRevision(period, r.unit);
+    const cur = latest.get(r.unit)?.latest ?? null;
     const fields = FIELD_KEYS.map((k) => ({ key: k, label: FIELD_LABELS[k], before: cur ? cur.values[k] : null, after: r.values[k], changed: !cur || cur.values[k] !== r.values[k] }));
     const ratios = RATIOS.map((x) => {
       const before = cur ? x.value(cur.values) : null;
