@@ -163,7 +163,8 @@ export async function periodReturns(period: string): Promise<Map<string, PeriodR
  */
 export async function latestReturns(period: string, units?: readonly string[]): Promise<Map<string, PeriodReturn>> {
   const filter = units ? { period, unit: { $in: [...new Set(units)] } } : { period };
-  const docs = (await ReturnRevision.find(filter).sort({ unit: 1, revision: 1 }).lean()) as unknown as RevisionLean[];
+  // Everything a view needs; not the _id and version key (a period holds one document per revision).
+  const docs = (await ReturnRevision.find(filter, { _id: 0, __v: 0 }).sort({ unit: 1, revision: 1 }).lean()) as unknown as RevisionLean[];
   const vis = await visibleOnly(docs);
   const deadline = await deadlineOf(period);
   const out = new Map<string, PeriodReturn>();
