@@ -72,6 +72,10 @@ describe('upload preview: current state of every unit in one read', () => {
       const some = await returns.latestReturns(P, [...units, 'D001']);
       expect([...some.keys()].sort()).to.deep.equal(units.filter((u) => all.has(u)).sort());
       for (const [u, r] of some) expect(r, u).to.deep.equal(all.get(u));
+      units.forEach((u, i) => {
+        expect(all.get(u)?.latest ?? null, u).to.deep.equal(latest[i]);
+        if (latest[i]) expect(all.get(u)!.revisions, u).to.equal(latest[i]!.revision);
+      });
       return preview;
     };
 
