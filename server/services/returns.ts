@@ -16,6 +16,11 @@
 //   commit record exists and discards the others (whose owner is gone).
 // * A batch stuck `pending` (owner process died) blocks its units only until its lease expires or its
 //   owner is known dead; then any writer discards it (conditional pending → discarded).
+// * Writes of one API upload, in order (a kill between any two leaves a state recovery handles):
+//   original file (GridFS) → batch `pending` → read of the units' current tops → revisions
+//   (committed:false) → THE commit record → revisions committed:true → audit entries (idempotent keys)
+//   → `finalized`. The batch is never read back: its rows, fixed at insert, are passed along in memory;
+//   the commit record stays conditional on `pending`, so nothing is assumed about what happened meanwhile.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Types } from 'mongoose';
