@@ -230,7 +230,7 @@ export function canon(v: unknown): string {
  * the same order) are compared element by element, anything else by its canonical string.
  */
 export function sameCanon(a: unknown, b: unknown): boolean {
-  if (a === b && (typeof a !== 'object' || a === null)) return true;
+  if (a === b) return true; // the same value, or the same (never mutated) object
   const aa = Array.isArray(a);
   const ba = Array.isArray(b);
   if (aa || ba) {
