@@ -6,6 +6,8 @@
 // Readers follow the pointer only, so a computation killed half-way is never seen; its stray rows are
 // swept by the next computation. A final set is never flipped by a computation.
 import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
 import { badRequest, conflict, notFound } from '../domain/errors.ts';
@@ -341,6 +343,11 @@ export async function resultsOf(period: string, opts: { onlyUnit?: string; set?:
 export interface ResultsBody {
   body: Buffer;
   etag: string;
+  /**
+   * The same JSON gzip-compressed, with its own strong ETag (another representation). Compressed once
+   * per cached body, on first demand; absent for small bodies.
+   */
+  gzipped?: () => Promise<{ body: Buffer; etag: string }>;
 }
 
 // The serialised bodies of recent whole-period views. A body is a pure function of the period's
@@ -348,15 +355,33 @@ export interface ResultsBody {
 // key) and of the rows of that computeId (immutable), so a request only reads the pointer, and any
 // recomputation, publication or reopen (a new computeId, or a new status / publishedAt on the same
 // one) gives a new key: the next request builds the new body. Bounded by entries and bytes (at 50k
-// units a body is ≈ 25 MB); concurrent requests share one build and one buffer.
+// units a body is ≈ 25 MB; its gzip, made on first demand, adds about a tenth and is counted with it);
+// concurrent requests share one build and one buffer.
 const BODY_CACHE_MAX_ENTRIES = 8;
 const BODY_CACHE_MAX_BYTES = 96 * 1024 * 1024;
 const bodyCache = new Map<string, { body: Promise<ResultsBody>; bytes: number }>();
 let bodyCacheBytes = 0;
 
+const etagOf = (bytes: Buffer) => `"${crypto.createHash('sha256').update(bytes).digest('base64url')}"`;
+const GZIP_MIN_BYTES = 1024;
+const gzipAsync = promisify(zlib.gzip);
+
 function serialise(view: ResultsView): ResultsBody {
   const body = Buffer.from(JSON.stringify(view));
-  return { body, etag: `"${crypto.createHash('sha256').update(body).digest('base64url')}"` };
+  return { body, etag: etagOf(body) };
+}
+
+/** serialise, plus a memoised gzip of the bytes (in the thread pool, never blocking requests). */
+function serialiseCompressible(view: ResultsView): ResultsBody {
+  const out = serialise(view);
+  if (out.body.length < GZIP_MIN_BYTES) return out;
+  let gz: Promise<{ body: Buffer; etag: string }> | null = null;
+  out.gzipped = () => {
+    gz ??= gzipAsync(out.body, { level: 6 }).then((body) => ({ body, etag: etagOf(body) }));
+    gz.catch(() => (gz = null));
+    return gz;
+  };
+  return out;
 }
 
 function evictBodies(keep: string): void {
@@ -383,6 +408,21 @@ function cachedBody(key: string, build: () => Promise<ResultsBody>): Promise<Res
       entry.bytes = b.body.length;
       bodyCacheBytes += entry.bytes;
       evictBodies(key);
+      // (This handler runs before any caller sees the body.) Count the gzip once it exists.
+      const gzipped = b.gzipped;
+      if (gzipped) {
+        let counted = false;
+        b.gzipped = () =>
+          gzipped().then((z) => {
+            if (!counted && bodyCache.get(key) === entry) {
+              counted = true;
+              entry.bytes += z.body.length;
+              bodyCacheBytes += z.body.length;
+              evictBodies(key);
+            }
+            return z;
+          });
+      }
     },
     () => {
       if (bodyCache.get(key) === entry) bodyCache.delete(key);
@@ -407,7 +447,7 @@ export async function getResultsBody(period: string, opts: { reporterUnit?: stri
   }
   const head = viewOf(period, set, []);
   const key = `${computeId}|${JSON.stringify(head)}`;
-  return cachedBody(key, async () => serialise(viewOf(period, set, await snapshotRows(period, computeId))));
+  return cachedBody(key, async () => serialiseCompressible(viewOf(period, set, await snapshotRows(period, computeId))));
 }
 
 /** Status of a period's snapshot without computing one (null: none yet). */

@@ -84,6 +84,22 @@ describe('results caches: never stale, credentials never cached', function () {
     expect(other.status).to.equal(200);
     expect(other.text).to.equal(r1.text);
 
+    // gzip for clients that ask for it: the same JSON, its own ETag, Vary: Accept-Encoding.
+    const plain = await t.api(office).get(`/api/v1/results/${P}`, { 'accept-encoding': 'identity' });
+    const gz = await t.api(office).get(`/api/v1/results/${P}`, { 'accept-encoding': 'gzip' });
+    expect(plain.headers.get('content-encoding')).to.equal(null);
+    expect(gz.headers.get('content-encoding')).to.equal('gzip');
+    expect(gz.text).to.equal(plain.text);
+    expect(plain.text).to.equal(r1.text);
+    expect(gz.headers.get('vary')).to.match(/accept-encoding/i);
+    expect(plain.headers.get('vary')).to.match(/accept-encoding/i);
+    expect(gz.headers.get('etag')).to.not.equal(plain.headers.get('etag'));
+    expect((await t.api(office).get(`/api/v1/results/${P}`, { 'accept-encoding': 'gzip', ...revalidate(gz.headers.get('etag')!) })).status).to.equal(304);
+    expect((await t.api(office).get(`/api/v1/results/${P}`, { 'accept-encoding': 'identity', ...revalidate(plain.headers.get('etag')!) })).status).to.equal(304);
+    const crossed = await t.api(office).get(`/api/v1/results/${P}`, { 'accept-encoding': 'identity', ...revalidate(gz.headers.get('etag')!) });
+    expect(crossed.status).to.equal(200);
+    expect(crossed.text).to.equal(plain.text);
+
     // A reporter before publication: its own row only, with its own ETag (never the whole body's).
     const rep = await t.api(repD2.token).get(`/api/v1/results/${P}`, revalidate(etag));
     expect(rep.status).to.equal(200);

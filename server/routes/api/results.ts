@@ -14,12 +14,20 @@ export const router = Router();
  * GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline).
  * The body is served from bytes cached per snapshot (server/services/scoring.ts getResultsBody), with a
  * strong ETag; `Cache-Control: private, no-cache`: a client may keep it but must revalidate every
- * time (If-None-Match → 304 while the snapshot and its status are unchanged).
+ * time (If-None-Match → 304 while the snapshot and its status are unchanged). Gzip-compressed (with
+ * its own ETag) for clients that accept it.
  */
 router.get('/results/:period', requireAuth, async (req, res) => {
   const p = principalOf(req);
   const period = assertQuarter(String(req.params.period));
-  const { body, etag } = await getResultsBody(period, p.role === 'reporter' ? { reporterUnit: p.unit ?? '' } : {});
+  const b = await getResultsBody(period, p.role === 'reporter' ? { reporterUnit: p.unit ?? '' } : {});
+  let { body, etag } = b;
+  res.vary('Accept-Encoding');
+  // gzip (compressed once per snapshot) only when the client asks for it and prefers it to identity.
+  if (b.gzipped && req.headers['accept-encoding'] && req.acceptsEncodings('gzip', 'identity') === 'gzip') {
+    ({ body, etag } = await b.gzipped());
+    res.set('Content-Encoding', 'gzip');
+  }
   res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: etag });
   // res.send answers 304 (no body) when the request's If-None-Match names this ETag.
   res.send(body);
