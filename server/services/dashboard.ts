@@ -13,7 +13,7 @@ import { Notice } from '../models/notice.ts';
 import { ResultSet } from '../models/result.ts';
 import { assertQuarter, currentReportingPeriod, getPeriod, quarterAt, timeZone } from './periods.ts';
 import { periodReturns, revisionsOf, type RevisionView } from './returns.ts';
-import { currentScheme } from './scheme.ts';
+import { currentScheme, schemeVersion } from './scheme.ts';
 import { explainUnit, getResults, resultSetPointers, resultsOf, rowsOfPeriods, type Explanation, type ResultSetPointer, type ResultsView } from './scoring.ts';
 import { getUnit, listUnits, type UnitView } from './units.ts';
 
@@ -509,16 +509,33 @@ export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'a
   return keyed.map((k) => k.row);
 }
 
+// A saved scheme version never changes (server/services/scheme.ts: an edit inserts version n+1;
+// the unique version index refuses a second document for n), so its indicator list is kept per
+// version on every instance: no read of the scheme per ranking page. A handful of versions at most.
+type IndicatorDef = Readonly<{ id: string; name: string; weight: number }>;
+const indicatorDefsByVersion = new Map<number, readonly IndicatorDef[]>();
+
+async function indicatorDefs(version: number): Promise<readonly IndicatorDef[]> {
+  const hit = indicatorDefsByVersion.get(version);
+  if (hit) return hit;
+  const rec = await schemeVersion(version);
+  const defs = Object.freeze(rec.scheme.indicators.map((i) => Object.freeze({ id: i.id, name: i.name, weight: i.weight })));
+  indicatorDefsByVersion.set(version, defs);
+  return defs;
+}
+
 export async function ranking(
   v: Viewer,
   q: { period: string; category: UnitCategory; sort?: unknown; dir?: unknown; set?: PeriodPointer },
 ): Promise<RankingView> {
-  const [{ view: results, computeId }, schemeRecord] = await Promise.all([resultsOf(q.period, { set: q.set }), currentScheme()]);
+  const { view: results, computeId } = await resultsOf(q.period, { set: q.set });
   if (v.role === 'reporter' && results.status !== 'final') throw forbidden(`${q.period} 期考核结果尚未发布`);
-  const scheme = schemeRecord.scheme;
-  const ids = results.results[0] ? Object.keys(results.results[0].indicators) : scheme.indicators.map((i) => i.id);
+  // The columns are named and weighted by the scheme version the snapshot was computed with (the
+  // one the page's subtitle names), so the header's 满分 matches the scores below it.
+  const defs = await indicatorDefs(results.schemeVersion);
+  const ids = results.results[0] ? Object.keys(results.results[0].indicators) : defs.map((i) => i.id);
   const indicators = ids.map((id) => {
-    const def = scheme.indicators.find((i) => i.id === id);
+    const def = defs.find((i) => i.id === id);
     return { id, name: def?.name ?? id, weight: def?.weight ?? 0 };
   });
   const sort = parseSort(q.sort, ids);

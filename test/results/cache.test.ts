@@ -143,19 +143,25 @@ describe('results caches: never stale, credentials never cached', function () {
     expect(page.text).to.contain('计算于 2026/10/11 09:02');
   });
 
-  it('scheme change: the page names the new indicators at once; a score run then records the new version', async () => {
+  it('scheme change: the page names the indicators of the version its results used; the next score run switches both', async () => {
     const cur = (await t.api(admin).get('/api/v1/scheme')).body.scheme;
+    const oldName = cur.indicators[0].name as string;
     const page0 = await officeWeb.get(`/ranking?period=${P}`);
-    expect(page0.text).to.contain(`<span class="ind-name">${cur.indicators[0].name}</span>`);
+    expect(page0.text).to.contain(`<span class="ind-name">${oldName}</span>`);
     cur.indicators[0].name = '系统外网接入率（新）';
     const saved = await t.api(admin).put('/api/v1/scheme', { scheme: cur, baseVersion: 1, note: 'rename I1' });
     expect(saved.status, saved.text).to.equal(201);
+    // Results still from version 1: its names and weights, as the subtitle says.
     const page1 = await officeWeb.get(`/ranking?period=${P}`);
-    expect(page1.text).to.contain('<span class="ind-name">系统外网接入率（新）</span>');
     expect(page1.text).to.contain('考核方案第 1 版');
+    expect(page1.text).to.contain(`<span class="ind-name">${oldName}</span>`);
+    expect(page1.text).to.not.contain('系统外网接入率（新）');
     await runJob(t, admin, 'score', P);
     expect((await results(t.api(office), P)).schemeVersion).to.equal(2);
-    expect((await officeWeb.get(`/ranking?period=${P}`)).text).to.contain('考核方案第 2 版');
+    const page2 = await officeWeb.get(`/ranking?period=${P}`);
+    expect(page2.text).to.contain('考核方案第 2 版');
+    expect(page2.text).to.contain('<span class="ind-name">系统外网接入率（新）</span>');
+    expect(page2.text).to.not.contain(`<span class="ind-name">${oldName}</span>`);
   });
 
   it('unit rename and deactivation show after the score run that takes them in', async () => {
