@@ -237,11 +237,21 @@ function rowView(r: Record<string, unknown>): UnitResult & { revision: number | 
 }
 
 /** The snapshot pointer, computing a first provisional snapshot when the period has none. */
+// First computations in progress on this instance, per period: concurrent first requests wait for
+// one computation instead of each running their own (at 50k units one is minutes and a lot of memory).
+// Other instances may still compute at the same time: the pointer's conditional flip settles that.
+const firstComputations = new Map<string, Promise<unknown>>();
+
 async function ensureSet(period: string): Promise<ResultSetPointer> {
   assertQuarter(period);
   let set = await readPointer(period);
   if (!set) {
-    await computeAndStore(period);
+    let computing = firstComputations.get(period);
+    if (!computing) {
+      computing = computeAndStore(period).finally(() => firstComputations.delete(period));
+      firstComputations.set(period, computing);
+    }
+    await computing;
     set = await readPointer(period);
   }
   if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);

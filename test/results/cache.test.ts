@@ -5,7 +5,7 @@
 // next request shows the new state. Credentials are never cached: a revoked token, a deactivated
 // user or a logged-out session is refused at once. Real HTTP against the real app.
 import { expect } from 'chai';
-import { ResultSet } from '../../server/models/result.ts';
+import { ResultRow, ResultSet } from '../../server/models/result.ts';
 import { startTestApp, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
 import { at, byUnit, PERFECT, putUnit, results, runJob, submit, uniform } from './fixtures.ts';
 
@@ -233,6 +233,22 @@ describe('results caches: never stale, credentials never cached', function () {
     const page = await officeWeb.get(`/ranking?period=${P}`);
     expect(page.text).to.contain('<strong>暂定结果</strong>');
     expect(page.text).to.contain(`<option value="${P}" selected>${P}（暂定）</option>`);
+  });
+
+  it('concurrent first requests for a period without results share one computation and see the same snapshot', async () => {
+    const Q = '2026Q2';
+    expect(await ResultSet.exists({ period: Q })).to.equal(null);
+    const api = await Promise.all(Array.from({ length: 6 }, () => t.api(office).get(`/api/v1/results/${Q}`, { 'accept-encoding': 'identity' })));
+    const pages = await Promise.all(Array.from({ length: 3 }, () => officeWeb.get(`/ranking?period=${Q}&category=city`)));
+    for (const r of api) {
+      expect(r.status, r.text).to.equal(200);
+      expect(r.text).to.equal(api[0]!.text);
+    }
+    expect(api[0]!.body.results.map((x: { unit: string }) => x.unit).sort()).to.deep.equal(['C01', 'C02', 'D001', 'D002']);
+    for (const p of pages) expect(p.status).to.equal(200);
+    const set = await ResultSet.findOne({ period: Q }).lean();
+    expect(set!.computedAt.toISOString()).to.equal(api[0]!.body.computedAt);
+    expect(await ResultRow.distinct('computeId', { period: Q })).to.have.length(1);
   });
 
   it('credentials are checked on every request: a revoked token, a deactivated user, a logout', async () => {
