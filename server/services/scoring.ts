@@ -236,12 +236,12 @@ function rowView(r: Record<string, unknown>): UnitResult & { revision: number | 
   };
 }
 
-/** The snapshot pointer, computing a first provisional snapshot when the period has none. */
 // First computations in progress on this instance, per period: concurrent first requests wait for
 // one computation instead of each running their own (at 50k units one is minutes and a lot of memory).
 // Other instances may still compute at the same time: the pointer's conditional flip settles that.
 const firstComputations = new Map<string, Promise<unknown>>();
 
+/** The snapshot pointer, computing a first provisional snapshot when the period has none. */
 async function ensureSet(period: string): Promise<ResultSetPointer> {
   assertQuarter(period);
   let set = await readPointer(period);
@@ -294,7 +294,6 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
 
 function viewOf(period: string, set: ResultSetPointer, rows: readonly RowView[]): ResultsView {
   return {
@@ -387,8 +386,13 @@ function serialiseCompressible(view: ResultsView): ResultsBody {
   if (out.body.length < GZIP_MIN_BYTES) return out;
   let gz: Promise<{ body: Buffer; etag: string }> | null = null;
   out.gzipped = () => {
-    gz ??= gzipAsync(out.body, { level: 6 }).then((body) => ({ body, etag: etagOf(body) }));
-    gz.catch(() => (gz = null));
+    if (!gz) {
+      const made = gzipAsync(out.body, { level: 6 }).then((body) => ({ body, etag: etagOf(body) }));
+      made.catch(() => {
+        if (gz === made) gz = null;
+      });
+      gz = made;
+    }
     return gz;
   };
   return out;
