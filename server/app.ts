@@ -186,17 +186,18 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     touchAfter: 60,
     stringify: false,
   });
-  app.use(
-    session({
-      name: 'sid',
-      secret: sessionSecret,
-      store,
-      resave: false,
-      saveUninitialized: false,
-      rolling: true,
-      cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds * 1000 },
-    }),
-  );
+  const sessions = session({
+    name: 'sid',
+    secret: sessionSecret,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds * 1000 },
+  });
+  // An API request with an Authorization header is judged on it alone (http/auth.ts), so it needs no
+  // session: skipping the middleware saves a session id and, with a cookie, a session read.
+  app.use((req, res, next) => (isApiRequest(req) && req.headers.authorization !== undefined ? next() : sessions(req, res, next)));
 
   app.use(identifyMiddleware);
   app.use(csrfProtection);

@@ -20,7 +20,7 @@ import { Case } from '../models/case.ts';
 import { ResultSet } from '../models/result.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
-import { rowsOfPeriods, SYSTEM_ACTOR } from './scoring.ts';
+import { recordPublication, rowsOfPeriods, SYSTEM_ACTOR } from './scoring.ts';
 import { schemeVersion } from './scheme.ts';
 
 export interface CaseView {
@@ -194,7 +194,10 @@ export async function runAccountabilityJob(opts: { period?: string } = {}): Prom
     ? [opts.period]
     : (await ResultSet.find({ status: 'final' }, { period: 1 }).sort({ period: 1 }).lean()).map((s) => s.period);
   let opened = 0;
-  for (const p of periods) opened += (await openCasesForPeriod(p)).opened;
+  for (const p of periods) {
+    await recordPublication(p); // completes a publication cut short after its snapshot became final
+    opened += (await openCasesForPeriod(p)).opened;
+  }
   const overdue = await markOverdue();
   return { periods: periods.length, opened, overdue };
 }

@@ -531,23 +531,33 @@ export async function publish(actor: Actor, period: string): Promise<ResultsView
     if (w.frozen) throw conflict('already_published', `${period} 期结果已发布`);
     throw conflict('results_busy', `${period} 期结果正在计算，请稍后重试`);
   }
-  const now = clock.now();
-  await Period.updateOne(
-    { period },
-    { $set: { publishedAt: now }, $setOnInsert: { period, deadline: new Date(p.deadline) } },
-    { upsert: true },
-  );
-  const set = await ResultSet.findOne({ period }).lean();
-  await audit(actor, {
-    action: 'results.publish',
-    entity: 'results',
-    entityId: period,
-    before: before ? { status: before.status, computeId: String(before.computeId) } : null,
-    after: { status: 'final', computeId: String(set!.computeId), schemeVersion: set!.schemeVersion, rows: set!.rowCount },
-  });
+  await recordPublication(period, actor, before ? { status: before.status, computeId: String(before.computeId) } : null);
   // Accountability follows publication (idempotent; the daily job repeats it if we die here).
   if (afterPublish) await afterPublish(period);
   return getResults(period);
+}
+
+/**
+ * The publication's records besides the final snapshot: the period's `publishedAt` and one audit entry
+ * per published snapshot (keyed by computeId, so a second write is ignored). Idempotent: publish()
+ * writes them, and the accountability job completes them for a period whose publication was cut short
+ * after its snapshot became final (a kill there would otherwise leave them missing for good).
+ */
+export async function recordPublication(period: string, actor?: Actor, before: { status: string; computeId: string } | null = null): Promise<void> {
+  const set = await ResultSet.findOne({ period }).lean();
+  if (!set || set.status !== 'final') return;
+  const at = set.publishedAt ?? clock.now();
+  const p = await getPeriod(period);
+  await Period.updateOne({ period }, { $set: { publishedAt: at }, $setOnInsert: { period, deadline: new Date(p.deadline) } }, { upsert: true });
+  await audit(actor ?? { username: set.publishedBy ?? SYSTEM_ACTOR.username, role: null }, {
+    action: 'results.publish',
+    entity: 'results',
+    entityId: period,
+    before,
+    after: { status: 'final', computeId: String(set.computeId), schemeVersion: set.schemeVersion, rows: set.rowCount },
+    key: `results.publish:${period}:${String(set.computeId)}`,
+    at,
+  });
 }
 
 /** Makes a published period provisional again (audited, with a reason). It is not auto-published again. */
