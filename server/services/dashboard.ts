@@ -524,6 +524,35 @@ async function indicatorDefs(version: number): Promise<readonly IndicatorDef[]> 
   return defs;
 }
 
+// What every ranking page of a snapshot shares: its per-category counts, each category's rows and the
+// indicator ids. A function of (period, computeId) alone (a snapshot's rows never change), so kept
+// for the few snapshots the pages show; a request then does no pass over the period's rows.
+interface SnapshotSplit {
+  counts: Readonly<Record<UnitCategory, number>>;
+  byCategory: ReadonlyMap<string, readonly Row[]>;
+  ids: readonly string[] | null;
+}
+const SPLIT_CACHE_SIZE = 8;
+const splitCache = new Map<string, SnapshotSplit>();
+
+function splitOf(period: string, computeId: string, rows: readonly Row[]): SnapshotSplit {
+  const key = `${period}/${computeId}`;
+  const hit = splitCache.get(key);
+  if (hit) return hit;
+  const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, 0])) as Record<UnitCategory, number>;
+  const byCategory = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (Object.hasOwn(counts, r.category)) counts[r.category]++;
+    const list = byCategory.get(r.category);
+    if (list) list.push(r);
+    else byCategory.set(r.category, [r]);
+  }
+  const split: SnapshotSplit = { counts: Object.freeze(counts), byCategory, ids: rows[0] ? Object.freeze(Object.keys(rows[0].indicators)) : null };
+  splitCache.set(key, split);
+  if (splitCache.size > SPLIT_CACHE_SIZE) splitCache.delete(splitCache.keys().next().value!);
+  return split;
+}
+
 export async function ranking(
   v: Viewer,
   q: { period: string; category: UnitCategory; sort?: unknown; dir?: unknown; set?: PeriodPointer },
@@ -533,20 +562,15 @@ export async function ranking(
   // The columns are named and weighted by the scheme version the snapshot was computed with (the
   // one the page's subtitle names), so the header's 满分 matches the scores below it.
   const defs = await indicatorDefs(results.schemeVersion);
-  const ids = results.results[0] ? Object.keys(results.results[0].indicators) : defs.map((i) => i.id);
+  const split = splitOf(q.period, computeId, results.results);
+  const ids = split.ids ?? defs.map((i) => i.id);
   const indicators = ids.map((id) => {
     const def = defs.find((i) => i.id === id);
     return { id, name: def?.name ?? id, weight: def?.weight ?? 0 };
   });
   const sort = parseSort(q.sort, ids);
   const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : naturalDir(sort);
-  // One pass: the per-category counts and this category's rows.
-  const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, 0])) as Record<UnitCategory, number>;
-  const inCategory: Row[] = [];
-  for (const r of results.results) {
-    if (Object.hasOwn(counts, r.category)) counts[r.category]++;
-    if (r.category === q.category) inCategory.push(r);
-  }
+  const inCategory = split.byCategory.get(q.category) ?? [];
   return {
     period: q.period,
     label: periodLabel(q.period),
@@ -560,7 +584,7 @@ export async function ranking(
     sort,
     dir,
     rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
-    counts,
+    counts: { ...split.counts },
   };
 }
 

@@ -102,12 +102,21 @@ function yearMonthFormat(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// Pages ask for the current quarter several times per request. A quarter starts at local midnight and
+// zone offsets are whole minutes, so the answer for one (zone, minute) is the answer for all of it.
+let lastQuarter: { tz: string; minute: number; quarter: string } | null = null;
+
 /** The quarter containing `at` in the configured zone. */
 export function quarterAt(at: Date): string {
-  const parts = yearMonthFormat(timeZone()).formatToParts(at);
+  const tz = timeZone();
+  const minute = Math.floor(at.getTime() / 60_000);
+  if (lastQuarter && lastQuarter.minute === minute && lastQuarter.tz === tz) return lastQuarter.quarter;
+  const parts = yearMonthFormat(tz).formatToParts(at);
   const year = Number(parts.find((p) => p.type === 'year')!.value);
   const month = Number(parts.find((p) => p.type === 'month')!.value);
-  return formatQuarter({ year, quarter: (Math.floor((month - 1) / 3) + 1) as 1 | 2 | 3 | 4 });
+  const quarter = formatQuarter({ year, quarter: (Math.floor((month - 1) / 3) + 1) as 1 | 2 | 3 | 4 });
+  if (Number.isFinite(minute)) lastQuarter = { tz, minute, quarter };
+  return quarter;
 }
 
 /** The period currently being reported: the last quarter that ended (its submission window is open now). */

@@ -143,3 +143,48 @@ describe('engine fast paths', function () {
     expect(scanStats.examined - before).to.equal(349);
   });
 });
+
+// The compiled filter fast path (query.ts compileSimpleFilter) must decide exactly as mingo's Query
+// with the engine's operators would: compared document by document on a corpus of awkward shapes.
+describe('engine compiled filters agree with the general (mingo) path', () => {
+  it('comparisons on Dates and ObjectIds, $exists, top-level $or / $and, nested and array fields', async () => {
+    const { compileFilter, mingoOptions } = await import('../../server/db/engine/query.ts');
+    const { Query } = await import('mingo/query');
+    const { ObjectId } = await import('bson');
+    const oid = new ObjectId('64b7f0c2a1b2c3d4e5f60718');
+    const other = new ObjectId('64b7f0c2a1b2c3d4e5f60719');
+    const t0 = new Date('2026-12-01T00:00:00Z');
+    const docs: Record<string, unknown>[] = [
+      { _id: 'a', expires: new Date('2026-12-02T00:00:00Z'), u: oid },
+      { _id: 'b', expires: new Date('2026-11-30T00:00:00Z'), u: other },
+      { _id: 'c', u: [oid, other] },
+      { _id: 'd', expires: null, u: null },
+      { _id: 'e', expires: [new Date('2026-12-05T00:00:00Z')], x: { y: 1 } },
+      { _id: 'f', expires: '2026-12-02', x: { y: null } },
+      { _id: 'g', expires: 5, x: [{ y: 2 }, {}] },
+      {},
+    ];
+    const filters: Record<string, unknown>[] = [
+      { _id: 'a', $or: [{ expires: { $exists: false } }, { expires: { $gt: t0 } }] },
+      { $or: [{ expires: { $exists: false } }, { expires: { $gt: t0 } }] },
+      { $and: [{ expires: { $exists: true } }, { expires: { $lte: t0 } }] },
+      { u: oid },
+      { u: { $in: [other, 'zz'] } },
+      { u: { $ne: oid } },
+      { u: { $nin: [oid] } },
+      { expires: t0 },
+      { expires: { $gte: t0, $lt: new Date('2026-12-03T00:00:00Z') } },
+      { expires: { $exists: true } },
+      { expires: { $exists: false } },
+      { 'x.y': { $exists: true } },
+      { 'x.y': { $exists: false } },
+      { $or: [{ _id: 'b' }, { $and: [{ _id: 'c' }, { u: other }] }] },
+      { $or: [{ u: null }, { expires: 5 }], _id: { $ne: 'd' } },
+    ];
+    for (const f of filters) {
+      const fast = compileFilter(f);
+      const general = new Query(f, mingoOptions());
+      for (const d of docs) expect(fast(d), `${JSON.stringify(f)} on ${JSON.stringify(d)}`).to.equal(general.test(d));
+    }
+  });
+});

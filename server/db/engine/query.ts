@@ -154,19 +154,35 @@ export function mingoOptions(extra: Doc = {}): Opts {
 }
 
 const isPrim = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
+/** Values mingo's `normalize` treats as a plain `$eq` value: primitives, valid Dates, ObjectIds. */
+const isScalarValue = (v: unknown) => isPrim(v) || (v instanceof Date && Number.isFinite(v.getTime())) || bsonType(v) === 'ObjectId';
 
 /**
- * Filters made only of field conditions with the comparison operators above on strings, numbers
- * and booleans ({a: 1, b: {$in: ['x']}, c: {$gte: 2}}) compile to exactly what mingo's Query
- * would build from them (its `normalize` turns a scalar into `$eq`, then one operator predicate
- * per key, all of which must hold), without constructing a Query per command. Null otherwise.
+ * Filters made only of field conditions with the comparison operators above on strings, numbers,
+ * booleans, Dates and ObjectIds ({a: 1, b: {$in: ['x']}, c: {$gte: 2}}), `$exists`, and top-level
+ * `$and` / `$or` of such filters ({_id: 'x', $or: [{e: {$exists: false}}, {e: {$gt: date}}]}, the
+ * session store's lookup) compile to exactly what mingo's Query would build from them (its
+ * `normalize` turns a scalar into `$eq`, then one operator predicate per key, all of which must
+ * hold; `$or` / `$and` a Query per element; `$exists` is mingo's own operator), without
+ * constructing a Query per command. Null otherwise (mingo then compiles it, errors included).
  */
 function compileSimpleFilter(filter: Doc): Pred | null {
   const preds: Pred[] = [];
   for (const field of Object.keys(filter)) {
-    if (field.startsWith('$')) return null;
     const v = filter[field];
-    if (isPrim(v)) {
+    if (field === '$or' || field === '$and') {
+      if (!Array.isArray(v) || !v.length) return null;
+      const subs: Pred[] = [];
+      for (const sub of v) {
+        const c = isPlainObject(sub) && Object.keys(sub).length ? compileSimpleFilter(sub) : null;
+        if (!c) return null;
+        subs.push(c);
+      }
+      preds.push(field === '$or' ? (d) => subs.some((p) => p(d)) : (d) => subs.every((p) => p(d)));
+      continue;
+    }
+    if (field.startsWith('$')) return null;
+    if (isScalarValue(v)) {
       preds.push(comparisonOps.$eq(field, v, null));
       continue;
     }
@@ -176,11 +192,14 @@ function compileSimpleFilter(filter: Doc): Pred | null {
     for (const o of ops) {
       const arg = v[o];
       if (o === '$in' || o === '$nin') {
-        if (!Array.isArray(arg) || !arg.every(isPrim)) return null;
+        if (!Array.isArray(arg) || !arg.every(isScalarValue)) return null;
         preds.push(comparisonOps[o](field, arg.slice(), null));
       } else if (o === '$eq' || o === '$ne' || o === '$gt' || o === '$gte' || o === '$lt' || o === '$lte') {
-        if (!isPrim(arg)) return null;
+        if (!isScalarValue(arg)) return null;
         preds.push(comparisonOps[o](field, arg, null));
+      } else if (o === '$exists') {
+        if (typeof arg !== 'boolean') return null;
+        preds.push((queryOps as unknown as Record<string, (s: string, v: unknown, o: Opts) => Pred>).$exists(field, arg, mingoOptions()));
       } else return null;
     }
   }
