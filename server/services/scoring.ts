@@ -203,7 +203,8 @@ export interface ResultsView {
   results: (UnitResult & { revision: number | null })[];
 }
 
-const ROW_PROJECTION = {
+/** The fields of a result row that views read (also what the export benchmark's baseline reads). */
+export const ROW_PROJECTION = {
   _id: 0,
   unit: 1,
   name: 1,
@@ -337,15 +338,20 @@ async function readPointer(period: string): Promise<ResultSetPointer | null> {
  * pointer when the caller has just read it (resultSetPointers), so it is not read again.
  */
 export async function getResults(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<ResultsView> {
-  return (await resultsOf(period, opts)).view;
+  const { view } = await resultsOf(period, opts);
+  return { ...view, results: view.results.slice() };
 }
 
-/** getResults and the computeId of the snapshot it shows (for caches of what is derived from it). */
+/**
+ * getResults and the computeId of the snapshot it shows (for caches of what is derived from it).
+ * The view's `results` is the snapshot's cached array itself (frozen, rows deep-frozen): read it,
+ * copy it to change it.
+ */
 export async function resultsOf(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<{ view: ResultsView; computeId: string }> {
   const set = opts.set && opts.set.period === period ? opts.set : await ensureSet(period);
   const computeId = String(set.computeId);
   const all = await snapshotRows(period, computeId);
-  return { view: viewOf(period, set, opts.onlyUnit === undefined ? all.slice() : all.filter((r) => r.unit === opts.onlyUnit)), computeId };
+  return { view: viewOf(period, set, opts.onlyUnit === undefined ? all : all.filter((r) => r.unit === opts.onlyUnit)), computeId };
 }
 
 /** `GET /results/:period` serialised: the JSON of getResults' view, and a strong ETag of these bytes. */

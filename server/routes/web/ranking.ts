@@ -13,49 +13,51 @@ export const router = Router();
 // per-cell helper calls dominated the page's CPU. '—' when absent.
 const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? numberFormat(2).format(x) : '—');
 
-// The table's rows as UTF-8 bytes, per (snapshot, category, sort, direction, indicator columns, viewer).
-// A snapshot's rows never change (server/services/scoring.ts: a recomputation, publication or reopen
-// gives a new computeId or is outside the rows), so an entry is never stale: a request whose period
-// now points at another snapshot simply uses another key. The viewer part: office, reviewers and
-// admins see the same rows (every unit linked); a reporter's differ (own row marked, only it linked).
-// Bounded by entries and bytes (a county table at 1k units is ≈ 0.8 MB of HTML); concurrent
-// requests for the same table share one render. Kept as bytes because the page is sent in three
-// parts (see sendPage): the rows are neither re-joined into a string nor re-encoded per request.
-const ROWS_CACHE_MAX_ENTRIES = 64;
-const ROWS_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-const rowsCache = new Map<string, { bytes: Promise<Buffer>; size: number }>();
-let rowsCacheBytes = 0;
+// The page's body (everything inside the layout: header, period list, tabs, table) as UTF-8 bytes,
+// per (snapshot and its pointer fields, category, sort, direction, indicator columns, period list,
+// viewer). A snapshot's rows never change (server/services/scoring.ts: a recomputation gives a new
+// computeId; a publication or reopen changes the pointer's status / publishedAt, both in the key),
+// so an entry is never stale: a request whose period now points elsewhere simply uses another key.
+// The viewer part: office, reviewers and admins see the same body (every unit linked, the period
+// workbook); a reporter's differ (own row marked, only it linked, own workbook). Bounded by entries
+// and bytes (a county table at 1k units is ≈ 0.8 MB of HTML); concurrent requests for the same body
+// share one render. Per request only the layout (user, navigation, CSRF token) is rendered; the body
+// is sent as it is (see sendPage).
+const BODY_CACHE_MAX_ENTRIES = 64;
+const BODY_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+const bodyCache = new Map<string, { bytes: Promise<Buffer>; size: number }>();
+let bodyCacheBytes = 0;
 
-function evictRows(keep: string): void {
-  for (const [key, entry] of rowsCache) {
-    if (rowsCache.size <= ROWS_CACHE_MAX_ENTRIES && rowsCacheBytes <= ROWS_CACHE_MAX_BYTES) break;
+function evictBodies(keep: string): void {
+  for (const [key, entry] of bodyCache) {
+    if (bodyCache.size <= BODY_CACHE_MAX_ENTRIES && bodyCacheBytes <= BODY_CACHE_MAX_BYTES) break;
     if (key === keep) continue;
-    rowsCache.delete(key);
-    rowsCacheBytes -= entry.size;
+    bodyCache.delete(key);
+    bodyCacheBytes -= entry.size;
   }
 }
 
-function cachedRows(key: string, render: () => Promise<string>): Promise<Buffer> {
-  const hit = rowsCache.get(key);
+function cachedBody(key: string, render: () => Promise<string>): Promise<Buffer> {
+  const hit = bodyCache.get(key);
   if (hit) {
-    rowsCache.delete(key);
-    rowsCache.set(key, hit);
+    bodyCache.delete(key);
+    bodyCache.set(key, hit);
     return hit.bytes;
   }
   const entry = { bytes: render().then((html) => Buffer.from(html, 'utf8')), size: 0 };
-  rowsCache.set(key, entry);
+  bodyCache.set(key, entry);
   entry.bytes.then(
     (buf) => {
-      if (rowsCache.get(key) !== entry) return;
+      if (bodyCache.get(key) !== entry) return;
       entry.size = buf.length;
-      rowsCacheBytes += entry.size;
-      evictRows(key);
+      bodyCacheBytes += entry.size;
+      evictBodies(key);
     },
     () => {
-      if (rowsCache.get(key) === entry) rowsCache.delete(key);
+      if (bodyCache.get(key) === entry) bodyCache.delete(key);
     },
   );
-  evictRows(key);
+  evictBodies(key);
   return entry.bytes;
 }
 
@@ -63,29 +65,30 @@ function renderView(app: Request['app'], view: string, locals: object): Promise<
   return new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html))));
 }
 
-// Stands in for the rows while the rest of the page renders. Handlebars escapes every value but
-// rowsHtml, so no user text can produce it; random per process, so no template can contain it.
-const ROWS_SLOT = `<!--rows-${randomBytes(12).toString('hex')}-->`;
+// Stands in for the body while the layout renders (views/pages/_slot.hbs prints it). Handlebars
+// escapes every value, so no user text can produce it; random per process, so no template holds it.
+const BODY_SLOT = `<!--body-${randomBytes(12).toString('hex')}-->`;
 
 /**
- * Renders the page around the cached rows and sends it as head · rows · tail: the same bytes as
- * rendering the rows into the page, without copying and encoding the table on every request.
+ * Renders the layout (with this request's locals) around a rendered body and sends it as
+ * head · body · tail: the same bytes as res.render of the page, without rendering, copying and
+ * encoding the body on every request.
  */
-async function sendPage(req: Request, res: Response, view: string, locals: Record<string, unknown>, rows: Buffer): Promise<void> {
-  const html = await renderView(req.app, view, { ...locals, _locals: res.locals, rowsHtml: ROWS_SLOT });
-  const at = html.indexOf(ROWS_SLOT);
-  if (at < 0) throw new Error(`${view}: the rows slot is missing`);
+async function sendPage(req: Request, res: Response, layoutLocals: Record<string, unknown>, body: Buffer): Promise<void> {
+  const html = await renderView(req.app, 'pages/_slot', { ...layoutLocals, _locals: res.locals, slot: BODY_SLOT });
+  const at = html.indexOf(BODY_SLOT);
+  if (at < 0) throw new Error('layout: the body slot is missing');
   const head = Buffer.from(html.slice(0, at), 'utf8');
-  const tail = Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
+  const tail = Buffer.from(html.slice(at + BODY_SLOT.length), 'utf8');
   res.status(200);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Length', head.length + rows.length + tail.length);
+  res.setHeader('Content-Length', head.length + body.length + tail.length);
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
   res.write(head);
-  res.write(rows);
+  res.write(body);
   res.end(tail);
 }
 
@@ -101,33 +104,26 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   // A period without results until now was just computed: list it too.
   const periods = await periodOptions(v, set ? sets : undefined);
 
-  const link = (sort: string) => {
-    const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
-    return `/ranking${periodQuery({ period, category, sort, dir })}`;
-  };
-  const col = (key: string, label: string, extra: Record<string, unknown> = {}) => ({
-    key,
-    label,
-    href: link(key),
-    sorted: r.sort === key,
-    ariaSort: r.sort === key ? (r.dir === 'asc' ? 'ascending' : 'descending') : null,
-    mark: r.sort === key ? (r.dir === 'asc' ? '↑' : '↓') : '',
-    ...extra,
-  });
-  const columns = {
-    rank: col('rank', '排名'),
-    change: col('change', '变化'),
-    code: col('code', '代码'),
-    name: col('name', '单位'),
-    total: col('total', '总分'),
-    base: col('base', '基础分'),
-    indicators: r.indicators.map((i) => col(i.id, i.id, { name: i.name, weight: i.weight })),
-  };
-
   const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
-  const rowsKey = JSON.stringify([period, r.computeId, category, r.sort, r.dir, r.indicators.map((i) => i.id), viewerKey]);
-  const rows = await cachedRows(rowsKey, () =>
-    renderView(req.app, 'pages/ranking/_rows', {
+  const bodyKey = JSON.stringify([
+    period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
+    r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
+  ]);
+  const body = await cachedBody(bodyKey, async () => {
+    const link = (sort: string) => {
+      const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
+      return `/ranking${periodQuery({ period, category, sort, dir })}`;
+    };
+    const col = (key: string, label: string, extra: Record<string, unknown> = {}) => ({
+      key,
+      label,
+      href: link(key),
+      sorted: r.sort === key,
+      ariaSort: r.sort === key ? (r.dir === 'asc' ? 'ascending' : 'descending') : null,
+      mark: r.sort === key ? (r.dir === 'asc' ? '↑' : '↓') : '',
+      ...extra,
+    });
+    const rowsHtml = await renderView(req.app, 'pages/ranking/_rows', {
       layout: false,
       r: { period },
       rows: r.rows().map((row) => ({
@@ -148,27 +144,35 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
           return ind?.applicable ? { applicable: true, text: num2(ind.score) } : { applicable: false, text: '' };
         }),
       })),
-    }),
-  );
+    });
+    return renderView(req.app, 'pages/ranking/index', {
+      layout: false,
+      r,
+      badge: STATUS_BADGE[r.status],
+      isFinal: r.status === 'final',
+      columns: {
+        rank: col('rank', '排名'),
+        change: col('change', '变化'),
+        code: col('code', '代码'),
+        name: col('name', '单位'),
+        total: col('total', '总分'),
+        base: col('base', '基础分'),
+        indicators: r.indicators.map((i) => col(i.id, i.id, { name: i.name, weight: i.weight })),
+      },
+      tabs: UNIT_CATEGORIES.map((c) => ({
+        label: UNIT_CATEGORY_LABELS[c],
+        count: r.counts[c],
+        href: `/ranking${periodQuery({ period, category: c, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir })}`,
+        current: c === category,
+      })),
+      catLabel: UNIT_CATEGORY_LABELS[category],
+      periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
+      category,
+      rowsHtml,
+      sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
+      ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
+    });
+  });
 
-  await sendPage(req, res, 'pages/ranking/index', {
-    title: '排名',
-    styles: ['/public/css/pages.css'],
-    scripts: ['/public/js/pages.js'],
-    r,
-    badge: STATUS_BADGE[r.status],
-    isFinal: r.status === 'final',
-    columns,
-    tabs: UNIT_CATEGORIES.map((c) => ({
-      label: UNIT_CATEGORY_LABELS[c],
-      count: r.counts[c],
-      href: `/ranking${periodQuery({ period, category: c, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir })}`,
-      current: c === category,
-    })),
-    catLabel: UNIT_CATEGORY_LABELS[category],
-    periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
-    category,
-    sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
-    ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
-  }, rows);
+  await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, body);
 });
