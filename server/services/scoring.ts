@@ -20,6 +20,7 @@ import { Period } from '../models/period.ts';
 import { ResultRow, ResultSet } from '../models/result.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
+import { packExplanations, unpackExplanation } from './explanation-store.ts';
 import { assertQuarter, currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
 import { periodReturns } from './returns.ts';
 import { currentScheme, schemeVersion, validateDraft } from './scheme.ts';
@@ -106,6 +107,7 @@ export interface SnapshotWrite {
 }
 
 async function insertRows(period: string, computeId: ObjectIdT, scoring: PeriodScoring, inputs: PeriodInputs): Promise<void> {
+  const explains = await packExplanations(scoring.results.map((_, i) => scoring.explanations[i]));
   const docs = scoring.results.map((r, i) => ({
     period,
     computeId,
@@ -122,7 +124,7 @@ async function insertRows(period: string, computeId: ObjectIdT, scoring: PeriodS
     rankChange: r.rankChange,
     flags: r.flags,
     order: i,
-    explain: scoring.explanations[i] ?? null,
+    explain: explains[i] ?? null,
   }));
   for (let i = 0; i < docs.length; i += INSERT_BATCH) {
     await ResultRow.insertMany(docs.slice(i, i + INSERT_BATCH), { ordered: false, lean: true });
@@ -487,9 +489,10 @@ export interface Explanation extends UnitExplanation {
 export async function explainUnit(period: string, unit: string): Promise<Explanation> {
   const set = await ensureSet(period);
   const row = await ResultRow.findOne({ period, computeId: set.computeId, unit }).lean();
-  if (!row || !row.explain) throw notFound('result_not_found', `${period} 期没有单位 ${unit} 的考核结果`);
+  const explanation = row ? unpackExplanation(row.explain) : null;
+  if (!row || !explanation) throw notFound('result_not_found', `${period} 期没有单位 ${unit} 的考核结果`);
   return {
-    ...(row.explain as UnitExplanation),
+    ...explanation,
     period,
     resultStatus: set.status as 'provisional' | 'final',
     schemeVersion: set.schemeVersion,
