@@ -41,7 +41,20 @@ export const PREV = '2026Q3';
 const [mode, dataDir, arg] = process.argv.slice(2);
 if (!mode || !dataDir) throw new Error('usage: child.ts <mode> <dataDir> [arg]');
 setLogLevel('silent');
-const out = (tag: string, x?: unknown) => process.stdout.write(`${tag}${x === undefined ? '' : ` ${JSON.stringify(x)}`}\n`);
+// Synchronous and whole: a line is entirely in the pipe before the next step, so a SIGKILL or
+// process.exit never cuts a large snapshot line short (at FAULT_UNITS=1000 a line is ≈ 0.6 MB, far over
+// the pipe's buffer). The pipe may be non-blocking: partial writes and EAGAIN are retried.
+function out(tag: string, x?: unknown): void {
+  const bytes = Buffer.from(`${tag}${x === undefined ? '' : ` ${JSON.stringify(x)}`}\n`);
+  for (let off = 0; off < bytes.length; ) {
+    try {
+      off += fs.writeSync(1, bytes, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}
 const fixed = (iso: string) => clock.set(() => new Date(iso));
 if (process.env.FAULT_NOW) fixed(process.env.FAULT_NOW);
 const forever = () => new Promise<never>(() => setInterval(() => {}, 1 << 30));
