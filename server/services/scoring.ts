@@ -20,6 +20,7 @@ import { Period } from '../models/period.ts';
 import { ResultRow, ResultSet } from '../models/result.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
+import { BoundedCache } from './bounded-cache.ts';
 import { packExplanations, unpackExplanation } from './explanation-store.ts';
 import { assertQuarter, currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
 import { periodReturns } from './returns.ts';
@@ -374,10 +375,7 @@ export interface ResultsBody {
 // one) gives a new key: the next request builds the new body. Bounded by entries and bytes (at 50k
 // units a body is ≈ 25 MB; its gzip, made on first demand, adds about a tenth and is counted with it);
 // concurrent requests share one build and one buffer.
-const BODY_CACHE_MAX_ENTRIES = 8;
-const BODY_CACHE_MAX_BYTES = 96 * 1024 * 1024;
-const bodyCache = new Map<string, { body: Promise<ResultsBody>; bytes: number }>();
-let bodyCacheBytes = 0;
+const resultBodies = new BoundedCache<ResultsBody>({ maxEntries: 8, maxBytes: 96 * 1024 * 1024 }, (b) => b.body.length);
 
 const etagOf = (bytes: Buffer) => `"${crypto.createHash('sha256').update(bytes).digest('base64url')}"`;
 const GZIP_MIN_BYTES = 1024;
@@ -406,52 +404,24 @@ function serialiseCompressible(view: ResultsView): ResultsBody {
   return out;
 }
 
-function evictBodies(keep: string): void {
-  for (const [key, entry] of bodyCache) {
-    if (bodyCache.size <= BODY_CACHE_MAX_ENTRIES && bodyCacheBytes <= BODY_CACHE_MAX_BYTES) break;
-    if (key === keep) continue;
-    bodyCache.delete(key);
-    bodyCacheBytes -= entry.bytes;
-  }
-}
-
+/** A body for the cache under `key`: its gzip, once made, is counted with it. */
 function cachedBody(key: string, build: () => Promise<ResultsBody>): Promise<ResultsBody> {
-  const hit = bodyCache.get(key);
-  if (hit) {
-    bodyCache.delete(key);
-    bodyCache.set(key, hit);
-    return hit.body;
-  }
-  const entry = { body: build(), bytes: 0 };
-  bodyCache.set(key, entry);
-  entry.body.then(
-    (b) => {
-      if (bodyCache.get(key) !== entry) return;
-      entry.bytes = b.body.length;
-      bodyCacheBytes += entry.bytes;
-      evictBodies(key);
-      // (This handler runs before any caller sees the body.) Count the gzip once it exists.
-      const gzipped = b.gzipped;
-      if (gzipped) {
-        let counted = false;
-        b.gzipped = () =>
-          gzipped().then((z) => {
-            if (!counted && bodyCache.get(key) === entry) {
-              counted = true;
-              entry.bytes += z.body.length;
-              bodyCacheBytes += z.body.length;
-              evictBodies(key);
-            }
-            return z;
-          });
-      }
-    },
-    () => {
-      if (bodyCache.get(key) === entry) bodyCache.delete(key);
-    },
-  );
-  evictBodies(key);
-  return entry.body;
+  return resultBodies.get(key, async () => {
+    const made = await build();
+    const gzipped = made.gzipped;
+    if (gzipped) {
+      let counted = false;
+      made.gzipped = () =>
+        gzipped().then((z) => {
+          if (!counted) {
+            counted = true;
+            resultBodies.addBytes(key, made, z.body.length);
+          }
+          return z;
+        });
+    }
+    return made;
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../../domain/fields.ts';
 import { requireAuth } from '../../http/auth.ts';
 import { numberFormat } from '../../http/view-helpers.ts';
+import { BoundedCache } from '../../services/bounded-cache.ts';
 import { naturalDir, periodOptions, periodPointers, ranking, resolvePeriod } from '../../services/dashboard.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
@@ -23,43 +24,7 @@ const num2 = (x: number | null | undefined): string => (typeof x === 'number' &&
 // and bytes (a county table at 1k units is ≈ 0.8 MB of HTML); concurrent requests for the same body
 // share one render. Per request only the layout (user, navigation, CSRF token) is rendered; the body
 // is sent as it is (see sendPage).
-const BODY_CACHE_MAX_ENTRIES = 64;
-const BODY_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-const bodyCache = new Map<string, { bytes: Promise<Buffer>; size: number }>();
-let bodyCacheBytes = 0;
-
-function evictBodies(keep: string): void {
-  for (const [key, entry] of bodyCache) {
-    if (bodyCache.size <= BODY_CACHE_MAX_ENTRIES && bodyCacheBytes <= BODY_CACHE_MAX_BYTES) break;
-    if (key === keep) continue;
-    bodyCache.delete(key);
-    bodyCacheBytes -= entry.size;
-  }
-}
-
-function cachedBody(key: string, render: () => Promise<string>): Promise<Buffer> {
-  const hit = bodyCache.get(key);
-  if (hit) {
-    bodyCache.delete(key);
-    bodyCache.set(key, hit);
-    return hit.bytes;
-  }
-  const entry = { bytes: render().then((html) => Buffer.from(html, 'utf8')), size: 0 };
-  bodyCache.set(key, entry);
-  entry.bytes.then(
-    (buf) => {
-      if (bodyCache.get(key) !== entry) return;
-      entry.size = buf.length;
-      bodyCacheBytes += entry.size;
-      evictBodies(key);
-    },
-    () => {
-      if (bodyCache.get(key) === entry) bodyCache.delete(key);
-    },
-  );
-  evictBodies(key);
-  return entry.bytes;
-}
+const bodies = new BoundedCache<Buffer>({ maxEntries: 64, maxBytes: 64 * 1024 * 1024 }, (b) => b.length);
 
 function renderView(app: Request['app'], view: string, locals: object): Promise<string> {
   return new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html))));
@@ -109,7 +74,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
     r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
   ]);
-  const body = await cachedBody(bodyKey, async () => {
+  const body = await bodies.get(bodyKey, async () => {
     const link = (sort: string) => {
       const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
       return `/ranking${periodQuery({ period, category, sort, dir })}`;
@@ -145,7 +110,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
         }),
       })),
     });
-    return renderView(req.app, 'pages/ranking/index', {
+    const html = await renderView(req.app, 'pages/ranking/index', {
       layout: false,
       r,
       badge: STATUS_BADGE[r.status],
@@ -172,6 +137,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
       sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
       ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
     });
+    return Buffer.from(html, 'utf8');
   });
 
   await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, body);
