@@ -108,7 +108,7 @@ export interface SnapshotWrite {
 }
 
 async function insertRows(period: string, computeId: ObjectIdT, scoring: PeriodScoring, inputs: PeriodInputs): Promise<void> {
-  const explains = packExplanations(scoring.results.map((_, i) => scoring.explanations[i]));
+  const explains = packExplanations(scoring.explanations);
   const docs = scoring.results.map((r, i) => ({
     period,
     computeId,
