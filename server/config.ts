@@ -19,6 +19,10 @@ export interface Config {
   demoData: boolean;
   /** IANA time zone for deadlines, jobs and display. */
   tz: string;
+  /** First assessed quarter (ASSESSMENT_START); undefined: the quarter in which the database was created. */
+  assessmentStart: string | undefined;
+  /** Delay after a change before provisional results are recomputed (RECOMPUTE_DELAY_MS; changes in it are coalesced). */
+  recomputeDelayMs: number;
   /** Secrets for session cookies and API tokens; when unset, generated once and kept in the database. */
   sessionSecret: string | undefined;
   tokenSecret: string | undefined;
@@ -109,6 +113,11 @@ export function loadConfig(env: Env = process.env): Config {
   const tz = present(env, 'TZ') ?? 'Asia/Shanghai';
   if (!isValidTimeZone(tz)) throw new ConfigError(`TZ 不是有效的 IANA 时区（当前为 "${tz}"，例如 Asia/Shanghai）`);
 
+  const assessmentStart = present(env, 'ASSESSMENT_START');
+  if (assessmentStart !== undefined && !/^\d{4}Q[1-4]$/.test(assessmentStart)) {
+    throw new ConfigError(`ASSESSMENT_START 应为 YYYYQn 格式，如 2026Q1（当前为 "${assessmentStart}"）`);
+  }
+
   const secret = (key: string): string | undefined => {
     const v = present(env, key);
     if (v !== undefined && v.length < 16) throw new ConfigError(`${key} 至少需要 16 个字符`);
@@ -137,6 +146,8 @@ export function loadConfig(env: Env = process.env): Config {
     adminPassword,
     demoData: flag(env, 'DEMO_DATA'),
     tz,
+    assessmentStart,
+    recomputeDelayMs: integer(env, 'RECOMPUTE_DELAY_MS', 2000, 0, 600_000),
     sessionSecret: secret('SESSION_SECRET'),
     tokenSecret: secret('TOKEN_SECRET'),
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 90 * 24 * 3600),

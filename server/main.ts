@@ -70,11 +70,17 @@ async function main(): Promise<void> {
 
   const app = await createApp({ config });
   await ensureIndexes();
-  const { recoverInterruptedBatches } = await import('./services/returns.ts');
-  const recovered = await recoverInterruptedBatches();
-  if (recovered.rolledForward || recovered.discarded) log.info(recovered, 'interrupted upload batches recovered');
+  const { prepareDatabase } = await import('./boot.ts');
+  await prepareDatabase();
   if (await ensureFirstAdmin(config.adminPassword)) process.stdout.write('已创建管理员账号 admin（密码来自 ADMIN_PASSWORD）\n');
   await maybeLoadDemo(config, log);
+  // The calendar opens the quarters that are due (also done by the nightly score job), then provisional
+  // results follow every change (jobs/freshness.ts; on every instance, one at a time through a lease).
+  const { openDueQuartersWithResults } = await import('./services/scoring.ts');
+  const openedNow = await openDueQuartersWithResults();
+  if (openedNow.length) log.info({ periods: openedNow }, 'calendar: periods opened');
+  const { startFreshness } = await import('../jobs/freshness.ts');
+  const freshness = startFreshness({ delayMs: config.recomputeDelayMs });
   const jobs = await startJobsUnlessDisabled(config);
 
   const server: Server = await new Promise<Server>((resolve, reject) => {
@@ -113,6 +119,7 @@ async function main(): Promise<void> {
     clearInterval(sweep);
     try {
       if (jobs) await jobs.stop();
+      await freshness.stop();
     } catch (err) {
       log.error({ err }, 'stopping jobs failed');
     }

@@ -11,7 +11,7 @@ import type { UnitResult } from '../domain/scoring/score.ts';
 import { Case } from '../models/case.ts';
 import { Notice } from '../models/notice.ts';
 import { ResultSet } from '../models/result.ts';
-import { assertQuarter, currentReportingPeriod, getPeriod, quarterAt, timeZone } from './periods.ts';
+import { assertQuarter, currentReportingPeriod, getPeriod, listPeriods, quarterAt, timeZone, type PeriodView } from './periods.ts';
 import { periodReturns, revisionsOf, type RevisionView } from './returns.ts';
 import { currentScheme, schemeVersion } from './scheme.ts';
 import { explainUnit, getResults, resultSetPointers, resultsOf, rowsOfPeriods, type Explanation, type ResultSetPointer, type ResultsView } from './scoring.ts';
@@ -54,43 +54,40 @@ export async function periodPointers(): Promise<PeriodPointer[]> {
   return resultSetPointers();
 }
 
-function collectingIn(sets: readonly { period: string; status: string }[], at: Date): string {
+/**
+ * The period whose submissions are being collected: the earliest of (the quarter that last ended, the
+ * current quarter) that is opened and not published; else the newest opened period not published; else
+ * the newest opened one. null: no period has been opened yet.
+ */
+export function collectingIn(periods: readonly PeriodView[], at: Date): string | null {
+  const open = periods.filter((p) => p.status === 'open');
   const candidates = [currentReportingPeriod(at), quarterAt(at)];
-  const finals = new Set(sets.filter((s) => s.status === 'final' && candidates.includes(s.period)).map((s) => s.period));
-  return candidates.find((p) => !finals.has(p)) ?? candidates[1]!;
+  return candidates.find((c) => open.some((p) => p.period === c)) ?? open[0]?.period ?? periods[0]?.period ?? null;
+}
+
+export async function collectingPeriod(at = clock.now()): Promise<string | null> {
+  return collectingIn(await listPeriods(), at);
 }
 
 /**
- * The period whose submissions are being collected: the earliest of (the quarter that last ended,
- * the current quarter) whose results are not final yet.
+ * Periods a viewer may pick, newest first: the opened ones. Reporters: published periods only.
+ * `sets`: the result pointers when already read.
  */
-export async function collectingPeriod(at = clock.now()): Promise<string> {
-  const candidates = [currentReportingPeriod(at), quarterAt(at)];
-  const sets = await ResultSet.find({ period: { $in: candidates }, status: 'final' }, { period: 1, status: 1 }).lean();
-  return collectingIn(sets, at);
-}
-
-/** Periods a viewer may pick, newest first. Reporters: published periods only. `sets`: the pointers when already read. */
 export async function periodOptions(v: Viewer, sets?: readonly PeriodPointer[]): Promise<PeriodOption[]> {
-  const all = sets ?? (await ResultSet.find({}, { period: 1, status: 1 }).lean());
-  const status = new Map(all.map((s) => [s.period, s.status as 'final' | 'provisional']));
-  const periods = new Set(all.map((s) => s.period));
-  periods.add(collectingIn(all, clock.now()));
-  const list = [...periods]
-    .filter(isQuarter)
-    .sort()
-    .reverse()
-    .map((p) => ({ period: p, label: periodLabel(p), status: status.get(p) ?? ('none' as const) }));
+  const [opened, pointers] = await Promise.all([listPeriods(), sets ?? ResultSet.find({}, { period: 1, status: 1 }).lean()]);
+  const status = new Map(pointers.map((s) => [s.period, s.status as 'final' | 'provisional']));
+  const list = opened.map((p) => ({ period: p.period, label: periodLabel(p.period), status: status.get(p.period) ?? ('none' as const) }));
   return v.role === 'reporter' ? list.filter((p) => p.status === 'final') : list;
 }
 
 /**
- * The requested period (validated and allowed), or the default: the latest published period.
- * `sets`: the pointers when already read (then no database read here).
+ * The requested period (validated, opened and allowed), or the default: the latest published period,
+ * else the period being collected. 404 period_not_open for a period never opened or when none is.
  */
 export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readonly PeriodPointer[]): Promise<string> {
   if (requested !== undefined && requested !== '') {
     const period = assertQuarter(requested);
+    await getPeriod(period);
     if (v.role === 'reporter') {
       const set = sets ? sets.find((s) => s.period === period) : await ResultSet.findOne({ period }, { status: 1 }).lean();
       if (set?.status !== 'final') throw forbidden(`${period} 期考核结果尚未发布，发布后方可查看排名`);
@@ -102,7 +99,9 @@ export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readon
     : await ResultSet.findOne({ status: 'final' }, { period: 1 }).sort({ period: -1 }).lean();
   if (latestFinal) return latestFinal.period;
   if (v.role === 'reporter') throw notFound('no_published_results', '目前还没有已发布的考核结果');
-  return sets ? collectingIn(sets, clock.now()) : collectingPeriod();
+  const collecting = await collectingPeriod();
+  if (!collecting) throw notFound('period_not_open', '尚未开放任何考核期次，请管理员在“期次管理”中开放');
+  return collecting;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,7 +259,8 @@ export interface Overview {
   own: null | {
     unit: UnitView;
     row: Row | null;
-    current: { period: string; label: string; status: string | null; revision: number | null; deadline: string };
+    /** The return for the period being collected (null: no period is open). */
+    current: null | { period: string; label: string; status: string | null; statusLabel: string; reason: string | null; revision: number | null; deadline: string };
     openCases: number;
   };
 }
@@ -342,21 +342,34 @@ async function trendPeriods(v: Viewer, period: string, n: number): Promise<{ per
     .map((s) => ({ period: s.period, status: s.status as 'final' | 'provisional' }));
 }
 
+const OWN_RETURN_LABELS: Readonly<Record<string, string>> = { submitted: '已报送，待审核', approved: '审核通过', rejected: '被退回' };
+
 /** A reporter's own unit: its row in `rows` (if any), its return for the period being collected, open cases. */
 export async function ownUnitStatus(v: Viewer, rows: readonly Row[] = []): Promise<Overview['own']> {
   const unit = v.unit ? await getUnit(v.unit) : null;
   if (!unit) return null;
   const current = await collectingPeriod();
   const [revisions, cp, openCases] = await Promise.all([
-    revisionsOf(current, unit.code),
-    getPeriod(current),
+    current ? revisionsOf(current, unit.code) : Promise.resolve([]),
+    current ? getPeriod(current) : Promise.resolve(null),
     Case.countDocuments({ unit: unit.code, status: { $ne: 'resolved' } }),
   ]);
   const last = revisions.at(-1) ?? null;
   return {
     unit,
     row: rows.find((r) => r.unit === unit.code) ?? null,
-    current: { period: current, label: periodLabel(current), status: last?.status ?? null, revision: last?.revision ?? null, deadline: cp.deadline },
+    current:
+      current && cp
+        ? {
+            period: current,
+            label: periodLabel(current),
+            status: last?.status ?? null,
+            statusLabel: last ? OWN_RETURN_LABELS[last.status] ?? last.status : '未报送',
+            reason: last?.status === 'rejected' ? last.review?.reason ?? null : null,
+            revision: last?.revision ?? null,
+            deadline: cp.deadline,
+          }
+        : null,
     openCases,
   };
 }
@@ -399,7 +412,8 @@ export async function overview(v: Viewer, period: string, scope: Scope = 'all'):
   if (v.role === 'reporter') {
     own = await ownUnitStatus(v, results.results);
   } else {
-    progress = await progressSummary(await collectingPeriod());
+    const collecting = await collectingPeriod();
+    progress = collecting ? await progressSummary(collecting) : null;
   }
 
   return {
@@ -687,8 +701,10 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   const sets = await ResultSet.find({}, { period: 1, status: 1 }).sort({ period: -1 }).lean();
   const periods = sets.filter((s) => isQuarter(s.period)).map((s) => ({ period: s.period, label: periodLabel(s.period), status: s.status as 'final' | 'provisional' }));
   let period: string | null = null;
-  if (requested !== undefined && requested !== '') period = assertQuarter(requested);
-  else period = periods.find((p) => p.status === 'final')?.period ?? periods[0]?.period ?? null;
+  if (requested !== undefined && requested !== '') {
+    period = assertQuarter(requested);
+    await getPeriod(period);
+  } else period = periods.find((p) => p.status === 'final')?.period ?? periods[0]?.period ?? null;
 
   const scheme = (await currentScheme()).scheme;
   const indicators = scheme.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight, target: i.target, floor: i.floor }));
@@ -728,7 +744,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   }
   const returnPeriod = period ?? (await collectingPeriod());
   const [revisions, caseDocs, names, all] = await Promise.all([
-    revisionsOf(returnPeriod, code),
+    returnPeriod ? revisionsOf(returnPeriod, code) : Promise.resolve([]),
     Case.find({ unit: code }).sort({ openedAt: -1, _id: -1 }).lean(),
     unitIndex(),
     listUnits(),
@@ -873,6 +889,7 @@ export interface ProgressView {
 export async function progress(v: Viewer, q: { period?: unknown; category?: unknown; state?: unknown }): Promise<ProgressView> {
   if (v.role === 'reporter') throw forbidden('填报进度仅对审核人员、领导小组办公室和管理员开放');
   const period = q.period !== undefined && q.period !== '' ? assertQuarter(q.period) : await collectingPeriod();
+  if (!period) throw notFound('period_not_open', '尚未开放任何考核期次，请管理员在“期次管理”中开放');
   const category = parseScope(q.category);
   const state = (PROGRESS_STATES as readonly string[]).includes(q.state as string) ? (q.state as ProgressState) : 'all';
   const [summary, units, returns, notices] = await Promise.all([

@@ -6,7 +6,7 @@
 // Nothing here writes results or cases by hand. Idempotent: it does nothing when any unit exists.
 import { randomBytes } from 'node:crypto';
 import { clock } from '../clock.ts';
-import { defaultDeadline } from '../domain/periods.ts';
+import { defaultDeadline, quarterStart } from '../domain/periods.ts';
 import { Case } from '../models/case.ts';
 import { ReturnRevision } from '../models/return-revision.ts';
 import { Unit } from '../models/unit.ts';
@@ -18,6 +18,7 @@ import { notify } from './notices.ts';
 import { GRACE_DAYS, planDemo, prng, type DemoPlan } from './demo/generator.ts';
 import { executeJob, type JobName } from './jobs.ts';
 import { timeZone } from './periods.ts';
+import { openForAssessment } from './scoring.ts';
 import { createUser } from './users.ts';
 
 export interface DemoAccount {
@@ -72,6 +73,7 @@ type EventBody =
   | { at: number; kind: 'review'; s: DemoPlan['submissions'][number] }
   | { at: number; kind: 'remind'; period: string }
   | { at: number; kind: 'publish'; period: string }
+  | { at: number; kind: 'open'; period: string }
   | { at: number; kind: 'case'; id: string; status: 'rectifying' | 'resolved'; comment: string };
 type Event = EventBody & { seq: number };
 
@@ -131,6 +133,10 @@ export async function loadDemoData(opts: DemoOptions = {}): Promise<DemoResult> 
     const push = (e: EventBody) => {
       if (e.at < now.getTime()) events.push({ ...e, seq: seq++ });
     };
+    // The demo opens exactly the quarters it fills, each on the first day of its quarter (SPEC §2).
+    for (const period of [...plan.published, plan.current]) {
+      push({ kind: 'open', period, at: Math.max(quarterStart(period, tz).getTime(), now.getTime() - 400 * DAY) });
+    }
     for (const s of plan.submissions) {
       push({ kind: 'submit', at: s.at.getTime(), s });
       if (s.review?.decision === 'reject') push({ kind: 'review', at: s.review.at.getTime(), s });
@@ -197,6 +203,9 @@ export async function loadDemoData(opts: DemoOptions = {}): Promise<DemoResult> 
             body: `退回原因：${e.s.review!.reason}。请修改后重新提交。`,
             createdBy: REVIEWER.username,
           });
+          break;
+        case 'open':
+          await openForAssessment(ADMIN, e.period);
           break;
         case 'remind':
           await run('remind', e.period);

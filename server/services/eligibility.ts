@@ -1,7 +1,7 @@
 // Annual results and merit eligibility (评先评优), SPEC §4: the mean of the year's four quarterly
 // totals, graded and ranked like a quarter; not eligible with any 不合格 quarter or overdue case in Y.
 import { clock } from '../clock.ts';
-import { badRequest } from '../domain/errors.ts';
+import { AppError, badRequest } from '../domain/errors.ts';
 import type { UnitCategory } from '../domain/fields.ts';
 import { quartersOfYear } from '../domain/periods.ts';
 import { scoreYear, type AnnualResult } from '../domain/scoring/annual.ts';
@@ -9,6 +9,7 @@ import type { CaseStatus } from '../domain/scoring/accountability.ts';
 import { Case } from '../models/case.ts';
 import { Unit } from '../models/unit.ts';
 import { currentScheme } from './scheme.ts';
+import { listPeriods } from './periods.ts';
 import { rowsOfPeriods } from './scoring.ts';
 
 export interface YearView {
@@ -27,11 +28,15 @@ export function assertYear(raw: unknown): number {
 }
 
 /**
- * Year Y from the quarters' current results (final or provisional; a quarter without results counts
- * 0), graded with the scheme in force; eligibility judged at clock.now().
+ * Year Y over its opened quarters (SPEC §4), from their current results (final or provisional; a unit
+ * without a total in one counts 0), graded with the scheme in force; eligibility judged at clock.now().
+ * 404 period_not_open when none of the year's quarters was opened. Final once every opened quarter is
+ * published and the fourth quarter is among them.
  */
 export async function annualResults(year: number): Promise<YearView> {
-  const periods = quartersOfYear(year);
+  const opened = new Set((await listPeriods()).map((p) => p.period));
+  const periods = quartersOfYear(year).filter((p) => opened.has(p));
+  if (periods.length === 0) throw new AppError(404, 'period_not_open', `${year} 年尚无已开放的考核期次`);
   const sets = await rowsOfPeriods(periods);
   const quarters: YearView['quarters'] = {};
   const rowsByPeriod: Record<string, { unit: string; total: number | null; grade: AnnualResult['grade'] | null }[]> = {};
@@ -55,11 +60,11 @@ export async function annualResults(year: number): Promise<YearView> {
     resolvedAt: c.resolvedAt ?? null,
   }));
   const scheme = (await currentScheme()).scheme;
-  const results = scoreYear(scheme, { year, units, quarters: rowsByPeriod, cases, now: clock.now() });
+  const results = scoreYear(scheme, { year, units, quarters: rowsByPeriod, opened: periods, cases, now: clock.now() });
   return {
     year,
     quarters,
-    final: periods.every((p) => quarters[p] === 'final'),
+    final: periods.includes(`${year}Q4`) && periods.every((p) => quarters[p] === 'final'),
     schemeVersion: scheme.version,
     results,
   };

@@ -1,9 +1,13 @@
-// Periods (SPEC §2): deadline (default or set by an admin), open / closed.
+// The assessment calendar (SPEC §2): a period takes part only once it has been opened — by an admin, by the
+// calendar on the first day of its quarter, or by the migration of a database made before periods were records.
+// A period that was never opened does not exist for the product: every read of it answers 404 period_not_open.
+// Lifecycle: open → published (Period.publishedAt: intake, reviews and deadline changes refused with 409) →
+// reopened by an admin (open again).
 import { clock } from '../clock.ts';
 import { currentConfig } from '../config.ts';
-import { badRequest, conflict } from '../domain/errors.ts';
-import { defaultDeadline, formatQuarter, isQuarter, parseQuarter } from '../domain/periods.ts';
-import { Period } from '../models/period.ts';
+import { AppError, badRequest, conflict } from '../domain/errors.ts';
+import { defaultDeadline, formatQuarter, isQuarter, parseQuarter, previousQuarter } from '../domain/periods.ts';
+import { DatabaseInfo, Period } from '../models/period.ts';
 import { audit, type Actor } from './audit.ts';
 
 /** The configured time zone (SPEC §2, default Asia/Shanghai). */
@@ -11,14 +15,22 @@ export function timeZone(): string {
   return currentConfig().tz;
 }
 
+export type PeriodStatus = 'open' | 'published';
+
 export interface PeriodView {
   period: string;
   deadline: string;
+  status: PeriodStatus;
+  publishedAt: string | null;
   /** true when no admin has changed the deadline. */
   defaultDeadline: boolean;
+  /** Closed by an admin: no more submissions. */
   closed: boolean;
-  publishedAt: string | null;
+  openedAt: string | null;
+  openedBy: string | null;
 }
+
+export const SYSTEM_OPENER = 'system';
 
 export function assertQuarter(period: unknown): string {
   if (typeof period !== 'string' || !isQuarter(period)) {
@@ -27,26 +39,80 @@ export function assertQuarter(period: unknown): string {
   return period;
 }
 
-export async function getPeriod(period: string): Promise<PeriodView> {
-  assertQuarter(period);
-  const doc = await Period.findOne({ period }).lean();
-  const def = defaultDeadline(period, timeZone());
+interface PeriodLean {
+  period: string;
+  deadline: Date;
+  publishedAt?: Date | null;
+  closed?: boolean | null;
+  openedAt?: Date | null;
+  openedBy?: string | null;
+}
+
+function viewOf(doc: PeriodLean): PeriodView {
+  const def = defaultDeadline(doc.period, timeZone());
   return {
-    period,
-    deadline: (doc?.deadline ?? def).toISOString(),
-    defaultDeadline: !doc || doc.deadline.getTime() === def.getTime(),
-    closed: doc?.closed === true,
-    publishedAt: doc?.publishedAt ? doc.publishedAt.toISOString() : null,
+    period: doc.period,
+    deadline: doc.deadline.toISOString(),
+    status: doc.publishedAt ? 'published' : 'open',
+    publishedAt: doc.publishedAt ? doc.publishedAt.toISOString() : null,
+    defaultDeadline: doc.deadline.getTime() === def.getTime(),
+    closed: doc.closed === true,
+    openedAt: doc.openedAt ? doc.openedAt.toISOString() : null,
+    openedBy: doc.openedBy ?? null,
   };
+}
+
+const PERIOD_PROJECTION = { _id: 0, period: 1, deadline: 1, publishedAt: 1, closed: 1, openedAt: 1, openedBy: 1 } as const;
+
+/** The 404 of a period that was never opened; names the latest opened one so pages can link to it. */
+export function periodNotOpen(period: string, latest: string | null): AppError {
+  return new AppError(404, 'period_not_open', `${period} 期尚未开放考核，没有任何数据`, latest ? { latest } : undefined);
+}
+
+/** The opened period, or null when it was never opened. */
+export async function findPeriod(period: string): Promise<PeriodView | null> {
+  assertQuarter(period);
+  const doc = await Period.findOne({ period }, PERIOD_PROJECTION).lean();
+  return doc ? viewOf(doc) : null;
+}
+
+/** The opened period; 404 period_not_open otherwise. */
+export async function getPeriod(period: string): Promise<PeriodView> {
+  const p = await findPeriod(period);
+  if (!p) throw periodNotOpen(period, await latestPeriod());
+  return p;
+}
+
+/** The opened periods, newest first. */
+export async function listPeriods(): Promise<PeriodView[]> {
+  const docs = await Period.find({}, PERIOD_PROJECTION).sort({ period: -1 }).lean();
+  return docs.filter((d) => isQuarter(d.period)).map(viewOf);
+}
+
+/** The newest opened period (null: none yet). */
+export async function latestPeriod(): Promise<string | null> {
+  const doc = await Period.findOne({}, { period: 1 }).sort({ period: -1 }).lean();
+  return doc?.period ?? null;
 }
 
 export async function deadlineOf(period: string): Promise<Date> {
   return new Date((await getPeriod(period)).deadline);
 }
 
-/** Throws 409 when the period no longer takes submissions. */
-export async function assertOpen(period: string): Promise<PeriodView> {
+function publishedConflict(period: string): AppError {
+  return conflict('period_published', `${period} 期考核结果已发布，数据已冻结，不能再修改（如确需修改，请管理员先重新开放该期）`);
+}
+
+/** Opened and not published (404 period_not_open / 409 period_published): reviews and other changes. */
+export async function assertUnpublished(period: string): Promise<PeriodView> {
   const p = await getPeriod(period);
+  if (p.status === 'published') throw publishedConflict(period);
+  return p;
+}
+
+/** Takes submissions: opened, not published, not closed by an admin. */
+export async function assertOpen(period: string): Promise<PeriodView> {
+  const p = await assertUnpublished(period);
   if (p.closed) throw conflict('period_closed', `${period} 期已关闭，不再接受填报`);
   return p;
 }
@@ -62,34 +128,124 @@ export function parseDeadline(raw: unknown): Date {
   return d;
 }
 
+/**
+ * Opens the period if it is not open yet (deadline: the given one or the default). Idempotent: an opened
+ * period is left as it is. `created`: this call opened it. Audited when it opens.
+ */
+export async function openPeriod(actor: Actor, period: string, opts: { deadline?: Date } = {}): Promise<{ created: boolean; period: PeriodView }> {
+  assertQuarter(period);
+  const now = clock.now();
+  const res = await Period.updateOne(
+    { period },
+    {
+      $setOnInsert: {
+        period,
+        deadline: opts.deadline ?? defaultDeadline(period, timeZone()),
+        openedAt: now,
+        openedBy: actor.username,
+        publishedAt: null,
+        closed: false,
+        staleAt: now,
+        staleVersion: 1,
+      },
+    },
+    { upsert: true },
+  );
+  const created = res.upsertedCount === 1;
+  const view = (await findPeriod(period))!;
+  if (created) {
+    await audit(actor, { action: 'period.open', entity: 'period', entityId: period, before: null, after: { deadline: view.deadline, openedBy: actor.username } });
+  }
+  return { created, period: view };
+}
+
+/** Opens the period if needed and sets its deadline (PUT /periods/:period). 409 once published. */
 export async function setDeadline(actor: Actor, period: string, rawDeadline: unknown): Promise<{ created: boolean; period: PeriodView }> {
   assertQuarter(period);
   const deadline = parseDeadline(rawDeadline);
-  const before = await Period.findOne({ period }).lean();
-  await Period.updateOne({ period }, { $set: { deadline }, $setOnInsert: { period } }, { upsert: true });
-  const view = await getPeriod(period);
-  await audit(actor, {
-    action: 'period.deadline',
-    entity: 'period',
-    entityId: period,
-    before: before ? { deadline: before.deadline, closed: before.closed } : null,
-    after: { deadline: view.deadline, closed: view.closed },
-  });
-  return { created: !before, period: view };
+  const before = await findPeriod(period);
+  if (before?.status === 'published') throw publishedConflict(period);
+  if (!before) return openPeriod(actor, period, { deadline });
+  // The publication may have started since we read: the condition keeps a published period's deadline.
+  const res = await Period.updateOne({ period, publishedAt: null }, { $set: { deadline, staleAt: clock.now() }, $inc: { staleVersion: 1 } });
+  if (res.matchedCount === 0) throw publishedConflict(period);
+  const view = (await findPeriod(period))!;
+  if (before.deadline !== view.deadline) {
+    await audit(actor, {
+      action: 'period.deadline',
+      entity: 'period',
+      entityId: period,
+      before: { deadline: before.deadline, closed: before.closed },
+      after: { deadline: view.deadline, closed: view.closed },
+    });
+  }
+  return { created: false, period: view };
 }
 
+/** Closes / reopens intake of an opened period (admin). 409 once published. */
 export async function setClosed(actor: Actor, period: string, closed: boolean): Promise<PeriodView> {
-  assertQuarter(period);
-  const before = await getPeriod(period);
-  await Period.updateOne(
-    { period },
-    { $set: { closed }, $setOnInsert: { period, deadline: defaultDeadline(period, timeZone()) } },
-    { upsert: true },
-  );
-  const view = await getPeriod(period);
-  await audit(actor, { action: closed ? 'period.close' : 'period.open', entity: 'period', entityId: period, before: { closed: before.closed }, after: { closed } });
+  const before = await assertUnpublished(period);
+  await Period.updateOne({ period, publishedAt: null }, { $set: { closed } });
+  const view = (await findPeriod(period))!;
+  await audit(actor, { action: closed ? 'period.close' : 'period.reopen_intake', entity: 'period', entityId: period, before: { closed: before.closed }, after: { closed } });
   return view;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Freshness markers: what the provisional results depend on changed (SPEC §2 "reading never writes").
+
+/**
+ * Marks the provisional results of `periods` (or of every unpublished period) as out of date. The
+ * recomputation (jobs/freshness.ts) picks them up shortly after; published periods are never marked.
+ */
+export async function markStale(periods: readonly string[] | 'unpublished'): Promise<void> {
+  const filter: Record<string, unknown> = { publishedAt: null };
+  if (periods !== 'unpublished') {
+    if (periods.length === 0) return;
+    filter.period = { $in: [...new Set(periods)] };
+  }
+  await Period.updateMany(filter, { $set: { staleAt: clock.now() }, $inc: { staleVersion: 1 } });
+  staleListener?.();
+}
+
+let staleListener: (() => void) | null = null;
+/** Wired at boot (jobs/freshness.ts): told after every markStale on this instance. */
+export function onStale(listener: (() => void) | null): void {
+  staleListener = listener;
+}
+
+export interface StaleMarker {
+  period: string;
+  staleAt: Date;
+  version: number;
+}
+
+/** Unpublished periods whose results are out of date, with the marker each was read with. */
+export async function stalePeriods(): Promise<StaleMarker[]> {
+  const docs = await Period.find({ staleAt: { $ne: null }, publishedAt: null }, { _id: 0, period: 1, staleAt: 1, staleVersion: 1 }).sort({ period: 1 }).lean();
+  return docs.map((d) => ({ period: d.period, staleAt: d.staleAt!, version: d.staleVersion ?? 0 }));
+}
+
+/** Clears the marker if nothing changed since it was read (a newer change keeps the period stale). */
+export async function clearStale(marker: StaleMarker): Promise<boolean> {
+  const res = await Period.updateOne({ period: marker.period, staleVersion: marker.version }, { $set: { staleAt: null } });
+  return res.modifiedCount === 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publication state (written by the publication service, in this order: record the intent, freeze the
+// results, complete; see services/scoring.ts publish / reopen).
+
+export async function markPublished(period: string, at: Date): Promise<void> {
+  await Period.updateOne({ period }, { $set: { publishedAt: at, staleAt: null } });
+}
+
+export async function markUnpublished(period: string): Promise<void> {
+  await Period.updateOne({ period }, { $set: { publishedAt: null, staleAt: clock.now() }, $inc: { staleVersion: 1 } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clock of quarters
 
 // One formatter per time zone (building an Intl.DateTimeFormat costs far more than using one).
 const yearMonthFormats = new Map<string, Intl.DateTimeFormat>();
@@ -119,22 +275,45 @@ export function quarterAt(at: Date): string {
   return quarter;
 }
 
-/** The period currently being reported: the last quarter that ended (its submission window is open now). */
+/** The last quarter that ended at `at` (its submission window opens when it ends). */
 export function currentReportingPeriod(at = clock.now()): string {
-  const q = parseQuarter(quarterAt(at))!;
-  return q.quarter === 1 ? `${q.year - 1}Q4` : `${q.year}Q${q.quarter - 1}`;
+  return previousQuarter(quarterAt(at))!;
 }
 
-/** Recent periods for the pages: stored ones plus the last `n` quarters, newest first. */
-export async function recentPeriods(n = 8): Promise<PeriodView[]> {
-  const set = new Set<string>();
-  let p = quarterAt(clock.now());
-  for (let i = 0; i < n; i++) {
-    set.add(p);
-    const q = parseQuarter(p)!;
-    p = q.quarter === 1 ? `${q.year - 1}Q4` : `${q.year}Q${q.quarter - 1}`;
-  }
-  for (const d of await Period.find({}, { period: 1 }).lean()) set.add(d.period);
-  const list = [...set].sort().reverse();
-  return Promise.all(list.map((x) => getPeriod(x)));
+// ---------------------------------------------------------------------------------------------
+// The calendar: ASSESSMENT_START and the automatic opening of quarters
+
+/** When the database was created (recorded on its first start with this version; see the README). */
+export async function databaseCreatedAt(): Promise<Date> {
+  const now = clock.now();
+  const doc = await DatabaseInfo.findOneAndUpdate(
+    { _id: 'database' },
+    { $setOnInsert: { _id: 'database', createdAt: now, calendarMigratedAt: null } },
+    { upsert: true, returnDocument: 'after' },
+  ).lean();
+  return doc!.createdAt;
 }
+
+/** The first assessed quarter: ASSESSMENT_START, else the quarter in which the database was created. */
+export async function assessmentStart(): Promise<string> {
+  return currentConfig().assessmentStart ?? quarterAt(await databaseCreatedAt());
+}
+
+/**
+ * Opens, from ASSESSMENT_START on, the quarter containing `at` and the quarter being reported (the one
+ * that last ended) while its deadline has not passed. Never an earlier quarter: opening a quarter whose
+ * submission window is over would only produce missing returns. Returns the periods it opened.
+ */
+export async function openDueQuarters(at = clock.now()): Promise<string[]> {
+  const start = await assessmentStart();
+  const candidates = [currentReportingPeriod(at), quarterAt(at)].filter((p) => p >= start);
+  const opened: string[] = [];
+  for (const p of candidates) {
+    if (p !== quarterAt(at) && defaultDeadline(p, timeZone()).getTime() < at.getTime()) continue;
+    const r = await openPeriod({ username: SYSTEM_OPENER, role: 'system' }, p);
+    if (r.created) opened.push(p);
+  }
+  return opened;
+}
+
+export { parseQuarter };

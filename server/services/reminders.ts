@@ -2,11 +2,10 @@
 // deadline — an in-app notice to every active unit with no return yet. One notice per unit, period
 // and local day (idempotency key), so re-running the job the same day adds nothing.
 import { clock } from '../clock.ts';
-import { isQuarter, quarterStart } from '../domain/periods.ts';
-import { Period } from '../models/period.ts';
+import { quarterStart } from '../domain/periods.ts';
 import { Unit } from '../models/unit.ts';
 import { notify } from './notices.ts';
-import { currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
+import { getPeriod, listPeriods, timeZone } from './periods.ts';
 import { periodReturns } from './returns.ts';
 
 function nextQuarter(period: string): string {
@@ -25,13 +24,10 @@ function formatLocal(at: Date): string {
 }
 
 export async function periodsInWindow(now = clock.now()): Promise<string[]> {
-  const set = new Set<string>([currentReportingPeriod(now)]);
-  for (const p of await Period.find({ deadline: { $gte: now } }, { period: 1 }).lean()) set.add(p.period);
   const out: string[] = [];
-  for (const p of [...set].filter(isQuarter).sort()) {
-    const view = await getPeriod(p);
-    const ended = quarterStart(nextQuarter(p), timeZone()).getTime() <= now.getTime();
-    if (ended && !view.closed && now.getTime() <= new Date(view.deadline).getTime()) out.push(p);
+  for (const view of (await listPeriods()).reverse()) {
+    const ended = quarterStart(nextQuarter(view.period), timeZone()).getTime() <= now.getTime();
+    if (ended && view.status === 'open' && !view.closed && now.getTime() <= new Date(view.deadline).getTime()) out.push(view.period);
   }
   return out;
 }

@@ -32,7 +32,7 @@ import { ReturnRevision } from '../models/return-revision.ts';
 import { UploadBatch } from '../models/upload-batch.ts';
 import { audit, auditMany, isDuplicateKey } from './audit.ts';
 import { notify } from './notices.ts';
-import { assertOpen, assertQuarter, deadlineOf } from './periods.ts';
+import { assertOpen, assertQuarter, assertUnpublished, deadlineOf, markStale } from './periods.ts';
 import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
 
@@ -134,10 +134,11 @@ async function visibleOnly(docs: RevisionLean[]): Promise<RevisionLean[]> {
 
 /** All visible revisions of one unit's return, oldest first. */
 export async function revisionsOf(period: string, unit: string): Promise<RevisionView[]> {
+  // 404 period_not_open for a period never opened (SPEC §2), with or without revisions.
+  const deadline = await deadlineOf(period);
   const docs = (await ReturnRevision.find({ unit, period }).sort({ revision: 1 }).lean()) as unknown as RevisionLean[];
   const vis = await visibleOnly(docs);
   if (!vis.length) return [];
-  const deadline = await deadlineOf(period);
   const late = vis[0]!.submittedAt.getTime() > deadline.getTime();
   return vis.map((d) => toView(d, late));
 }
@@ -348,6 +349,8 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
       }
     }
     const accepted = rows.map((r) => ({ unit: r.unit, revision: numbers.get(r.unit)! }));
+    // The period may have been published or closed while the rows were written: then nothing is committed.
+    await assertOpen(batch.period);
     const committedAt = clock.now();
     // THE commit record: one atomic, conditional write. Through the driver: `accepted` is n plain
     // {unit, revision} pairs, stored exactly as the schema's casting would store them.
@@ -356,6 +359,7 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
     committed = true;
     const valuesOf = new Map(rows.map((r) => [r.unit, r.values]));
     await finalizeBatch(batchId, { period: batch.period, source: batch.source, createdBy: batch.createdBy, committedAt, accepted, valuesOf });
+    await markStale([batch.period]);
     return accepted;
   } catch (err) {
     if (!committed) await discardBatch(batchId, err instanceof AppError ? err.message : '提交失败').catch(() => {});
@@ -499,6 +503,7 @@ export async function submitValues(p: Submitter, period: string, unit: string, i
     { username: p.username, role: p.role },
     { action: 'return.submit', entity: 'return', entityId: `${period}/${unit}`, after: { revision, values: v.values, source }, at: submittedAt },
   );
+  await markStale([period]);
   const latest = (await revisionsOf(period, unit)).find((r) => r.revision === revision);
   if (!latest) throw new AppError(500, 'internal', '保存后未能读取该版本');
   return latest;
@@ -517,6 +522,7 @@ export async function reviewReturn(
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (decision === 'reject' && !reason) throw unprocessable('reason_required', '退回时必须填写退回原因', { errors: [{ field: 'reason', message: '退回时必须填写退回原因' }] });
   if (reason.length > 1000) throw unprocessable('reason_too_long', '退回原因不能超过 1000 字');
+  await assertUnpublished(period);
   const latest = await latestRevision(period, unit);
   if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
   if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
@@ -529,6 +535,7 @@ export async function reviewReturn(
     { username: p.username, role: p.role },
     { action: 'return.review', entity: 'return', entityId: `${period}/${unit}`, before: { revision: latest.revision, review: latest.review }, after: { revision: latest.revision, review } },
   );
+  await markStale([period]);
   await notify({
     unit,
     kind: decision === 'reject' ? 'return.rejected' : 'return.approved',

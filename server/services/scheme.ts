@@ -6,6 +6,7 @@ import { conflict, notFound } from '../domain/errors.ts';
 import { assertValidScheme, cloneScheme, DEFAULT_SCHEME, type AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { SchemeVersion } from '../models/scheme.ts';
 import { audit, isDuplicateKey, type Actor } from './audit.ts';
+import { markStale } from './periods.ts';
 
 export interface SchemeRecord {
   version: number;
@@ -104,5 +105,7 @@ export async function saveScheme(actor: Actor, draft: unknown, opts: { baseVersi
     before: { version: current.version },
     after: { version: next, note: opts.note ?? '' },
   });
+  // Open periods are scored with the scheme in force; published ones keep the version they used.
+  await markStale('unpublished');
   return schemeVersion(next);
 }

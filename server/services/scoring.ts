@@ -16,13 +16,12 @@ import { FIELD_KEYS } from '../domain/fields.ts';
 import { previousQuarter, quarterStart } from '../domain/periods.ts';
 import { scorePeriod, type PeriodScoring, type UnitExplanation, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
-import { Period } from '../models/period.ts';
 import { ResultRow, ResultSet } from '../models/result.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
 import { BoundedCache } from './bounded-cache.ts';
 import { packExplanations, unpackExplanation } from './explanation-store.ts';
-import { assertQuarter, currentReportingPeriod, getPeriod, timeZone } from './periods.ts';
+import { assertQuarter, clearStale, findPeriod, getPeriod, latestPeriod, listPeriods, markPublished, markUnpublished, openDueQuarters, openPeriod, periodNotOpen, setDeadline, timeZone, type PeriodView, type StaleMarker } from './periods.ts';
 import { periodReturns } from './returns.ts';
 import { currentScheme, schemeVersion, validateDraft } from './scheme.ts';
 import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
@@ -240,26 +239,18 @@ function rowView(r: Record<string, unknown>): UnitResult & { revision: number | 
   };
 }
 
-// First computations in progress on this instance, per period: concurrent first requests wait for
-// one computation instead of each running their own (at 50k units one is minutes and a lot of memory).
-// Other instances may still compute at the same time: the pointer's conditional flip settles that.
-const firstComputations = new Map<string, Promise<unknown>>();
-
-/** The snapshot pointer, computing a first provisional snapshot when the period has none. */
-async function ensureSet(period: string): Promise<ResultSetPointer> {
+/**
+ * The snapshot pointer of an opened period. Reading never computes: a period never opened answers 404
+ * period_not_open; an opened one has its first snapshot from the moment it was opened (services/periods.ts
+ * openPeriod and the routes that open), so a missing one is a computation that failed or is still running.
+ */
+async function readSet(period: string): Promise<ResultSetPointer> {
   assertQuarter(period);
-  let set = await readPointer(period);
-  if (!set) {
-    let computing = firstComputations.get(period);
-    if (!computing) {
-      computing = computeAndStore(period).finally(() => firstComputations.delete(period));
-      firstComputations.set(period, computing);
-    }
-    await computing;
-    set = await readPointer(period);
-  }
-  if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);
-  return set;
+  const set = await readPointer(period);
+  if (set) return set;
+  const opened = await findPeriod(period);
+  if (!opened) throw periodNotOpen(period, await latestPeriod());
+  throw notFound('results_not_found', `${period} 期考核结果正在计算，请稍后刷新`);
 }
 
 // A snapshot's rows never change once written (a recomputation or publication writes rows under a
@@ -337,7 +328,7 @@ async function readPointer(period: string): Promise<ResultSetPointer | null> {
 
 /**
  * The period's results as in SPEC §7. `onlyUnit`: keep that unit's row only (reporters before
- * publication). A period with no snapshot yet is computed (provisional) first. `set`: the period's
+ * publication). Never computes (see readSet). `set`: the period's
  * pointer when the caller has just read it (resultSetPointers), so it is not read again.
  */
 export async function getResults(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<ResultsView> {
@@ -351,7 +342,7 @@ export async function getResults(period: string, opts: { onlyUnit?: string; set?
  * copy it to change it.
  */
 export async function resultsOf(period: string, opts: { onlyUnit?: string; set?: ResultSetPointer } = {}): Promise<{ view: ResultsView; computeId: string }> {
-  const set = opts.set && opts.set.period === period ? opts.set : await ensureSet(period);
+  const set = opts.set && opts.set.period === period ? opts.set : await readSet(period);
   const computeId = String(set.computeId);
   const all = await snapshotRows(period, computeId);
   return { view: viewOf(period, set, opts.onlyUnit === undefined ? all : all.filter((r) => r.unit === opts.onlyUnit)), computeId };
@@ -430,7 +421,7 @@ function cachedBody(key: string, build: () => Promise<ResultsBody>): Promise<Res
  * read that the body is built from.
  */
 export async function getResultsBody(period: string, opts: { reporterUnit?: string } = {}): Promise<ResultsBody> {
-  const set = await ensureSet(period);
+  const set = await readSet(period);
   const computeId = String(set.computeId);
   if (opts.reporterUnit !== undefined && set.status !== 'final') {
     const unit = opts.reporterUnit;
@@ -457,7 +448,7 @@ export interface Explanation extends UnitExplanation {
 }
 
 export async function explainUnit(period: string, unit: string): Promise<Explanation> {
-  const set = await ensureSet(period);
+  const set = await readSet(period);
   const row = await ResultRow.findOne({ period, computeId: set.computeId, unit }).lean();
   const explanation = row ? unpackExplanation(row.explain) : null;
   if (!row || !explanation) throw notFound('result_not_found', `${period} 期没有单位 ${unit} 的考核结果`);
@@ -494,8 +485,13 @@ export function setAfterPublish(fn: (period: string) => Promise<unknown>): void 
 }
 
 /**
- * Publishes a period: recomputes it from the current returns and freezes it (status final) in one
- * flip. Only after the deadline. 409 when already final.
+ * Publishes a period: recomputes it from the current returns and freezes it (status final). Only an opened
+ * period, only after the deadline; 409 when already final. Order (no transactions, each step idempotent):
+ * 1. the period records the publication (Period.publishedAt): from here on intake, reviews and deadline
+ *    changes are refused, so the final computation sees the returns the published period keeps;
+ * 2. the final snapshot is computed and flipped in one write;
+ * 3. the audit entry, then accountability (the daily jobs complete 3 after a kill, and the score job
+ *    completes 2 for a period whose publication was recorded but whose snapshot is not final).
  */
 export async function publish(actor: Actor, period: string): Promise<ResultsView> {
   assertQuarter(period);
@@ -505,6 +501,8 @@ export async function publish(actor: Actor, period: string): Promise<ResultsView
   }
   const before = await ResultSet.findOne({ period }).lean();
   if (before?.status === 'final') throw conflict('already_published', `${period} 期结果已发布`);
+  const at = p.publishedAt ? new Date(p.publishedAt) : clock.now();
+  await markPublished(period, at);
   const w = await computeAndStore(period, { final: true, by: actor.username });
   if (!w.written) {
     if (w.frozen) throw conflict('already_published', `${period} 期结果已发布`);
@@ -526,8 +524,7 @@ export async function recordPublication(period: string, actor?: Actor, before: {
   const set = await ResultSet.findOne({ period }).lean();
   if (!set || set.status !== 'final') return;
   const at = set.publishedAt ?? clock.now();
-  const p = await getPeriod(period);
-  await Period.updateOne({ period }, { $set: { publishedAt: at }, $setOnInsert: { period, deadline: new Date(p.deadline) } }, { upsert: true });
+  await markPublished(period, at);
   await audit(actor ?? { username: set.publishedBy ?? SYSTEM_ACTOR.username, role: null }, {
     action: 'results.publish',
     entity: 'results',
@@ -539,12 +536,13 @@ export async function recordPublication(period: string, actor?: Actor, before: {
   });
 }
 
-/** Makes a published period provisional again (audited, with a reason). It is not auto-published again. */
+/** Makes a published period open again (admin, audited, with a reason). It is not auto-published again. */
 export async function reopen(actor: Actor, period: string, reason: unknown): Promise<ResultsView> {
   assertQuarter(period);
   const text = typeof reason === 'string' ? reason.trim() : '';
   if (!text) throw badRequest('reason_required', '重新开放已发布的结果必须填写原因');
   if (text.length > 1000) throw badRequest('reason_too_long', '原因不能超过 1000 字');
+  await getPeriod(period);
   const set = await ResultSet.findOne({ period }).lean();
   if (!set) throw notFound('results_not_found', `${period} 期暂无考核结果`);
   if (set.status !== 'final') throw conflict('not_published', `${period} 期结果尚未发布，无需重新开放`);
@@ -558,7 +556,7 @@ export async function reopen(actor: Actor, period: string, reason: unknown): Pro
     { returnDocument: 'after' },
   ).lean();
   if (!updated) throw conflict('results_busy', `${period} 期结果刚被修改，请刷新后重试`);
-  await Period.updateOne({ period }, { $set: { publishedAt: null } });
+  await markUnpublished(period);
   await audit(actor, {
     action: 'results.reopen',
     entity: 'results',
@@ -570,41 +568,86 @@ export async function reopen(actor: Actor, period: string, reason: unknown): Pro
 }
 
 // ---------------------------------------------------------------------------------------------
+// Recomputation (provisional results follow their inputs; SPEC §2)
+
+/**
+ * Recomputes an unpublished period whose inputs changed (`staleAt` as read) and clears its marker unless
+ * a newer change arrived meanwhile. Called by the recomputation worker (jobs/freshness.ts) under its lease.
+ */
+export async function refreshPeriod(marker: StaleMarker): Promise<SnapshotWrite> {
+  const w = await computeAndStore(marker.period);
+  if (w.written || w.frozen) await clearStale(marker);
+  return w;
+}
+
+/** 重新计算 (reviewer, admin): recomputes an open period now; 409 once published. */
+export async function recomputeNow(actor: Actor, period: string): Promise<ResultsView> {
+  const p = await getPeriod(period);
+  if (p.status === 'published') throw conflict('period_published', `${period} 期考核结果已发布，不再重新计算`);
+  const w = await computeAndStore(period);
+  if (!w.written) {
+    if (w.frozen) throw conflict('period_published', `${period} 期考核结果已发布，不再重新计算`);
+    throw conflict('results_busy', `${period} 期结果正在计算，请稍后重试`);
+  }
+  await audit(actor, { action: 'results.recompute', entity: 'results', entityId: period, after: { computeId: String(w.computeId), rows: w.rows } });
+  return getResults(period);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The score job (SPEC §5)
 
 export interface ScoreJobCounts {
   periods: number;
+  opened: number;
   recomputed: number;
   published: number;
   frozen: number;
   rows: number;
 }
 
-/** Periods the nightly job looks at: stored periods plus the one being reported, not final, already started. */
-async function openPeriods(): Promise<string[]> {
-  const set = new Set<string>([currentReportingPeriod(clock.now())]);
-  for (const p of await Period.find({}, { period: 1 }).lean()) set.add(p.period);
-  for (const s of await ResultSet.find({ status: 'provisional' }, { period: 1 }).lean()) set.add(s.period);
-  const finals = new Set((await ResultSet.find({ status: 'final' }, { period: 1 }).lean()).map((s) => s.period));
+/** Opened periods the nightly job looks at: not published, quarter already started. */
+async function scorablePeriods(): Promise<string[]> {
   const now = clock.now().getTime();
-  return [...set].filter((p) => !finals.has(p) && quarterStart(p, timeZone()).getTime() <= now).sort();
+  return (await listPeriods())
+    .filter((p) => p.status === 'open' && quarterStart(p.period, timeZone()).getTime() <= now)
+    .map((p) => p.period)
+    .sort();
 }
 
 /**
- * Recomputes the provisional results of open periods (or of `period` only) and publishes each one
- * whose deadline plus 7 days' grace has passed — unless it was reopened by an admin, which then
- * needs an explicit publish. Deterministic: the same data gives the same stored results.
+ * Opens the quarters that are due (services/periods.ts openDueQuarters), recomputes the provisional results
+ * of open periods (or of `period` only) and publishes each one whose deadline plus 7 days' grace has
+ * passed — unless it was reopened by an admin, which then needs an explicit publish. Completes a publication
+ * that was recorded but cut short before its snapshot became final. Never touches a period not opened.
+ * Deterministic: the same data gives the same stored results.
  */
 export async function runScoreJob(opts: { period?: string } = {}): Promise<ScoreJobCounts> {
-  const periods = opts.period ? [assertQuarter(opts.period)] : await openPeriods();
-  const counts: ScoreJobCounts = { periods: periods.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
+  const opened = opts.period ? [] : await openDueQuartersWithResults(clock.now());
+  if (opts.period) await getPeriod(assertQuarter(opts.period));
+  const interrupted = opts.period
+    ? []
+    : (await listPeriods()).filter((p) => p.status === 'published').map((p) => p.period);
+  const periods = opts.period ? [opts.period] : await scorablePeriods();
+  const counts: ScoreJobCounts = { periods: periods.length, opened: opened.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
+  for (const period of interrupted) {
+    const set = await ResultSet.findOne({ period }, { status: 1 }).lean();
+    if (set && set.status === 'final') continue;
+    const view = await publish(SYSTEM_ACTOR, period);
+    counts.published++;
+    counts.rows += view.results.length;
+  }
   for (const period of periods) {
     const set = await ResultSet.findOne({ period }, { status: 1, reopened: 1 }).lean();
     if (set?.status === 'final') {
       counts.frozen++;
       continue;
     }
-    const deadline = new Date((await getPeriod(period)).deadline);
+    const p = await getPeriod(period);
+    if (p.status === 'published') {
+      counts.frozen++;
+      continue;
+    }
+    const deadline = new Date(p.deadline);
     if (!set?.reopened && clock.now().getTime() >= deadline.getTime() + PUBLISH_GRACE_MS) {
       const view = await publish(SYSTEM_ACTOR, period);
       counts.published++;
@@ -620,11 +663,9 @@ export async function runScoreJob(opts: { period?: string } = {}): Promise<Score
   return counts;
 }
 
-/** For the scheme editor: the latest period that has results (else the period being reported). */
-export async function latestResultPeriod(): Promise<string> {
-  const s = await ResultSet.findOne({}, { period: 1 }).sort({ period: -1 }).lean();
-  if (s) return s.period;
-  return currentReportingPeriod(clock.now());
+/** For the scheme editor: the latest opened period (null: none). */
+export async function latestResultPeriod(): Promise<string | null> {
+  return latestPeriod();
 }
 
 export { schemeVersion };
@@ -648,6 +689,7 @@ export async function previewScheme(draft: unknown, period?: string): Promise<Sc
   const current = await currentScheme();
   const scheme = validateDraft(draft, current.version + 1);
   const p = period ? assertQuarter(period) : await latestResultPeriod();
+  if (!p) throw notFound('period_not_open', '尚未开放任何考核期次，无法预览');
   const inputs = await loadInputs(p);
   const before = scoreInputs(current.scheme, inputs).results;
   const after = scoreInputs(scheme, inputs).results;
@@ -673,4 +715,24 @@ export async function listResultSets() {
     canPublish: s.status !== 'final' && now > s.deadline.getTime(),
     reopens: (s.reopens ?? []).map((r) => ({ at: r.at, by: r.by, reason: r.reason })),
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening periods with their first results
+
+/**
+ * Opens a period if needed (optionally setting its deadline) and computes its first provisional snapshot,
+ * so that from the moment a period exists its results can be read (reads never compute; SPEC §2).
+ */
+export async function openForAssessment(actor: Actor, period: string, opts: { deadline?: unknown } = {}): Promise<{ created: boolean; period: PeriodView }> {
+  const r = opts.deadline !== undefined ? await setDeadline(actor, period, opts.deadline) : await openPeriod(actor, period);
+  if (!(await readPointer(period))) await computeAndStore(period);
+  return r;
+}
+
+/** The calendar's automatic opening (first day of each quarter, and at start-up), with first results. */
+export async function openDueQuartersWithResults(at = clock.now()): Promise<string[]> {
+  const opened = await openDueQuarters(at);
+  for (const p of opened) if (!(await readPointer(p))) await computeAndStore(p);
+  return opened;
 }

@@ -4,6 +4,7 @@ import { AppError, notFound, unprocessable } from '../domain/errors.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../domain/fields.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
+import { markStale } from './periods.ts';
 
 export interface UnitView {
   code: string;
@@ -129,6 +130,8 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
     before: before ? toUnitView(before) : null,
     after: view,
   });
+  // Every unpublished period's results list the units (published ones are frozen snapshots).
+  await markStale('unpublished');
   return { created: !before, unit: view };
 }
 
@@ -264,6 +267,7 @@ export async function importUnits(actor: Actor, buffer: Buffer): Promise<{ creat
     if (r) created++;
     else updated++;
   }
+  if (order.length) await markStale('unpublished');
   return { created, updated };
 }
 

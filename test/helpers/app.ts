@@ -22,6 +22,9 @@ import { connectDb, ensureIndexes, type DbHandle } from '../../server/db/connect
 import type { Role } from '../../server/domain/fields.ts';
 import { setLogLevel } from '../../server/log.ts';
 import { createUser } from '../../server/services/users.ts';
+import { prepareDatabase } from '../../server/boot.ts';
+import { openForAssessment } from '../../server/services/scoring.ts';
+import { FreshnessWorker, startFreshness } from '../../jobs/freshness.ts';
 
 export interface HttpResult<T = any> {
   status: number;
@@ -81,13 +84,27 @@ export interface TestApp {
   userFor(role: Role, unit?: string, opts?: { username?: string; password?: string }): Promise<TestUser>;
   /** A browser-like client with its own cookie jar. */
   web(): WebClient;
+  /** The recomputation worker of this app (jobs/freshness.ts). */
+  freshness: FreshnessWorker;
+  /** Waits until provisional results have caught up with every change made so far. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface TestAppOptions {
   /** Extra environment for loadConfig (e.g. { UPLOAD_MAX_BYTES: '2048' }). */
   env?: Record<string, string>;
+  /**
+   * Periods opened (as an admin would, with their first results) before the test starts; default
+   * DEFAULT_TEST_PERIODS. Pass [] to start with no period opened (the calendar tests).
+   */
+  periods?: readonly string[];
+  /** Whether clients wait for pending recomputations before each request (default true). */
+  settle?: boolean;
 }
+
+/** The quarters the tests use; opened by default in every test app. */
+export const DEFAULT_TEST_PERIODS: readonly string[] = ['2025Q4', '2026Q1', '2026Q2', '2026Q3', '2026Q4'];
 
 export const TEST_PASSWORD = 'test-password-1';
 
@@ -109,8 +126,9 @@ async function toResult(res: Response): Promise<HttpResult> {
   return { status: res.status, body, text, buffer, headers: res.headers };
 }
 
-function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, string>>): ApiClient {
+function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, string>>, settle: () => Promise<void> = async () => {}): ApiClient {
   const send = async (method: string, p: string, init: { body?: string | Buffer | FormData; headers?: Record<string, string> } = {}) => {
+    await settle();
     const res = await fetch(baseUrl + p, {
       method,
       headers: { ...(await baseHeaders()), ...init.headers },
@@ -137,7 +155,7 @@ function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, stri
   } as ApiClient;
 }
 
-function makeWeb(baseUrl: string): WebClient {
+function makeWeb(baseUrl: string, settle: () => Promise<void> = async () => {}): WebClient {
   let sid: string | null = null;
   const absorb = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {
@@ -153,6 +171,7 @@ function makeWeb(baseUrl: string): WebClient {
   };
   const client: WebClient = {
     async get(p) {
+      await settle();
       return withLocation(await fetch(baseUrl + p, { headers: { accept: 'text/html', ...cookieHeader() }, redirect: 'manual' }));
     },
     async csrfToken() {
@@ -168,6 +187,7 @@ function makeWeb(baseUrl: string): WebClient {
     async postForm(p, fields, opts = {}) {
       const form = new URLSearchParams(fields);
       if (opts.csrf !== false) form.set('_csrf', typeof opts.csrf === 'string' ? opts.csrf : await client.csrfToken());
+      await settle();
       return withLocation(
         await fetch(baseUrl + p, {
           method: 'POST',
@@ -182,7 +202,7 @@ function makeWeb(baseUrl: string): WebClient {
       if (r.status !== 303) throw new Error(`login failed: ${r.status}`);
     },
     api() {
-      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sid ? await client.csrfToken() : '' }));
+      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sid ? await client.csrfToken() : '' }), settle);
     },
     cookie: () => sid,
   };
@@ -198,14 +218,19 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     BCRYPT_ROUNDS: '4',
     TZ: 'Asia/Shanghai',
+    RECOMPUTE_DELAY_MS: '0',
     ...opts.env,
   });
   setLogLevel(config.logLevel);
   const db = await connectDb({ dataDir, dbName: config.dbName });
   let server: http.Server;
+  let freshness: FreshnessWorker;
   try {
     const app = await createApp({ config });
     await ensureIndexes();
+    await prepareDatabase();
+    for (const p of opts.periods ?? DEFAULT_TEST_PERIODS) await openForAssessment({ username: 'test-setup', role: 'admin' }, p);
+    freshness = startFreshness({ delayMs: config.recomputeDelayMs });
     server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -216,6 +241,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     throw err;
   }
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const settle = opts.settle === false ? async () => {} : () => freshness.idle();
 
   let stopped: Promise<void> | null = null;
   const t: TestApp = {
@@ -223,7 +249,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     config,
     db,
     dataDir,
-    api: (token) => makeApi(baseUrl, async (): Promise<Record<string, string>> => (token ? { authorization: `Bearer ${token}` } : {})),
+    freshness,
+    settle: () => freshness.idle(),
+    api: (token) => makeApi(baseUrl, async (): Promise<Record<string, string>> => (token ? { authorization: `Bearer ${token}` } : {}), settle),
     async userFor(role, unit, o = {}) {
       const username = o.username ?? `${role}${unit ? `-${unit}` : ''}-${++userSeq}`;
       const password = o.password ?? TEST_PASSWORD;
@@ -235,11 +263,12 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async tokenFor(role, unit) {
       return (await t.userFor(role, unit)).token;
     },
-    web: () => makeWeb(baseUrl),
+    web: () => makeWeb(baseUrl, settle),
     stop() {
       stopped ??= (async () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await freshness.stop();
         await db.close();
         clock.set(null);
         fs.rmSync(dataDir, { recursive: true, force: true });

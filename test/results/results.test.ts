@@ -83,9 +83,12 @@ describe('results: scoring, publication and visibility', function () {
     expect(pub.body.status).to.equal('final');
     const frozen = await results(t.api(office), P);
 
-    // Later changes: a new revision, a new unit; the nightly job and a manual run touch nothing.
+    // Later changes: a new revision is refused (published means frozen), a new unit changes nothing;
+    // the nightly job and a manual run touch nothing.
     at('2026-10-20T03:00:00Z');
-    await submit(t.api(admin), P, 'D004', PERFECT);
+    const late = await t.api(admin).put(`/api/v1/returns/${P}/D004`, { values: PERFECT });
+    expect(late.status, late.text).to.equal(409);
+    expect(late.body.error.code).to.equal('period_published');
     await putUnit(t.api(admin), 'D005', 'department');
     const run = await runJob(t, admin, 'score', P);
     expect(run.counts).to.include({ frozen: 1, recomputed: 0 });
@@ -120,6 +123,8 @@ describe('results: scoring, publication and visibility', function () {
     expect(r.body.status).to.equal('provisional');
     const entry = await AuditLog.findOne({ action: 'results.reopen', entityId: P }).lean();
     expect(entry?.after).to.deep.equal({ status: 'provisional', reason: 'D004 报表系统故障，补录后重新评分' });
+    // Reopened: returns are accepted again (D004's is late).
+    await submit(t.api(admin), P, 'D004', PERFECT);
 
     // Past deadline + 7 days: the score job recomputes but does not publish a reopened period.
     at('2026-10-30T03:00:00Z');

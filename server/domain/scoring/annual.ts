@@ -28,6 +28,11 @@ export interface AnnualInput {
   units: readonly AnnualUnit[];
   /** Results of the year's quarters keyed by period ("2026Q1" …); absent quarters count 0 for everyone. */
   quarters: Readonly<Record<string, readonly QuarterRow[]>>;
+  /**
+   * The year's opened quarters, over which the mean is taken (SPEC §4); default all four. A unit with no
+   * total in one of them counts 0 for it; quarters not listed take no part.
+   */
+  opened?: readonly string[];
   /** Accountability cases (any period); only those of quarters of `year` matter. */
   cases?: readonly CaseLike[];
   /** The instant at which a not yet resolved case is judged overdue. */
@@ -58,7 +63,8 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
   if (!Number.isInteger(input.year) || input.year < 1000 || input.year > 9999) {
     throw new AppError(400, 'invalid_year', `年度格式不正确：${input.year}`);
   }
-  const periods = quartersOfYear(input.year);
+  const periods = input.opened ? quartersOfYear(input.year).filter((p) => input.opened!.includes(p)) : quartersOfYear(input.year);
+  if (periods.length === 0) return [];
   const byPeriod = periods.map((p) => new Map((input.quarters[p] ?? []).map((r) => [r.unit, r])));
   const units = input.units.filter((u) => u.active !== false && byPeriod.some((m) => m.has(u.unit)));
   const seen = new Set<string>();

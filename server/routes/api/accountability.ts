@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { badRequest } from '../../domain/errors.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { getCase, listCases, updateCaseStatus } from '../../services/accountability.ts';
-import { assertQuarter } from '../../services/periods.ts';
+import { assertQuarter, getPeriod } from '../../services/periods.ts';
 
 // /api/v1/accountability (SPEC §7). Reporters see their own unit's cases only.
 export const router = Router();
@@ -12,6 +12,7 @@ router.get('/accountability', requireAuth, async (req, res) => {
   const p = principalOf(req);
   const q = req.query as Record<string, unknown>;
   const period = q.period === undefined || q.period === '' ? undefined : assertQuarter(String(q.period));
+  if (period) await getPeriod(period);
   let unit = q.unit === undefined || q.unit === '' ? undefined : String(q.unit);
   if (p.role === 'reporter') {
     if (unit !== undefined) assertCanSeeUnit(p, unit);

@@ -1,14 +1,18 @@
 import { Router } from 'express';
+import { forbidden } from '../../domain/errors.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { getRun, JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 
 // /api/v1/jobs (SPEC §5, §7): admins run any job now; every run is recorded.
 export const router = Router();
 
-/** POST /jobs/:name/run {period?} (admin; score, remind, accountability) → the run record (outcome, counts, error). */
-router.post('/jobs/:name/run', requireRole('admin'), async (req, res) => {
+/** POST /jobs/:name/run {period?} (admin: any job; reviewer: score) → the run record (outcome, counts, error). */
+router.post('/jobs/:name/run', requireRole('admin', 'reviewer'), async (req, res) => {
+  const p = principalOf(req);
+  const name = String(req.params.name);
+  if (p.role === 'reviewer' && name !== 'score') throw forbidden('审核人员只能运行评分任务');
   const b = (req.body ?? {}) as Record<string, unknown>;
-  res.json(await runJobNow(String(req.params.name), b, principalOf(req).username));
+  res.json(await runJobNow(name, b, p.username));
 });
 
 /** GET /jobs → [{name, label}]; GET /jobs/runs?job=&limit= → recent run records. */

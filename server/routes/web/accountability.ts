@@ -31,7 +31,11 @@ router.get('/accountability', requireAuth, async (req, res) => {
   const a = await accountability(v, { filter: q(req, 'status'), period: q(req, 'period') });
   const latest = a.publishedPeriods.at(-1);
   const year = q(req, 'year') ? assertYear(q(req, 'year')) : latest ? parseQuarter(latest)!.year : new Date().getFullYear();
-  const annual = await annualResults(year);
+  // The default year may have no opened quarter yet: the page then shows no annual table.
+  const annual = await annualResults(year).catch((err: unknown) => {
+    if (!q(req, 'year') && err instanceof AppError && err.code === 'period_not_open') return { year, quarters: {}, final: false, schemeVersion: 0, results: [] };
+    throw err;
+  });
   const annualRows = annual.results.filter((r) => v.role !== 'reporter' || r.unit === v.unit);
   const canEdit = v.role === 'reviewer' || v.role === 'admin';
 

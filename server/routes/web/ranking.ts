@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../../domain/fields.ts';
-import { requireAuth } from '../../http/auth.ts';
+import { clock } from '../../clock.ts';
+import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { withFlash } from '../../http/flash.ts';
+import { assertQuarter, getPeriod } from '../../services/periods.ts';
+import { publish, reopen } from '../../services/publication.ts';
+import { recomputeNow } from '../../services/scoring.ts';
 import { numberFormat } from '../../http/view-helpers.ts';
 import { BoundedCache } from '../../services/bounded-cache.ts';
 import { naturalDir, periodOptions, periodPointers, ranking, resolvePeriod } from '../../services/dashboard.ts';
@@ -140,5 +145,54 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     return Buffer.from(html, 'utf8');
   });
 
-  await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, body);
+  // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
+  let page = body;
+  if (v.role === 'reviewer' || v.role === 'admin') {
+    const per = await getPeriod(period);
+    const actions = await renderView(req.app, 'pages/ranking/_actions', {
+      layout: false,
+      ...res.locals,
+      period,
+      isFinal: r.status === 'final',
+      canReopen: v.role === 'admin',
+      canPublish: clock.now().getTime() > Date.parse(per.deadline),
+      deadline: per.deadline,
+    });
+    page = Buffer.concat([Buffer.from(actions, 'utf8'), body]);
+  }
+  await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
 });
+
+const back = (period: string) => `/ranking?period=${encodeURIComponent(period)}`;
+
+router.post('/ranking/:period/publish', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(String(req.params.period));
+  await withFlash(req, async () => {
+    await publish({ username: p.username, role: p.role }, period);
+    return `${period} 期考核结果已发布，已按问责规则立案`;
+  });
+  res.redirect(303, back(period));
+});
+
+router.post('/ranking/:period/recompute', requireRole('reviewer', 'admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(String(req.params.period));
+  await withFlash(req, async () => {
+    await recomputeNow({ username: p.username, role: p.role }, period);
+    return `${period} 期暂定结果已重新计算`;
+  });
+  res.redirect(303, back(period));
+});
+
+router.post('/ranking/:period/reopen', requireRole('admin'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(String(req.params.period));
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await withFlash(req, async () => {
+    await reopen({ username: p.username, role: p.role }, period, b.reason);
+    return `${period} 期已重新开放（原因已记录），可再次填报和审核`;
+  });
+  res.redirect(303, back(period));
+});
+

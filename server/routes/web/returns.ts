@@ -5,7 +5,8 @@ import { FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts'
 import { principalOf, requireRole, type Principal } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { noticesForUnit } from '../../services/notices.ts';
-import { assertQuarter, currentReportingPeriod, getPeriod, recentPeriods, timeZone } from '../../services/periods.ts';
+import { assertQuarter, getPeriod, listPeriods, timeZone } from '../../services/periods.ts';
+import { collectingPeriod } from '../../services/dashboard.ts';
 import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
 import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
@@ -33,7 +34,8 @@ router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
   const p = principalOf(req);
   const code = unitOf(req);
   const unit = code ? await getUnit(code) : null;
-  const periods = await recentPeriods(8);
+  // Only opened periods exist for reporters (SPEC §2): the eight newest.
+  const periods = (await listPeriods()).slice(0, 8);
   let rows: unknown[] = [];
   let notices: unknown[] = [];
   if (unit) {
@@ -41,7 +43,14 @@ router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
       periods.map(async (per) => {
         const revs = await revisionsOf(per.period, unit.code);
         const latest = revs[revs.length - 1] ?? null;
-        return { ...per, latest, statusLabel: latest ? STATUS_LABEL[latest.status] : null, pastDeadline: Date.parse(per.deadline) < clock.now().getTime() };
+        return {
+          ...per,
+          latest,
+          statusLabel: latest ? STATUS_LABEL[latest.status] : null,
+          pastDeadline: Date.parse(per.deadline) < clock.now().getTime(),
+          published: per.status === 'published',
+          acceptsReturns: per.status === 'open' && !per.closed,
+        };
       }),
     );
     notices = (await noticesForUnit(unit.code, 20)).map((n) => ({ ...n, id: String(n._id) }));
@@ -54,7 +63,7 @@ router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
     notices,
     isAdmin: p.role === 'admin',
     units: p.role === 'admin' ? await listUnits({ activeOnly: true }) : [],
-    current: currentReportingPeriod(),
+    current: await collectingPeriod(),
     selected: code,
   });
 });

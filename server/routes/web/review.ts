@@ -5,7 +5,8 @@ import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORY_LABELS } from '../../domain/fie
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { auditTrail } from '../../services/audit.ts';
-import { assertQuarter, currentReportingPeriod, getPeriod, recentPeriods } from '../../services/periods.ts';
+import { assertQuarter, getPeriod, listPeriods } from '../../services/periods.ts';
+import { collectingPeriod } from '../../services/dashboard.ts';
 import { periodReturns, reviewReturn, revisionsOf } from '../../services/returns.ts';
 import { listUploads, RATIOS } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
@@ -24,9 +25,11 @@ const STATE_LABEL: Record<string, string> = {
 const SOURCE_LABEL: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
 
 router.get('/review', requireRole('reviewer', 'admin'), async (req, res) => {
-  const period = assertQuarter(typeof req.query.period === 'string' && req.query.period ? req.query.period : currentReportingPeriod());
+  const requested = typeof req.query.period === 'string' && req.query.period ? req.query.period : await collectingPeriod();
+  if (!requested) throw new AppError(404, 'period_not_open', '尚未开放任何考核期次，请管理员在“期次管理”中开放');
+  const period = assertQuarter(requested);
   const filter = typeof req.query.state === 'string' ? req.query.state : '';
-  const [per, units, returns, periods] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true }), periodReturns(period), recentPeriods(8)]);
+  const [per, units, returns, periods] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true }), periodReturns(period), listPeriods()]);
   const past = Date.parse(per.deadline) < clock.now().getTime();
   const all = units.map((u) => {
     const r = returns.get(u.code);

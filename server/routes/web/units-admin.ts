@@ -4,7 +4,9 @@ import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { zonedTime } from '../../domain/periods.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
-import { getPeriod, recentPeriods, setClosed, setDeadline, timeZone } from '../../services/periods.ts';
+import { assessmentStart, getPeriod, listPeriods, quarterAt, setClosed, timeZone } from '../../services/periods.ts';
+import { openForAssessment } from '../../services/scoring.ts';
+import { clock } from '../../clock.ts';
 import { getUnit, importUnits, listUnits, upsertUnit } from '../../services/units.ts';
 import { singleFile } from '../api/returns.ts';
 
@@ -109,20 +111,37 @@ function toLocalInput(iso: string): string {
 }
 
 router.get('/admin/periods', requireRole('admin'), async (_req, res) => {
-  const periods = await recentPeriods(8);
+  const periods = await listPeriods();
+  const current = quarterAt(clock.now());
   res.render('pages/periods-admin/index', {
     title: '期次管理',
     styles: STYLES,
     timeZone: timeZone(),
+    assessmentStart: await assessmentStart(),
+    suggested: periods.some((p) => p.period === current) ? '' : current,
     periods: periods.map((p) => ({ ...p, local: toLocalInput(p.deadline) })),
   });
+});
+
+router.post('/admin/periods/open', requireRole('admin'), async (req, res) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  const period = typeof b.period === 'string' ? b.period.trim().toUpperCase() : '';
+  try {
+    const deadline = typeof b.deadline === 'string' && b.deadline !== '' ? fromLocalInput(b.deadline).toISOString() : undefined;
+    const r = await openForAssessment(actor(req), period, deadline !== undefined ? { deadline } : {});
+    setFlash(req, 'ok', r.created ? `已开放 ${period} 期，开始接受填报` : `${period} 期此前已开放`);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    setFlash(req, 'error', err.message);
+  }
+  res.redirect(303, '/admin/periods');
 });
 
 router.post('/admin/periods', requireRole('admin'), async (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;
   const period = typeof b.period === 'string' ? b.period.trim() : '';
   try {
-    if (b.deadline !== undefined && b.deadline !== '') await setDeadline(actor(req), period, fromLocalInput(b.deadline).toISOString());
+    if (b.deadline !== undefined && b.deadline !== '') await openForAssessment(actor(req), period, { deadline: fromLocalInput(b.deadline).toISOString() });
     else await getPeriod(period);
     if (b.closed !== undefined) await setClosed(actor(req), period, b.closed === '1');
     setFlash(req, 'ok', `已保存 ${period} 期设置`);
