@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import { clock } from '../../server/clock.ts';
 import { connectDb, ensureIndexes } from '../../server/db/connect.ts';
+import { openPeriod } from '../../server/services/periods.ts';
 import { startEngine } from '../../server/db/engine/index.ts';
 import { setLogLevel } from '../../server/log.ts';
 import '../../server/app.ts'; // registers every model
@@ -101,6 +102,7 @@ async function snapshot() {
 try {
   if (mode === 'seed') {
     const units = scaleUnits(Number(arg ?? 300));
+    for (const period of [PREV, P]) await openPeriod({ username: 'seed' }, period);
     await Unit.insertMany(units.map((u) => ({ ...u, active: true })));
     const doc = (period: string, r: { code: string; values: object }, at: Date) => ({ unit: r.code, period, revision: 1, values: r.values, source: 'api', submittedBy: 'seed', submittedAt: at, committed: true, batch: null, file: null, review: null });
     await ReturnRevision.insertMany(scaleReturns(units, { seed: 2, missingRate: 0.05 }).map((r) => doc(PREV, r, new Date('2026-10-10T02:00:00Z'))));

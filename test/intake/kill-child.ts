@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { connectDb, ensureIndexes } from '../../server/db/connect.ts';
+import { openPeriod } from '../../server/services/periods.ts';
 import { setLogLevel } from '../../server/log.ts';
 import { ReturnRevision } from '../../server/models/return-revision.ts';
 import { UploadBatch } from '../../server/models/upload-batch.ts';
@@ -38,6 +39,7 @@ for (let i = 1; i <= unitCount; i++) {
   const code = `K${String(i).padStart(3, '0')}`;
   await upsertUnit({ username: 'setup' }, code, { name: `测试单位${i}`, category: 'department' });
 }
+await openPeriod({ username: 'setup' }, '2026Q4');
 const server = http.createServer(app);
 server.listen(0, '127.0.0.1', () => {
   const port = (server.address() as AddressInfo).port;
