@@ -179,6 +179,21 @@ export class Engine {
     return n;
   }
 
+  /**
+   * Listens on a Unix domain socket at `socketPath` (what startEngine does: see index.ts for the
+   * directory that guards it). Resolves once listening.
+   */
+  listenPath(socketPath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Listens on TCP without any access control — for tests of the engine alone; startEngine never does. */
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
