@@ -26,7 +26,8 @@ export interface DbHandle {
 }
 
 export async function startEmbeddedEngine(dataDir: string): Promise<EngineHandle> {
-  return startEngine({ dataDir });
+  // The engine's own warnings and errors (malformed messages, internal errors, DATA_DIR made private) go to the app's log.
+  return startEngine({ dataDir, log: (level, msg) => log[level]({ component: 'engine' }, msg) });
 }
 
 export async function connectDb(opts: DbOptions): Promise<DbHandle> {

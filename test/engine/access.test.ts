@@ -40,18 +40,23 @@ function listeningTcpInodes(): Set<string> {
   return out;
 }
 
-/** Runs a small script as another OS user that tries to connect to each socket path; resolves with each outcome. */
-function connectAs(uid: number, paths: string[]): Promise<string[]> {
+/** Runs a small script as another OS user that tries each action (connect to a socket, read a file); resolves with each outcome. */
+function actAs(uid: number, actions: ['connect' | 'read', string][]): Promise<string[]> {
   const script = `
     const net = require('node:net');
-    const paths = JSON.parse(process.argv[1]);
-    Promise.all(paths.map((p) => new Promise((resolve) => {
+    const fs = require('node:fs');
+    const actions = JSON.parse(process.argv[1]);
+    Promise.all(actions.map(([what, p]) => new Promise((resolve) => {
+      if (what === 'read') {
+        try { fs.readFileSync(p); resolve('read'); } catch (e) { resolve(e.code || e.message); }
+        return;
+      }
       const s = net.connect({ path: p });
       s.on('connect', () => { s.destroy(); resolve('connected'); });
       s.on('error', (e) => resolve(e.code || e.message));
     }))).then((r) => process.stdout.write(JSON.stringify(r)));`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script, JSON.stringify(paths)], { uid, gid: uid, cwd: '/', env: { PATH: process.env.PATH ?? '' } });
+    const child = spawn(process.execPath, ['-e', script, JSON.stringify(actions)], { uid, gid: uid, cwd: '/', env: { PATH: process.env.PATH ?? '' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -60,6 +65,7 @@ function connectAs(uid: number, paths: string[]): Promise<string[]> {
     child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`child exited ${code}: ${err}`))));
   });
 }
+const connectAs = (uid: number, paths: string[]) => actAs(uid, paths.map((p) => ['connect', p] as ['connect', string]));
 
 describe('engine access: only the app\'s OS user can talk to the embedded engine', function () {
   this.timeout(30_000);
@@ -115,10 +121,14 @@ describe('engine access: only the app\'s OS user can talk to the embedded engine
     expect(loadConfig({ MONGODB_URI: e.uri }).mongodbUri).to.equal(e.uri);
   });
 
-  it('the socket directory is a real directory of this user with mode 0700, the socket 0600', async () => {
+  it('DATA_DIR is made 0700 (the database file is in it); the socket directory is a real directory of this user with mode 0700, the socket 0600', async () => {
     const d = dir();
-    fs.chmodSync(d, 0o755); // DATA_DIR itself open to all: the socket directory alone must keep others out
-    const e = await start(d);
+    fs.chmodSync(d, 0o755);
+    const logged: string[] = [];
+    const e = await startEngine({ dataDir: d, log: (_l, m) => logged.push(m) });
+    engines.push(e);
+    expect(fs.statSync(d).mode & 0o777).to.equal(0o700);
+    expect(logged.join('\n')).to.match(/accessible to other users \(mode 755\); now 700/);
     const st = fs.lstatSync(path.dirname(e.socketPath));
     expect(st.isDirectory()).to.equal(true);
     expect(st.mode & 0o777).to.equal(0o700);
@@ -126,11 +136,29 @@ describe('engine access: only the app\'s OS user can talk to the embedded engine
     expect(fs.lstatSync(e.socketPath).mode & 0o777).to.equal(0o600);
   });
 
-  it('another OS user cannot connect (EACCES), while it can reach a socket whose directory lets it (control)', async function () {
+  it('another OS user cannot read the database file (EACCES), while it can read one in an open directory (control)', async function () {
     if (!ROOT) this.skip(); // switching users needs root; the mode checks above still run
     const d = dir();
     fs.chmodSync(d, 0o755);
+    await start(d);
+    const dbFile = fs.readdirSync(d).find((f) => /\.sqlite3?$|\.db$/.test(f));
+    expect(dbFile, fs.readdirSync(d).join(', ')).to.be.a('string');
+    const openDir = dir('access-open-');
+    fs.chmodSync(openDir, 0o755);
+    fs.writeFileSync(path.join(openDir, 'control'), 'x', { mode: 0o644 });
+    const [dbOutcome, controlOutcome] = await actAs(NOBODY, [
+      ['read', path.join(d, dbFile!)],
+      ['read', path.join(openDir, 'control')],
+    ]);
+    expect(controlOutcome, 'control file').to.equal('read');
+    expect(dbOutcome, 'database file').to.equal('EACCES');
+  });
+
+  it('another OS user cannot connect (EACCES), while it can reach a socket whose directory lets it (control)', async function () {
+    if (!ROOT) this.skip(); // switching users needs root; the mode checks above still run
+    const d = dir();
     const e = await start(d);
+    fs.chmodSync(d, 0o755); // DATA_DIR opened up after start: the socket directory alone must keep others out
     // control: a socket in a directory others may enter, socket mode 0777
     const openDir = dir('access-open-');
     fs.chmodSync(openDir, 0o755);

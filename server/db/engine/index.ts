@@ -4,7 +4,8 @@
 // Access (SPEC §8: connections from the app's own OS user only): the engine listens on a Unix
 // domain socket, never on TCP. The socket lives in DATA_DIR/engine-socket/, a directory of mode
 // 0700 owned by the engine's user, so the kernel refuses every other user (root aside) at connect();
-// no credentials exist to leak. See README.md, "Access".
+// no credentials exist to leak. DATA_DIR itself is made 0700 too (the database file is in it).
+// See README.md, "Access".
 import path from 'node:path';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,6 +80,24 @@ function usableSocketPath(p: string): boolean {
   return Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES && !p.includes('%');
 }
 
+/**
+ * DATA_DIR holds the database file (and by default the backups): readable by others, it would give
+ * away what the socket keeps from them. Group and other permissions are removed (mode 0700); when
+ * that is impossible (not our directory), start-up is refused.
+ */
+function privateDataDir(dataDir: string, log: EngineOptions['log']): void {
+  const st = fs.statSync(dataDir);
+  if ((st.mode & 0o077) === 0) return;
+  try {
+    fs.chmodSync(dataDir, 0o700);
+  } catch (e) {
+    throw new EngineAccessError(
+      `数据目录 ${dataDir} 对其他用户开放（权限 ${(st.mode & 0o777).toString(8)}），且无法改为 700：${(e as Error).message} (data directory accessible to other users)`,
+    );
+  }
+  log?.('warn', `data directory ${dataDir} was accessible to other users (mode ${(st.mode & 0o777).toString(8)}); now 700`);
+}
+
 /** Where the socket goes: under DATA_DIR, or — if that path is not usable — in a private temp directory. */
 function socketLocation(dataDir: string): { dir: string; socketPath: string; temporary: boolean } {
   const dir = path.join(dataDir, SOCKET_DIR);
@@ -106,7 +125,8 @@ export async function startEngine(opts: StartOptions): Promise<RunningEngine> {
   }
   if (process.platform === 'win32') throw new EngineAccessError('内置数据库引擎需要 Unix 域套接字，Windows 上请设置 MONGODB_URI (Unix domain sockets required)');
   const dataDir = path.resolve(opts.dataDir);
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  privateDataDir(dataDir, opts.log);
   const release = lockDataDir(dataDir);
   let store: Store | undefined;
   let engine: Engine | undefined;
