@@ -1,12 +1,12 @@
 // Connects mongoose: to MONGODB_URI when set, otherwise to the embedded engine started on DATA_DIR
-// (loopback, ephemeral port).
+// (a Unix domain socket in DATA_DIR/engine-socket/, which only this OS user can open: SPEC §8).
 import mongoose from 'mongoose';
 import { log } from '../log.ts';
 import { startEngine } from './engine/index.ts';
 
 interface EngineHandle {
   uri: string;
-  port: number;
+  socketPath: string;
   stop(): Promise<void>;
 }
 
@@ -17,7 +17,7 @@ export interface DbOptions {
 }
 
 export interface DbHandle {
-  /** The URI mongoose is connected to (the engine's loopback URI when embedded). */
+  /** The URI mongoose is connected to (the engine's socket URI when embedded). */
   uri: string;
   embedded: boolean;
   connection: mongoose.Connection;
@@ -26,7 +26,8 @@ export interface DbHandle {
 }
 
 export async function startEmbeddedEngine(dataDir: string): Promise<EngineHandle> {
-  return startEngine({ dataDir, port: 0, host: '127.0.0.1' });
+  // The engine's own warnings and errors (malformed messages, internal errors, DATA_DIR made private) go to the app's log.
+  return startEngine({ dataDir, log: (level, msg) => log[level]({ component: 'engine' }, msg) });
 }
 
 export async function connectDb(opts: DbOptions): Promise<DbHandle> {

@@ -43,23 +43,37 @@ export class Engine {
     const connId = this.nextConnId++;
     this.sockets.add(sock);
     sock.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
+    // Received bytes are kept as a list of chunks and joined once per message (joining on every
+    // chunk would copy a large message over and over while it trickles in).
+    let chunks: Buffer[] = [];
+    let have = 0;
+    let need = -1; // declared length of the message being received; -1 until its first 4 bytes are in
     sock.on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 4) {
-        const len = buf.readInt32LE(0);
-        if (len < 16 || len > MAX_MESSAGE) {
-          sock.destroy();
-          return;
+      chunks.push(chunk);
+      have += chunk.length;
+      while (!sock.destroyed) {
+        if (need < 0) {
+          if (have < 4) return;
+          if (chunks[0].length < 4) chunks = [Buffer.concat(chunks, have)];
+          need = chunks[0].readInt32LE(0);
+          if (need < 16 || need > MAX_MESSAGE) {
+            this.opts.log?.('error', `wire protocol error: message length ${need} out of range (16..${MAX_MESSAGE}); connection closed`);
+            sock.destroy();
+            return;
+          }
         }
-        if (buf.length < len) break;
-        const msg = buf.subarray(0, len);
-        buf = buf.subarray(len);
+        if (have < need) return;
+        const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+        const msg = all.subarray(0, need);
+        const rest = all.subarray(need);
+        chunks = rest.length ? [rest] : [];
+        have = rest.length;
+        need = -1;
         let out: Buffer | null;
         try {
           out = this.handleMessage(msg, connId);
         } catch (e) {
-          this.opts.log?.('error', `wire protocol error: ${(e as Error).message}`);
+          this.opts.log?.('error', `wire protocol error: ${(e as Error).message}; connection closed`);
           sock.destroy();
           return;
         }
@@ -165,6 +179,21 @@ export class Engine {
     return n;
   }
 
+  /**
+   * Listens on a Unix domain socket at `socketPath` (what startEngine does: see index.ts for the
+   * directory that guards it). Resolves once listening.
+   */
+  listenPath(socketPath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Listens on TCP without any access control — for tests of the engine alone; startEngine never does. */
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);

@@ -39,47 +39,100 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
+/** A malformed message: the connection that sent it is closed. parseMessage throws nothing else. */
 export class ProtocolError extends Error {}
 
-/** End of a BSON element's value starting at p (exclusive), or -1 for a type not handled here. */
-function valueEnd(b: Buffer, type: number, p: number): number {
+/** A command body or a document of a sequence is at most this (MongoDB's BSONObjMaxInternalSize). */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 + 16 * 1024;
+/** Documents in one OP_MSG document sequence, at most (hello's maxWriteBatchSize). */
+export const MAX_SEQUENCE_DOCUMENTS = 100_000;
+/** Flag bits 0–15 are "required": a bit the server does not know makes the message invalid (16, exhaustAllowed, is optional). */
+const REQUIRED_FLAG_BITS = 0xffff;
+
+function fail(message: string): never {
+  throw new ProtocolError(message);
+}
+
+/** The int32 at p, which must lie wholly before end. */
+function int32At(b: Buffer, p: number, end: number, what: string): number {
+  if (p < 0 || p + 4 > end) fail(`${what}: truncated at offset ${p}`);
+  return b.readInt32LE(p);
+}
+
+/**
+ * The BSON document at p, whose declared size must lie within [5, end - p] and MAX_DOCUMENT_BYTES.
+ * The bytes are decoded by the bson library (which checks every nested length against them);
+ * whatever it throws — including a stack overflow on absurd nesting — becomes a ProtocolError.
+ */
+function documentAt(b: Buffer, p: number, end: number, what: string): { doc: Doc; raw: Buffer } {
+  const size = int32At(b, p, end, what);
+  if (size < 5 || size > end - p) fail(`${what}: size ${size} out of range (5..${end - p})`);
+  if (size > MAX_DOCUMENT_BYTES) fail(`${what}: ${size} bytes, more than ${MAX_DOCUMENT_BYTES}`);
+  if (b[p + size - 1] !== 0) fail(`${what}: not terminated by a NUL byte`);
+  const raw = b.subarray(p, p + size);
+  let doc: Doc;
+  try {
+    doc = deserialize(raw, DESERIALIZE_OPTS);
+  } catch (e) {
+    fail(`${what}: invalid BSON (${e instanceof RangeError ? 'nested too deeply' : (e as Error)?.message})`);
+  }
+  return { doc, raw };
+}
+
+/** End of a BSON element's value starting at p (exclusive), or -1 when unknown or not within end. */
+function valueEnd(b: Buffer, type: number, p: number, end: number): number {
+  const len = () => (p + 4 <= end ? b.readInt32LE(p) : -1);
+  let next: number;
   switch (type) {
     case 0x01: // double
     case 0x09: // date
     case 0x11: // timestamp
     case 0x12: // int64
-      return p + 8;
+      next = p + 8;
+      break;
     case 0x02: // string
     case 0x0d: // code
     case 0x0e: // symbol
-      return p + 4 + b.readInt32LE(p);
+      next = len() >= 1 ? p + 4 + len() : -1;
+      break;
     case 0x03: // document
     case 0x04: // array
-      return p + b.readInt32LE(p);
+      next = len() >= 5 ? p + len() : -1;
+      break;
     case 0x05: // binary
-      return p + 5 + b.readInt32LE(p);
+      next = len() >= 0 ? p + 5 + len() : -1;
+      break;
     case 0x07: // ObjectId
-      return p + 12;
+      next = p + 12;
+      break;
     case 0x08: // boolean
-      return p + 1;
+      next = p + 1;
+      break;
     case 0x06: // undefined
     case 0x0a: // null
     case 0x7f: // MaxKey
     case 0xff: // MinKey
-      return p;
+      next = p;
+      break;
     case 0x10: // int32
-      return p + 4;
+      next = p + 4;
+      break;
     case 0x13: // decimal128
-      return p + 16;
+      next = p + 16;
+      break;
+    default:
+      return -1;
   }
-  return -1;
+  return next > end ? -1 : next;
 }
 
 /**
  * The bytes of each element of the `documents` array of an insert command's body (kind 0
  * section), or null when the body is not laid out as expected (then nothing is reused).
+ * Total: any byte string gives null or slices of `body`, in time linear in its length.
  */
 export function insertDocumentBytes(body: Buffer): Buffer[] | null {
+  if (body.length < 5 || body.readInt32LE(0) !== body.length) return null;
   const end = body.length - 1;
   let o = 4;
   while (o < end) {
@@ -89,98 +142,131 @@ export function insertDocumentBytes(body: Buffer): Buffer[] | null {
     const name = body.toString('utf8', o, nul);
     o = nul + 1;
     if (name === 'documents') {
-      if (type !== 0x04) return null;
-      const arrEnd = o + body.readInt32LE(o);
+      if (type !== 0x04 || o + 4 > end) return null;
+      const arrSize = body.readInt32LE(o);
+      if (arrSize < 5 || arrSize > end - o) return null;
+      const arrEnd = o + arrSize;
       const out: Buffer[] = [];
       let q = o + 4;
       while (q < arrEnd - 1) {
         if (body[q++] !== 0x03) return null;
         const n = body.indexOf(0, q);
-        if (n < 0 || n >= arrEnd || body.toString('latin1', q, n) !== String(out.length)) return null;
+        if (n < 0 || n >= arrEnd - 1 || body.toString('latin1', q, n) !== String(out.length)) return null;
         q = n + 1;
+        if (q + 4 > arrEnd - 1) return null;
         const dsize = body.readInt32LE(q);
-        if (dsize < 5 || q + dsize > arrEnd - 1) return null;
+        if (dsize < 5 || dsize > arrEnd - 1 - q) return null;
         out.push(body.subarray(q, q + dsize));
         q += dsize;
       }
       return q === arrEnd - 1 && body[q] === 0 ? out : null;
     }
-    const next = valueEnd(body, type, o);
-    if (next < 0 || next > end) return null;
+    const next = valueEnd(body, type, o, end);
+    if (next < 0) return null;
     o = next;
   }
   return null;
 }
 
-/** Parses one complete message (header included). */
+/**
+ * Parses one complete message (header included; the framing hands over exactly the declared
+ * number of bytes). Total: any byte string either parses or throws ProtocolError, in time and
+ * memory linear in its length — every length and offset is checked against the bytes that hold
+ * it (message, section, document), each step consumes at least one byte, a sequence holds at most
+ * MAX_SEQUENCE_DOCUMENTS documents and a document at most MAX_DOCUMENT_BYTES.
+ */
 export function parseMessage(msg: Buffer): Request {
+  if (msg.length < 16) fail(`message of ${msg.length} bytes, shorter than its 16-byte header`);
+  const declared = msg.readInt32LE(0);
+  if (declared !== msg.length) fail(`message length ${declared} does not match the ${msg.length} bytes received`);
   const requestId = msg.readInt32LE(4);
   const opCode = msg.readInt32LE(12);
-  if (opCode === OP_MSG) {
-    const flags = msg.readUInt32LE(16);
-    let end = msg.length;
-    if (flags & CHECKSUM_PRESENT) {
-      end -= 4;
-      const expected = msg.readUInt32LE(end);
-      if (crc32c(msg, 0, end) !== expected) throw new ProtocolError('OP_MSG checksum mismatch');
-    }
-    let pos = 20;
-    let body: Doc | undefined;
-    let bodyBytes: Buffer | undefined;
-    const sequences: [string, Doc[]][] = [];
-    const seqBytes = new Map<string, Buffer[]>();
-    while (pos < end) {
-      const kind = msg[pos++];
-      if (kind === 0) {
-        const size = msg.readInt32LE(pos);
-        bodyBytes = msg.subarray(pos, pos + size);
-        body = deserialize(bodyBytes, DESERIALIZE_OPTS);
-        pos += size;
-      } else if (kind === 1) {
-        const size = msg.readInt32LE(pos);
-        const secEnd = pos + size;
-        let p = pos + 4;
-        const nul = msg.indexOf(0, p);
-        const id = msg.toString('utf8', p, nul);
-        p = nul + 1;
-        const docs: Doc[] = [];
-        const raws: Buffer[] = [];
-        while (p < secEnd) {
-          const dsize = msg.readInt32LE(p);
-          const raw = msg.subarray(p, p + dsize);
-          docs.push(deserialize(raw, DESERIALIZE_OPTS));
-          raws.push(raw);
-          p += dsize;
-        }
-        sequences.push([id, docs]);
-        seqBytes.set(id, raws);
-        pos = secEnd;
-      } else {
-        throw new ProtocolError(`unknown OP_MSG section kind ${kind}`);
-      }
-    }
-    if (!body) throw new ProtocolError('OP_MSG without a body section');
-    for (const [id, docs] of sequences) body[id] = docs;
-    if (Object.keys(body)[0] === 'insert' && Array.isArray(body.documents)) {
-      const seq = seqBytes.get('documents');
-      const raws = seq ?? (bodyBytes ? insertDocumentBytes(bodyBytes) : null);
-      if (raws && raws.length === body.documents.length) {
-        for (let i = 0; i < raws.length; i++) if (isPlainObject(body.documents[i])) wireBytes.set(body.documents[i], raws[i]);
-      }
-    }
-    return { requestId, opCode, body, moreToCome: (flags & MORE_TO_COME) !== 0 };
+  if (opCode === OP_MSG) return parseOpMsg(msg, requestId);
+  if (opCode === OP_QUERY) return parseOpQuery(msg, requestId);
+  fail(`unsupported opCode ${opCode}`);
+}
+
+function parseOpMsg(msg: Buffer, requestId: number): Request {
+  if (msg.length < 21) fail('OP_MSG without flags and a section');
+  const flags = msg.readUInt32LE(16);
+  const unknown = flags & REQUIRED_FLAG_BITS & ~(CHECKSUM_PRESENT | MORE_TO_COME);
+  if (unknown) fail(`OP_MSG with unknown required flag bits 0x${unknown.toString(16)}`);
+  let end = msg.length;
+  if (flags & CHECKSUM_PRESENT) {
+    if (msg.length < 25) fail('OP_MSG too short to hold a section and its checksum');
+    end -= 4;
+    const expected = msg.readUInt32LE(end);
+    if (crc32c(msg, 0, end) !== expected) fail('OP_MSG checksum mismatch');
   }
-  if (opCode === OP_QUERY) {
-    let pos = 20;
-    const nul = msg.indexOf(0, pos);
-    const fullCollectionName = msg.toString('utf8', pos, nul);
-    pos = nul + 1 + 8; // numberToSkip, numberToReturn
-    const size = msg.readInt32LE(pos);
-    let body = deserialize(msg.subarray(pos, pos + size), DESERIALIZE_OPTS);
-    if (body.$query && typeof body.$query === 'object') body = body.$query;
-    return { requestId, opCode, body, moreToCome: false, fullCollectionName };
+  let pos = 20;
+  let body: Doc | undefined;
+  let bodyBytes: Buffer | undefined;
+  const sequences = new Map<string, { docs: Doc[]; raws: Buffer[] }>();
+  while (pos < end) {
+    const kind = msg[pos++];
+    if (kind === 0) {
+      if (body) fail('OP_MSG with more than one body section');
+      const { doc, raw } = documentAt(msg, pos, end, 'OP_MSG body');
+      body = doc;
+      bodyBytes = raw;
+      pos += raw.length;
+    } else if (kind === 1) {
+      const size = int32At(msg, pos, end, 'OP_MSG document sequence');
+      // size field, an identifier of at least one byte and its NUL
+      if (size < 6 || size > end - pos) fail(`OP_MSG document sequence: size ${size} out of range (6..${end - pos})`);
+      const secEnd = pos + size;
+      const nul = msg.indexOf(0, pos + 4);
+      if (nul < 0 || nul >= secEnd) fail('OP_MSG document sequence: identifier not terminated within the section');
+      if (nul === pos + 4) fail('OP_MSG document sequence: empty identifier');
+      const id = msg.toString('utf8', pos + 4, nul);
+      if (sequences.has(id)) fail(`OP_MSG with two document sequences "${id}"`);
+      const docs: Doc[] = [];
+      const raws: Buffer[] = [];
+      let p = nul + 1;
+      while (p < secEnd) {
+        if (docs.length >= MAX_SEQUENCE_DOCUMENTS) fail(`OP_MSG document sequence "${id}" holds more than ${MAX_SEQUENCE_DOCUMENTS} documents`);
+        const { doc, raw } = documentAt(msg, p, secEnd, `document ${docs.length} of OP_MSG document sequence "${id}"`);
+        docs.push(doc);
+        raws.push(raw);
+        p += raw.length;
+      }
+      sequences.set(id, { docs, raws });
+      pos = secEnd;
+    } else {
+      fail(`unknown OP_MSG section kind ${kind}`);
+    }
   }
-  throw new ProtocolError(`unsupported opCode ${opCode}`);
+  if (!body) fail('OP_MSG without a body section');
+  for (const [id, { docs }] of sequences) {
+    if (Object.prototype.hasOwnProperty.call(body, id)) fail(`OP_MSG field "${id}" both in the body and as a document sequence`);
+    // defineProperty: an identifier "__proto__" becomes a field, not the body's prototype
+    Object.defineProperty(body, id, { value: docs, enumerable: true, writable: true, configurable: true });
+  }
+  if (Object.keys(body)[0] === 'insert' && Array.isArray(body.documents)) {
+    const seq = sequences.get('documents')?.raws;
+    const raws = seq ?? (bodyBytes ? insertDocumentBytes(bodyBytes) : null);
+    if (raws && raws.length === body.documents.length) {
+      for (let i = 0; i < raws.length; i++) if (isPlainObject(body.documents[i])) wireBytes.set(body.documents[i], raws[i]);
+    }
+  }
+  return { requestId, opCode: OP_MSG, body, moreToCome: (flags & MORE_TO_COME) !== 0 };
+}
+
+function parseOpQuery(msg: Buffer, requestId: number): Request {
+  // header, flags, fullCollectionName (cstring), numberToSkip, numberToReturn, query[, returnFieldsSelector]
+  let pos = 20;
+  const nul = pos < msg.length ? msg.indexOf(0, pos) : -1;
+  if (nul < 0) fail('OP_QUERY: collection name not terminated');
+  const fullCollectionName = msg.toString('utf8', pos, nul);
+  pos = nul + 1 + 8;
+  if (pos > msg.length) fail('OP_QUERY: truncated before numberToSkip/numberToReturn');
+  const query = documentAt(msg, pos, msg.length, 'OP_QUERY query');
+  pos += query.raw.length;
+  if (pos < msg.length) pos += documentAt(msg, pos, msg.length, 'OP_QUERY returnFieldsSelector').raw.length;
+  if (pos !== msg.length) fail('OP_QUERY: bytes after its documents');
+  let body = query.doc;
+  if (isPlainObject(body.$query)) body = body.$query as Doc;
+  return { requestId, opCode: OP_QUERY, body, moreToCome: false, fullCollectionName };
 }
 
 let nextResponseId = 1;
