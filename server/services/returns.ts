@@ -132,6 +132,11 @@ async function visibleOnly(docs: RevisionLean[]): Promise<RevisionLean[]> {
   return docs.filter((d) => d.committed || (d.batch && ok.has(String(d.batch))));
 }
 
+/** The periods that hold at least one revision (committed or not). */
+export async function periodsWithReturns(): Promise<string[]> {
+  return (await ReturnRevision.distinct('period')).map(String);
+}
+
 /** All visible revisions of one unit's return, oldest first. */
 export async function revisionsOf(period: string, unit: string): Promise<RevisionView[]> {
   // 404 period_not_open for a period never opened (SPEC §2), with or without revisions.

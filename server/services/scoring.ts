@@ -22,7 +22,7 @@ import { audit, type Actor } from './audit.ts';
 import { BoundedCache } from './bounded-cache.ts';
 import { packExplanations, unpackExplanation } from './explanation-store.ts';
 import { assertQuarter, clearStale, findPeriod, getPeriod, latestPeriod, listPeriods, markPublished, markUnpublished, openDueQuarters, openPeriod, periodNotOpen, setDeadline, timeZone, type PeriodView, type StaleMarker } from './periods.ts';
-import { periodReturns } from './returns.ts';
+import { periodReturns, periodsWithReturns } from './returns.ts';
 import { currentScheme, schemeVersion, validateDraft } from './scheme.ts';
 import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
 
@@ -663,9 +663,11 @@ export async function runScoreJob(opts: { period?: string } = {}): Promise<Score
   return counts;
 }
 
-/** For the scheme editor: the latest opened period (null: none). */
+/** For the scheme editor: the latest opened period with returns, else the latest opened one (null: none). */
 export async function latestResultPeriod(): Promise<string | null> {
-  return latestPeriod();
+  const withReturns = new Set(await periodsWithReturns());
+  const opened = await listPeriods();
+  return opened.find((p) => withReturns.has(p.period))?.period ?? opened[0]?.period ?? null;
 }
 
 export { schemeVersion };

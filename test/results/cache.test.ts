@@ -143,20 +143,16 @@ describe('results caches: never stale, credentials never cached', function () {
     expect(page.text).to.contain('计算于 2026/10/11 09:02');
   });
 
-  it('scheme change: the page names the indicators of the version its results used; the next score run switches both', async () => {
+  it('scheme change: provisional results are recomputed with the new version; the page names its indicators', async () => {
     const cur = (await t.api(admin).get('/api/v1/scheme')).body.scheme;
     const oldName = cur.indicators[0].name as string;
     const page0 = await officeWeb.get(`/ranking?period=${P}`);
+    expect(page0.text).to.contain('考核方案第 1 版');
     expect(page0.text).to.contain(`<span class="ind-name">${oldName}</span>`);
     cur.indicators[0].name = '系统外网接入率（新）';
     const saved = await t.api(admin).put('/api/v1/scheme', { scheme: cur, baseVersion: 1, note: 'rename I1' });
     expect(saved.status, saved.text).to.equal(201);
-    // Results still from version 1: its names and weights, as the subtitle says.
-    const page1 = await officeWeb.get(`/ranking?period=${P}`);
-    expect(page1.text).to.contain('考核方案第 1 版');
-    expect(page1.text).to.contain(`<span class="ind-name">${oldName}</span>`);
-    expect(page1.text).to.not.contain('系统外网接入率（新）');
-    await runJob(t, admin, 'score', P);
+    // No job run: the change itself leads to a recomputation (the client waits for it to settle).
     expect((await results(t.api(office), P)).schemeVersion).to.equal(2);
     const page2 = await officeWeb.get(`/ranking?period=${P}`);
     expect(page2.text).to.contain('考核方案第 2 版');
@@ -183,8 +179,6 @@ describe('results caches: never stale, credentials never cached', function () {
     // Reporter views before publication: own row only (API), no page.
     expect((await results(t.api(repD2.token), P)).results.map((x) => x.unit)).to.deep.equal(['D002']);
     expect((await d2Web.get(`/ranking?period=${P}`)).status).to.equal(403);
-    const officePage0 = await officeWeb.get('/ranking');
-    expect(officePage0.text).to.not.contain('<option value="2026Q4"');
 
     const pub = await t.api(admin).post(`/api/v1/results/${P}/publish`);
     expect(pub.status, pub.text).to.equal(200);
@@ -212,11 +206,9 @@ describe('results caches: never stale, credentials never cached', function () {
     expect(c1c.own).to.deep.equal(['C01']);
     expect((await officeWeb.get(`/ranking?period=${P}`)).text).to.contain('<strong>正式结果</strong>');
 
-    // The collected period moved on: 2026Q4 is listed (no results yet), then with results once computed.
-    const listed = await officeWeb.get('/ranking');
-    expect(listed.text).to.contain('<option value="2026Q4">2026Q4（无结果）</option>');
-    expect((await officeWeb.get('/ranking?period=2026Q4')).status).to.equal(200);
-    expect((await officeWeb.get(`/ranking?period=${P}`)).text).to.contain('<option value="2026Q4">2026Q4（暂定）</option>');
+    // The other opened periods stay listed with their own status.
+    expect((await officeWeb.get('/ranking')).text).to.contain('<option value="2026Q4">2026Q4（暂定）</option>');
+    expect((await officeWeb.get(`/ranking?period=${P}`)).text).to.contain(`<option value="${P}" selected>${P}（已发布）</option>`);
   });
 
   it('reopen: provisional again at once; reporters back to their own row, no page', async () => {
@@ -235,20 +227,17 @@ describe('results caches: never stale, credentials never cached', function () {
     expect(page.text).to.contain(`<option value="${P}" selected>${P}（暂定）</option>`);
   });
 
-  it('concurrent first requests for a period without results share one computation and see the same snapshot', async () => {
-    const Q = '2026Q2';
-    expect(await ResultSet.exists({ period: Q })).to.equal(null);
+  it('concurrent requests for a period never opened all answer 404 and store nothing', async () => {
+    const Q = '2025Q2';
     const api = await Promise.all(Array.from({ length: 6 }, () => t.api(office).get(`/api/v1/results/${Q}`, { 'accept-encoding': 'identity' })));
     const pages = await Promise.all(Array.from({ length: 3 }, () => officeWeb.get(`/ranking?period=${Q}&category=city`)));
     for (const r of api) {
-      expect(r.status, r.text).to.equal(200);
-      expect(r.text).to.equal(api[0]!.text);
+      expect(r.status, r.text).to.equal(404);
+      expect(r.body.error.code).to.equal('period_not_open');
     }
-    expect(api[0]!.body.results.map((x: { unit: string }) => x.unit).sort()).to.deep.equal(['C01', 'C02', 'D001', 'D002']);
-    for (const p of pages) expect(p.status).to.equal(200);
-    const set = await ResultSet.findOne({ period: Q }).lean();
-    expect(set!.computedAt.toISOString()).to.equal(api[0]!.body.computedAt);
-    expect(await ResultRow.distinct('computeId', { period: Q })).to.have.length(1);
+    for (const p of pages) expect(p.status).to.equal(404);
+    expect(await ResultSet.exists({ period: Q })).to.equal(null);
+    expect(await ResultRow.countDocuments({ period: Q })).to.equal(0);
   });
 
   it('credentials are checked on every request: a revoked token, a deactivated user, a logout', async () => {
