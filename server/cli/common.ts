@@ -1,4 +1,5 @@
 // Shared by the command-line tools (backup, restore, migrate): one-line errors and output helpers.
+export { formatBytes } from '../services/backup.ts';
 
 /** Runs a CLI body: exit 0 when it resolves; else one line on stderr ("错误：…") and exit 1. */
 export function cliMain(body: () => Promise<void>): void {
@@ -10,13 +11,6 @@ export function cliMain(body: () => Promise<void>): void {
       process.exit(1);
     },
   );
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
 export function printCounts(rows: { ns: string; count: number }[]): void {

@@ -22,6 +22,14 @@ export function backupFileName(at: Date): string {
   return `backup-${at.toISOString().replace(/[-:.]/g, '')}.sqlite3`;
 }
 
+/** 1536 → "1.5 KB" (sizes shown to people). */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
 export interface BackupFile {
   file: string;
   name: string;

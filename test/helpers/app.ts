@@ -87,6 +87,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Extra environment for loadConfig (e.g. { UPLOAD_MAX_BYTES: '2048' }). */
   env?: Record<string, string>;
+  /** Start on this (existing, e.g. restored) data directory instead of a fresh one; it is kept on stop. */
+  dataDir?: string;
 }
 
 export const TEST_PASSWORD = 'test-password-1';
@@ -191,7 +193,7 @@ function makeWeb(baseUrl: string): WebClient {
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   if (current) await current.stop();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-test-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
     PORT: '0',
@@ -242,7 +244,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await db.close();
         clock.set(null);
-        fs.rmSync(dataDir, { recursive: true, force: true });
+        if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
         if (current === t) current = null;
       })();
       return stopped;
