@@ -73,6 +73,12 @@ describe('backup: the nightly job, kept backups, admin panel, failures', functio
     }
     const kept = listBackups(backupDir);
     expect(kept.map((b) => b.at)).to.deep.equal([times[2], times[1]]);
+    expect(fs.statSync(kept[0].file).mode & 0o777).to.equal(0o600);
+    // `npm run backup -- --out` never overwrites a file
+    const exists = await runCli('backup', ['--out', kept[0].file, '--data-dir', t.dataDir]);
+    expect(exists.code).to.equal(1);
+    expect(exists.stderr).to.include('已存在').and.include('[backup_exists]');
+    expect(listBackups(backupDir)).to.deep.equal(kept);
     expect(kept[0].name).to.equal(backupFileName(new Date(times[2])));
     expect(verifyDataFile(kept[0].file).collections.find((c) => c.ns === 'assessment.units')!.count).to.equal(5);
     const recorded = await JobRun.find({ job: 'backup' }).lean();

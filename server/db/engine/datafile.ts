@@ -153,7 +153,7 @@ export function snapshotDataFile(src: string, out: string, opts: SnapshotOptions
   const t0 = performance.now();
   if (!fs.existsSync(src)) throw new DataFileError('data_file_missing', `没有找到数据文件：${src} (no data file)`);
   if (fs.existsSync(out)) throw new DataFileError('backup_exists', `备份文件已存在，不会覆盖：${out} (backup file exists)`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.mkdirSync(path.dirname(out), { recursive: true, mode: 0o700 });
   const tmp = tempNameFor(out);
   fs.rmSync(tmp, { force: true });
   try {
@@ -163,6 +163,7 @@ export function snapshotDataFile(src: string, out: string, opts: SnapshotOptions
     } finally {
       db.close();
     }
+    fs.chmodSync(tmp, 0o600); // it holds password hashes and the app's secrets
     fsyncFile(tmp);
     opts.beforeRename?.(tmp);
     const report = verifyDataFile(tmp);
@@ -206,6 +207,7 @@ export function restoreDataFile(from: string, dataDir: string): FileReport {
   const tmp = tempNameFor(target);
   try {
     fs.copyFileSync(from, tmp, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(tmp, 0o600);
     fsyncFile(tmp);
     const copy = verifyDataFile(tmp);
     if (JSON.stringify(copy.collections) !== JSON.stringify(source.collections)) {
