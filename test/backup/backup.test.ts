@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { TestApp } from '../helpers/app.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { backupInChild } from '../../server/services/backup.ts';
+import { lastBackup } from '../../server/db/engine/datafile.ts';
 import { buildWorkbook, createUnits, vals } from '../intake/helpers.ts';
 import { httpView, runCli, tmp } from './helpers.ts';
 
@@ -85,6 +86,7 @@ describe('backup: online backup under concurrent writes, then restore', function
     const rb = await runCli('restore', ['--from', busy, '--data-dir', restoredBusy]);
     expect(rb.code, rb.stderr).to.equal(0);
     expect(rb.stdout).to.include('已恢复').and.include('assessment.returns');
+    expect(lastBackup(restoredBusy)!.file, 'the backup restored from is the last good one').to.equal(busy);
     t = await startTestApp({ dataDir: restoredBusy });
     admin = await t.tokenFor('admin');
     const present = new Map<string, Set<number>>();
