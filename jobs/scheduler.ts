@@ -16,6 +16,7 @@ export const DEFAULT_SCHEDULES: Readonly<Record<JobName, string>> = {
   score: '0 2 * * *', // nightly 02:00
   accountability: '30 2 * * *', // after scoring: open cases for published periods, mark overdue
   remind: '0 9 * * *', // daily 09:00 during a submission window
+  backup: '0 3 * * *', // nightly 03:00, after scoring and accountability (embedded engine only)
 };
 
 export interface SchedulerOptions {

@@ -41,6 +41,10 @@ export interface Config {
   trustProxy: boolean | number | string;
   /** Mark cookies Secure and send HSTS (when served over HTTPS). */
   secureCookies: boolean;
+  /** Where the nightly backup job writes (embedded engine only); default DATA_DIR/backups. */
+  backupDir: string;
+  /** How many backups the backup job keeps in backupDir (older ones are removed). */
+  backupKeep: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -129,6 +133,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL 必须是 ${LOG_LEVELS.join('|')} 之一（当前为 "${logLevelRaw}"）`);
   }
 
+  const backupDir = path.resolve(present(env, 'BACKUP_DIR') ?? path.join(dataDir, 'backups'));
+  if (backupDir === dataDir) throw new ConfigError(`BACKUP_DIR 不能与 DATA_DIR 相同（当前均为 "${dataDir}"）`);
+
   const trustRaw = present(env, 'TRUST_PROXY');
   let trustProxy: boolean | number | string = false;
   if (trustRaw !== undefined) {
@@ -158,6 +165,8 @@ export function loadConfig(env: Env = process.env): Config {
     bcryptRounds: integer(env, 'BCRYPT_ROUNDS', 10, 4, 15),
     trustProxy,
     secureCookies: flag(env, 'SECURE_COOKIES'),
+    backupDir,
+    backupKeep: integer(env, 'BACKUP_KEEP', 14, 1, 1000),
   };
 }
 

@@ -11,16 +11,18 @@ import { badRequest, notFound } from '../domain/errors.ts';
 import { isQuarter } from '../domain/periods.ts';
 import { JobRun } from '../models/job-run.ts';
 import { runAccountabilityJob } from './accountability.ts';
+import { runBackupJob } from './backup.ts';
 import { runRemindJob } from './reminders.ts';
 import { runScoreJob } from './publication.ts';
 import { pidAlive } from './process-alive.ts';
 
-export const JOB_NAMES = ['score', 'accountability', 'remind'] as const;
+export const JOB_NAMES = ['score', 'accountability', 'remind', 'backup'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 export const JOB_LABELS: Readonly<Record<JobName, string>> = {
   score: '评分与发布',
   accountability: '问责（立案与逾期标记）',
   remind: '报送提醒',
+  backup: '数据备份',
 };
 
 export function isJobName(x: string): x is JobName {
@@ -31,6 +33,7 @@ const RUNNERS: Readonly<Record<JobName, (opts: { period?: string }) => Promise<o
   score: runScoreJob,
   accountability: runAccountabilityJob,
   remind: runRemindJob,
+  backup: runBackupJob,
 };
 
 export const INTERRUPTED_ERROR = '运行中断（进程退出）';

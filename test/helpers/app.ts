@@ -96,11 +96,13 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /**
    * Periods opened (as an admin would, with their first results) before the test starts; default
-   * DEFAULT_TEST_PERIODS. Pass [] to start with no period opened (the calendar tests).
+   * DEFAULT_TEST_PERIODS (none on a given `dataDir`). Pass [] to start with no period opened (the calendar tests).
    */
   periods?: readonly string[];
   /** Whether clients wait for pending recomputations before each request (default true). */
   settle?: boolean;
+  /** Start on this (existing, e.g. restored) data directory instead of a fresh one; it is kept on stop. */
+  dataDir?: string;
 }
 
 /** The quarters the tests use; opened by default in every test app. */
@@ -211,7 +213,7 @@ function makeWeb(baseUrl: string, settle: () => Promise<void> = async () => {}):
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   if (current) await current.stop();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-test-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
     PORT: '0',
@@ -229,7 +231,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     const app = await createApp({ config });
     await ensureIndexes();
     await prepareDatabase();
-    for (const p of opts.periods ?? DEFAULT_TEST_PERIODS) await openForAssessment({ username: 'test-setup', role: 'admin' }, p);
+    for (const p of opts.periods ?? (opts.dataDir ? [] : DEFAULT_TEST_PERIODS)) await openForAssessment({ username: 'test-setup', role: 'admin' }, p);
     freshness = startFreshness({ delayMs: config.recomputeDelayMs });
     server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -271,7 +273,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         await freshness.stop();
         await db.close();
         clock.set(null);
-        fs.rmSync(dataDir, { recursive: true, force: true });
+        if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
         if (current === t) current = null;
       })();
       return stopped;

@@ -46,6 +46,7 @@ describe('jobs: scheduler, lease coordinator and run records', function () {
     // Catch-up: the latest slot of each job (30 June, Shanghai time), once.
     expect(slots(first)).to.deep.equal([
       'accountability@2026-06-29T18:30:00.000Z/catchup',
+      'backup@2026-06-29T19:00:00.000Z/catchup',
       'remind@2026-06-30T01:00:00.000Z/catchup',
       'score@2026-06-29T18:00:00.000Z/catchup',
     ]);
@@ -68,6 +69,7 @@ describe('jobs: scheduler, lease coordinator and run records', function () {
     const runs = await s.tick();
     expect(slots(runs)).to.deep.equal([
       'accountability@2026-07-02T18:30:00.000Z/catchup',
+      'backup@2026-07-02T19:00:00.000Z/catchup',
       'remind@2026-07-03T01:00:00.000Z/catchup',
       'score@2026-07-02T18:00:00.000Z/catchup',
     ]);
@@ -83,6 +85,7 @@ describe('jobs: scheduler, lease coordinator and run records', function () {
     const all = [...ra, ...rb];
     expect(slots(all)).to.deep.equal([
       'accountability@2026-07-04T18:30:00.000Z/scheduled',
+      'backup@2026-07-03T19:00:00.000Z/catchup',
       'remind@2026-07-04T01:00:00.000Z/catchup',
       'score@2026-07-04T18:00:00.000Z/catchup',
     ]);

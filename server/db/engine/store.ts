@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { serialize, deserialize } from 'bson';
 import { Query } from 'mingo';
 import { canon, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
-import { err } from './errors.ts';
+import { CommandError, err } from './errors.ts';
+import { checkOpen, DATA_FILE, isDamage, lastBackup } from './datafile.ts';
 
 export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
 
@@ -389,6 +390,37 @@ export class WriteBatch {
   }
 }
 
+/** Start-up refused: the data file failed SQLite's quick check (or could not be read). */
+export class DataFileDamagedError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    dataDir: string,
+  ) {
+    const b = lastBackup(dataDir);
+    const zh = b ? `请用最近的完好备份恢复：${b.file}（${b.at}）` : '没有记录到完好的备份';
+    const en = b ? `restore the last good backup ${b.file} (${b.at})` : 'no good backup recorded';
+    super(`数据文件 ${file} 已损坏，引擎未启动；${zh} (data file damaged: ${problem.split('\n')[0]}; engine not started; ${en})`);
+    this.name = 'DataFileDamagedError';
+  }
+}
+
+const FULL = /^(SQLITE_FULL|ENOSPC|EDQUOT)$/;
+const IO = /^(SQLITE_IOERR|SQLITE_CANTOPEN|SQLITE_READONLY|EIO|EROFS)/;
+
+/** The error to answer for a commit that could not be made durable, or null for other errors. */
+export function notDurable(e: unknown): CommandError | null {
+  const code = String((e as { code?: unknown })?.code ?? '');
+  const msg = (e as Error)?.message ?? String(e);
+  if (FULL.test(code)) {
+    return new CommandError(14031, 'OutOfDiskSpace', `写入未保存：磁盘空间不足，数据未作任何更改 (write refused, not durable: disk full: ${msg})`);
+  }
+  if (IO.test(code)) {
+    return new CommandError(1, 'InternalError', `写入未保存：磁盘读写错误，数据未作任何更改 (write refused, not durable: I/O error ${code}: ${msg})`);
+  }
+  return null;
+}
+
 function randomUuid(): Buffer {
   const b = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
@@ -412,9 +444,21 @@ export class Store {
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
-    this.sql = new Database(path.join(dataDir, 'engine.sqlite3'));
-    this.sql.pragma('journal_mode = WAL');
-    this.sql.pragma('synchronous = FULL');
+    const file = path.join(dataDir, DATA_FILE);
+    // Integrity at start: a damaged file stops here (nothing loaded, nothing served).
+    let sql: Database.Database | undefined;
+    try {
+      sql = new Database(file);
+      const problem = checkOpen(sql, 'quick_check');
+      if (problem) throw new DataFileDamagedError(file, problem, dataDir);
+      sql.pragma('journal_mode = WAL');
+      sql.pragma('synchronous = FULL');
+    } catch (e) {
+      sql?.close();
+      if (isDamage(e)) throw new DataFileDamagedError(file, (e as Error).message, dataDir);
+      throw e;
+    }
+    this.sql = sql!;
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS collections (
         cid INTEGER PRIMARY KEY, db TEXT NOT NULL, name TEXT NOT NULL, meta BLOB NOT NULL, UNIQUE (db, name));
@@ -453,7 +497,14 @@ export class Store {
         }
       }
     });
-    this.load();
+    try {
+      this.load();
+    } catch (e) {
+      this.sql.close();
+      this.dbs.clear();
+      if (isDamage(e)) throw new DataFileDamagedError(file, (e as Error).message, dataDir);
+      throw e;
+    }
   }
 
   private load(): void {
@@ -487,8 +538,17 @@ export class Store {
     }
   }
 
+  /**
+   * Commits ops in one SQLite transaction. A commit that cannot be made durable (disk full, I/O
+   * error) throws a CommandError saying so; the transaction is rolled back and the caller
+   * (WriteBatch.commit) undoes the batch in memory, so nothing is acknowledged that is not on disk.
+   */
   apply(ops: Op[]): void {
-    this.tx(ops);
+    try {
+      this.tx(ops);
+    } catch (e) {
+      throw notDurable(e) ?? e;
+    }
   }
 
   get(db: string, name: string): Collection | undefined {

@@ -3,13 +3,16 @@ import { ROLES } from '../../domain/fields.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { withFlash } from '../../http/flash.ts';
 import { ADMIN_LINKS } from '../../http/nav.ts';
+import { backupStatus, formatBytes } from '../../services/backup.ts';
 import { createUser, listUsers, resetPassword, ROLE_LABELS, setUserActive, unitOptions } from '../../services/users.ts';
 
 // Administration pages: the /admin index and user management. Mounted by server/app.ts at /.
 export const router = Router();
 
 router.get('/admin', requireRole('admin'), (_req, res) => {
-  res.render('pages/admin/index', { title: '管理', links: ADMIN_LINKS });
+  const b = backupStatus();
+  const backup = { ...b, size: b.last ? formatBytes(b.last.bytes) : null, ageDays: b.ageHours === null ? null : Math.floor(b.ageHours / 24) };
+  res.render('pages/admin/index', { title: '管理', links: ADMIN_LINKS, backup });
 });
 
 router.get('/admin/users', requireRole('admin'), async (_req, res) => {
