@@ -87,6 +87,35 @@ describe('assessment calendar: periods are opened, never conjured', () => {
 
 });
 
+describe('assessment calendar: what reporters see', () => {
+  let t: TestApp;
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('only opened periods, with the right status: a rejected latest revision is 被退回 with its reason', async () => {
+    t = await startTestApp({ periods: ['2026Q3'] });
+    const admin = await t.tokenFor('admin');
+    at('2026-10-05T02:00:00Z');
+    await putUnit(t.api(admin), 'D001', 'department');
+    await submit(t.api(admin), '2026Q3', 'D001', PERFECT);
+    const reviewer = await t.tokenFor('reviewer');
+    const rej = await t.api(reviewer).post('/api/v1/returns/2026Q3/D001/review', { decision: 'reject', reason: '外网接入数与台账不符' });
+    expect(rej.status, rej.text).to.equal(200);
+    const u = await t.userFor('reporter', 'D001');
+    const w = t.web();
+    await w.login(u.username, u.password);
+    const list = await w.get('/returns');
+    expect(list.text).to.contain('2026Q3');
+    expect(list.text).to.not.match(/2025Q[1-4]|2026Q[124]/); // never-opened quarters do not exist
+    const home = await w.get('/');
+    expect(home.status).to.equal(200);
+    expect(home.text).to.contain('被退回');
+    expect(home.text).to.contain('外网接入数与台账不符');
+    expect(home.text).to.not.contain('已报送第');
+  });
+});
+
 describe('assessment calendar: provisional results follow their inputs', () => {
   it('provisional results follow a submission within seconds, without any job run', async () => {
     // The real recomputation delay, and clients that do not wait for it.
