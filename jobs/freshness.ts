@@ -7,7 +7,7 @@
 // change whose instance died before recomputing is picked up by the next worker to run (or the nightly job).
 import { log } from '../server/log.ts';
 import { onStale, stalePeriods } from '../server/services/periods.ts';
-import { refreshPeriod } from '../server/services/scoring.ts';
+import { refreshPeriod } from '../server/results/publication.ts';
 import { MongoLeaseCoordinator, leaseKey } from './lease.ts';
 
 export interface FreshnessOptions {

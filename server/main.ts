@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   await maybeLoadDemo(config, log);
   // The calendar opens the quarters that are due (also done by the nightly score job), then provisional
   // results follow every change (jobs/freshness.ts; on every instance, one at a time through a lease).
-  const { openDueQuartersWithResults } = await import('./services/scoring.ts');
+  const { openDueQuartersWithResults } = await import('./results/publication.ts');
   const openedNow = await openDueQuartersWithResults();
   if (openedNow.length) log.info({ periods: openedNow }, 'calendar: periods opened');
   const { startFreshness } = await import('../jobs/freshness.ts');

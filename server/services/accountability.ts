@@ -17,10 +17,9 @@ import {
   type PublishedPeriod,
 } from '../domain/scoring/accountability.ts';
 import { Case } from '../models/case.ts';
-import { ResultSet } from '../models/result.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
-import { recordPublication, rowsOfPeriods, SYSTEM_ACTOR } from './scoring.ts';
+import { finalPeriods, recordPublication, resultSetOf, rowsOfPeriods, SYSTEM_ACTOR } from '../results/store.ts';
 import { schemeVersion } from './scheme.ts';
 
 export interface CaseView {
@@ -76,7 +75,7 @@ const CASE_BATCH = 5000;
 
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
-  const set = await ResultSet.findOne({ period }).lean();
+  const set = await resultSetOf(period);
   if (!set || set.status !== 'final' || !set.publishedAt) return { opened: 0, evaluated: 0 };
   const scheme = (await schemeVersion(set.schemeVersion)).scheme;
   const n = Math.max(1, scheme.accountability.A3.consecutiveQuarters);
@@ -192,7 +191,7 @@ export async function runAccountabilityJob(opts: { period?: string } = {}): Prom
   }
   const periods = opts.period
     ? [opts.period]
-    : (await ResultSet.find({ status: 'final' }, { period: 1 }).sort({ period: 1 }).lean()).map((s) => s.period);
+    : await finalPeriods();
   let opened = 0;
   for (const p of periods) {
     await recordPublication(p); // completes a publication cut short after its snapshot became final

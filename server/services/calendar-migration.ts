@@ -14,7 +14,7 @@ import { AuditLog } from '../models/audit-log.ts';
 import { Case } from '../models/case.ts';
 import { Notice } from '../models/notice.ts';
 import { DatabaseInfo, Period } from '../models/period.ts';
-import { ResultRow, ResultSet } from '../models/result.ts';
+import { countRows, removeResults, resultSetSummaries } from '../results/store.ts';
 import { ReturnRevision } from '../models/return-revision.ts';
 import { User } from '../models/user.ts';
 import { audit } from './audit.ts';
@@ -42,7 +42,7 @@ export async function migrateCalendar(): Promise<CalendarMigration> {
     (await AuditLog.distinct('entityId', { entity: 'period', action: { $in: ['period.deadline', 'period.close', 'period.open'] } })).map(String),
   );
   const records = await Period.find({}, { period: 1, openedAt: 1, publishedAt: 1, deadline: 1 }).lean();
-  const sets = await ResultSet.find({}, { period: 1, status: 1, publishedAt: 1 }).lean();
+  const sets = await resultSetSummaries();
   const setOf = new Map(sets.map((s) => [s.period, s]));
   const recordOf = new Map(records.map((r) => [r.period, r]));
 
@@ -73,7 +73,7 @@ export async function migrateCalendar(): Promise<CalendarMigration> {
     out.removed.push({
       period: s.period,
       status: s.status,
-      rows: await ResultRow.countDocuments({ period: s.period }),
+      rows: await countRows(s.period),
       cases: final ? await Case.countDocuments({ period: s.period }) : 0,
       notices: final ? await Notice.countDocuments({ period: s.period, kind: 'case' }) : 0,
     });
@@ -85,8 +85,7 @@ export async function migrateCalendar(): Promise<CalendarMigration> {
     await audit(MIGRATION_ACTOR, { action: 'calendar.migrate', entity: 'period', entityId: '*', before: null, after: out });
   }
   for (const s of doomed) {
-    await ResultSet.deleteOne({ period: s.period });
-    await ResultRow.deleteMany({ period: s.period });
+    await removeResults(s.period);
     if (s.status === 'final') {
       await Case.deleteMany({ period: s.period });
       await Notice.deleteMany({ period: s.period, kind: 'case' });

@@ -18,7 +18,7 @@ import { notify } from './notices.ts';
 import { GRACE_DAYS, planDemo, prng, type DemoPlan } from './demo/generator.ts';
 import { executeJob, type JobName } from './jobs.ts';
 import { timeZone } from './periods.ts';
-import { openForAssessment } from './scoring.ts';
+import { openForAssessment } from '../results/publication.ts';
 import { createUser } from './users.ts';
 
 export interface DemoAccount {

@@ -10,7 +10,7 @@ import { Case } from '../models/case.ts';
 import { Unit } from '../models/unit.ts';
 import { currentScheme } from './scheme.ts';
 import { listPeriods } from './periods.ts';
-import { rowsOfPeriods } from './scoring.ts';
+import { rowsOfPeriods } from '../results/store.ts';
 
 export interface YearView {
   year: number;

@@ -13,7 +13,7 @@ import { JobRun } from '../models/job-run.ts';
 import { runAccountabilityJob } from './accountability.ts';
 import { runBackupJob } from './backup.ts';
 import { runRemindJob } from './reminders.ts';
-import { runScoreJob } from './publication.ts';
+import { runScoreJob } from '../results/publication.ts';
 import { pidAlive } from './process-alive.ts';
 
 export const JOB_NAMES = ['score', 'accountability', 'remind', 'backup'] as const;

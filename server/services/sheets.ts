@@ -8,7 +8,8 @@ import { listCases } from './accountability.ts';
 import { assertQuarter, timeZone } from './periods.ts';
 import { latestRevision, periodReturns, type RevisionView } from './returns.ts';
 import { schemeVersion } from './scheme.ts';
-import { getResults, resultStatus } from './scoring.ts';
+import { getResults } from '../results/read.ts';
+import { compareCodes } from '../domain/scoring/ranking.ts';
 import { getUnit } from './units.ts';
 
 /** The indicators of a scheme version, in order (the workbook's indicator columns). */
@@ -33,12 +34,11 @@ function returnRow(unit: string, name: string | undefined, r: RevisionView | nul
 }
 
 // Same order as String.prototype.localeCompare without arguments, without building a collator per call.
-const byCode = new Intl.Collator().compare;
 
 /**
  * The period workbook's input: every unit's result (ranking sheet), the latest visible revision of
- * every unit that has one (returns sheet, by unit code) and the period's cases. A period without a
- * snapshot is computed first (as getResults does).
+ * every unit that has one (returns sheet, by unit code) and the period's cases. 404 period_not_open for a
+ * period never opened.
  */
 export async function assessmentSheetInput(period: string): Promise<AssessmentWorkbookInput> {
   assertQuarter(period);
@@ -46,7 +46,7 @@ export async function assessmentSheetInput(period: string): Promise<AssessmentWo
   const indicators = await indicatorsOf(results.schemeVersion);
   const names = new Map(results.results.map((r) => [r.unit, r.name]));
   const returnRows: ReturnRow[] = [...returns.values()]
-    .sort((a, b) => byCode(a.unit, b.unit))
+    .sort((a, b) => compareCodes(a.unit, b.unit))
     .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);
   const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: names.get(c.unit) }));
   return {
@@ -70,13 +70,12 @@ export async function unitSheetInput(period: string, code: string): Promise<{ in
   const all = await getResults(period);
   const result = all.results.find((r) => r.unit === code);
   if (!result) throw notFound('result_not_found', `${period} 期没有单位 ${code} 的考核结果`);
-  const set = await resultStatus(period);
   const [latest, cases, indicators] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion)]);
   return {
     unitName: unit.name,
     input: {
       period,
-      status: (set?.status as 'final' | 'provisional' | undefined) ?? all.status,
+      status: all.status,
       schemeVersion: all.schemeVersion,
       generatedAt: clock.now(),
       timeZone: timeZone(),

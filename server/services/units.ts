@@ -288,3 +288,9 @@ async function upsertUnitUnchecked(actor: Actor, code: string, unit: CleanUnit):
   return !before;
 }
 
+
+/** Every unit (active or not) as scoring takes it in: code, name, category, active — in stored order. */
+export async function listUnitInputs(): Promise<{ code: string; name: string; category: UnitCategory; active: boolean }[]> {
+  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, category: 1, active: 1 }).lean();
+  return docs.map((u) => ({ code: u.code, name: u.name, category: u.category as UnitCategory, active: u.active !== false }));
+}

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { ReturnValues } from '../../server/domain/fields.ts';
 import { contentDisposition } from '../../server/routes/api/sheets.ts';
-import { boards, figuresOf, gradeDistribution, sortRows } from '../../server/services/dashboard.ts';
+import { boards, figuresOf, gradeDistribution } from '../../server/pages/overview.ts';
+import { sortRows } from '../../server/pages/ranking.ts';
 import { startTestApp, type ApiClient, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
 
 const P = '2026Q2'; // deadline moved into the past, published

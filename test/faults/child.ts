@@ -33,7 +33,9 @@ import { ResultRow, ResultSet } from '../../server/models/result.ts';
 import { ReturnRevision } from '../../server/models/return-revision.ts';
 import { Unit } from '../../server/models/unit.ts';
 import { runAccountabilityJob } from '../../server/services/accountability.ts';
-import { computeAndStore, getResults, publish, runScoreJob, SYSTEM_ACTOR } from '../../server/services/scoring.ts';
+import { computeAndStore } from '../../server/results/compute.ts';
+import { publishPeriod as publish, runScoreJob, SYSTEM_ACTOR } from '../../server/results/publication.ts';
+import { getResults } from '../../server/results/read.ts';
 import { scaleReturns, scaleUnits } from '../../bench/scale.ts';
 
 export const P = '2026Q4';

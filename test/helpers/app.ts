@@ -23,7 +23,7 @@ import type { Role } from '../../server/domain/fields.ts';
 import { setLogLevel } from '../../server/log.ts';
 import { createUser } from '../../server/services/users.ts';
 import { prepareDatabase } from '../../server/boot.ts';
-import { openForAssessment } from '../../server/services/scoring.ts';
+import { openForAssessment } from '../../server/results/publication.ts';
 import { FreshnessWorker, startFreshness } from '../../jobs/freshness.ts';
 
 export interface HttpResult<T = any> {

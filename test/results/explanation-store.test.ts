@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import { ResultRow, ResultSet } from '../../server/models/result.ts';
 import { currentScheme } from '../../server/services/scheme.ts';
-import { loadInputs, scoreInputs } from '../../server/services/scoring.ts';
+import { loadInputs, scoreInputs } from '../../server/results/compute.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { at, PERFECT, putUnit, ratios, runJob, submit, uniform, ZERO } from './fixtures.ts';
 

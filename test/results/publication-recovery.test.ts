@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { AuditLog } from '../../server/models/audit-log.ts';
 import { Period } from '../../server/models/period.ts';
 import { ResultSet } from '../../server/models/result.ts';
-import { computeAndStore } from '../../server/services/scoring.ts';
+import { computeAndStore } from '../../server/results/compute.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { at, PERFECT, putUnit, runJob, submit, uniform } from './fixtures.ts';
 

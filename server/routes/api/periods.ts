@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { requireAuth, requireRole, principalOf } from '../../http/auth.ts';
 import { badRequest } from '../../domain/errors.ts';
 import { assertQuarter, getPeriod, listPeriods, setClosed, type PeriodView } from '../../services/periods.ts';
-import { openForAssessment } from '../../services/scoring.ts';
+import { openForAssessment } from '../../results/publication.ts';
 
 // /api/v1 periods (SPEC §2, §7): only opened periods exist; a period never opened answers 404 period_not_open.
 export const router = Router();

@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { cachedBody, ResponseCache } from '../../http/response-cache.ts';
+import { explainUnit, readSet, viewOf } from '../../results/read.ts';
+import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
+import { snapshotOf } from '../../results/snapshot.ts';
 import { assertQuarter } from '../../services/periods.ts';
-import { publish, reopen } from '../../services/publication.ts';
-import { explainUnit, getResultsBody } from '../../services/scoring.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
 //
@@ -10,20 +12,31 @@ import { explainUnit, getResultsBody } from '../../services/scoring.ts';
 // (status final); before publication they see their own unit's row only.
 export const router = Router();
 
+// A whole-period body is a pure function of the period's pointer (computeId, status, schemeVersion,
+// computedAt, publishedAt, deadline — all in the key) and of the computeId's immutable rows, so a request
+// only reads the pointer; any recomputation, publication or reopen gives a new key. At 50k units a body
+// is ≈ 25 MB (its gzip adds about a tenth and is counted with it).
+const bodies = new ResponseCache({ maxEntries: 8, maxBytes: 96 * 1024 * 1024 });
+
 /**
  * GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline).
- * The body is served from bytes cached per snapshot (server/services/scoring.ts getResultsBody), with a
- * strong ETag; `Cache-Control: private, no-cache`: a client may keep it but must revalidate every
- * time (If-None-Match → 304 while the snapshot and its status are unchanged). Gzip-compressed (with
- * its own ETag) for clients that accept it.
+ * Strong ETag; `Cache-Control: private, no-cache`: a client may keep it but must revalidate every time
+ * (If-None-Match → 304 while the snapshot and its status are unchanged). Gzip for clients that accept it.
  */
 router.get('/results/:period', requireAuth, async (req, res) => {
   const p = principalOf(req);
-  const period = assertQuarter(String(req.params.period));
-  const b = await getResultsBody(period, p.role === 'reporter' ? { reporterUnit: p.unit ?? '' } : {});
+  const set = await readSet(assertQuarter(String(req.params.period)));
+  let b;
+  if (p.role === 'reporter' && set.status !== 'final') {
+    // Before publication a reporter sees its own row only (decided on the pointer the body is built from).
+    const own = (await snapshotOf(set)).rows.filter((r) => r.unit === (p.unit ?? ''));
+    b = cachedBody(Buffer.from(JSON.stringify(viewOf(set, own))));
+  } else {
+    const key = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
+    b = await bodies.get(key, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
+  }
   let { body, etag } = b;
   res.vary('Accept-Encoding');
-  // gzip (compressed once per snapshot) only when the client asks for it and prefers it to identity.
   if (b.gzipped && req.headers['accept-encoding'] && req.acceptsEncodings('gzip', 'identity') === 'gzip') {
     ({ body, etag } = await b.gzipped());
     res.set('Content-Encoding', 'gzip');
@@ -48,16 +61,12 @@ router.get('/results/:period/units/:code/explain', requireAuth, async (req, res)
 /** POST /results/:period/publish (reviewer, admin) → the final results. 409 when already final or before the deadline. */
 router.post('/results/:period/publish', requireRole('reviewer', 'admin'), async (req, res) => {
   const p = principalOf(req);
-  res.json(await publish({ username: p.username, role: p.role }, String(req.params.period)));
+  res.json(await publishPeriod({ username: p.username, role: p.role }, String(req.params.period)));
 });
 
 /** POST /results/:period/reopen {reason} (admin) → provisional results again; audited. */
 router.post('/results/:period/reopen', requireRole('admin'), async (req, res) => {
   const p = principalOf(req);
   const b = (req.body ?? {}) as Record<string, unknown>;
-  res.json(await reopen({ username: p.username, role: p.role }, String(req.params.period), b.reason));
+  res.json(await reopenPeriod({ username: p.username, role: p.role }, String(req.params.period), b.reason));
 });
-
-// GET /results/:period/sheet.xlsx and GET /results/:period/units/:code/sheet.xlsx (the assessment
-// workbooks) are added by the dashboard / Excel work — not here.
-

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { badRequest } from '../../domain/errors.ts';
 import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { currentScheme, listSchemeVersions, saveScheme, schemeVersion } from '../../services/scheme.ts';
-import { previewScheme } from '../../services/scoring.ts';
+import { previewScheme } from '../../results/compute.ts';
 
 // /api/v1/scheme: the assessment scheme as data (SPEC §4). Everyone may read it; admins edit it.
 export const router = Router();

@@ -2,7 +2,7 @@
 // Not a router (the leading underscore keeps server/app.ts from mounting it).
 import type { Request } from 'express';
 import { principalOf } from '../../http/auth.ts';
-import type { Viewer } from '../../services/dashboard.ts';
+import type { Viewer } from '../../pages/common.ts';
 
 export function viewerOf(req: Request): Viewer {
   const p = principalOf(req);

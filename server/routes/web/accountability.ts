@@ -6,7 +6,7 @@ import { CASE_STATUS_LABELS } from '../../domain/scoring/accountability.ts';
 import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { updateCaseStatus } from '../../services/accountability.ts';
-import { accountability, caseById, CASE_FILTERS } from '../../services/dashboard.ts';
+import { accountability, caseById, CASE_FILTERS } from '../../pages/accountability.ts';
 import { annualResults, assertYear } from '../../services/eligibility.ts';
 import { periodQuery, q, viewerOf } from './_present.ts';
 

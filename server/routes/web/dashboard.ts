@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { GRADES } from '../../domain/scoring/scheme.ts';
 import { requireAuth } from '../../http/auth.ts';
-import { hasPublished, overview, ownUnitStatus, parseScope, periodOptions, resolvePeriod } from '../../services/dashboard.ts';
+import { parseScope, periodOptions, resolvePeriod } from '../../pages/common.ts';
+import { hasPublished, overview, ownUnitStatus } from '../../pages/overview.ts';
 import {
   arrow,
   countDelta,

@@ -5,8 +5,8 @@ import { withFlash } from '../../http/flash.ts';
 import { DEFAULT_SCHEDULES } from '../../../jobs/scheduler.ts';
 import { INTERRUPTED_ERROR, JOB_LABELS, JOB_NAMES, listRuns, runJobNow } from '../../services/jobs.ts';
 import { currentReportingPeriod } from '../../services/periods.ts';
-import { publish, reopen } from '../../services/publication.ts';
-import { listResultSets } from '../../services/scoring.ts';
+import { publishPeriod as publish, reopenPeriod as reopen } from '../../results/publication.ts';
+import { listResultSets } from '../../results/store.ts';
 import { clock } from '../../clock.ts';
 
 // Admin page: scheduled jobs, their recorded runs, "run now"; result sets with publish / reopen.
@@ -24,7 +24,7 @@ const outcomeOf = (r: { outcome: string; error: string | null }) =>
   OUTCOME[r.outcome === 'failed' && r.error?.startsWith(INTERRUPTED_ERROR.slice(0, 4)) ? 'interrupted' : r.outcome];
 
 router.get('/jobs', requireRole('admin'), async (_req, res) => {
-  const [runs, sets] = await Promise.all([listRuns({ limit: 100 }), listResultSets()]);
+  const [runs, sets] = await Promise.all([listRuns({ limit: 100 }), listResultSets(clock.now())]);
   const last = new Map<string, (typeof runs)[number]>();
   for (const r of runs) if (!last.has(r.job)) last.set(r.job, r);
   res.render('pages/jobs/index', {

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { requireRole } from '../../http/auth.ts';
-import { periodLabel, periodOptions, progress, PROGRESS_LABELS, PROGRESS_STATES } from '../../services/dashboard.ts';
+import { periodLabel, periodOptions } from '../../pages/common.ts';
+import { progress, PROGRESS_LABELS, PROGRESS_STATES } from '../../pages/progress.ts';
 import { percent, periodQuery, q, viewerOf } from './_present.ts';
 
 // 填报进度 (/progress): for a period, who submitted, who is late, rejected or missing, reminders sent.

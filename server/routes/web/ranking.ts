@@ -5,11 +5,12 @@ import { clock } from '../../clock.ts';
 import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { withFlash } from '../../http/flash.ts';
 import { assertQuarter, getPeriod } from '../../services/periods.ts';
-import { publish, reopen } from '../../services/publication.ts';
-import { recomputeNow } from '../../services/scoring.ts';
+import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publication.ts';
 import { numberFormat } from '../../http/view-helpers.ts';
-import { BoundedCache } from '../../services/bounded-cache.ts';
-import { naturalDir, periodOptions, periodPointers, ranking, resolvePeriod } from '../../services/dashboard.ts';
+import { ResponseCache } from '../../http/response-cache.ts';
+import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
+import { naturalDir, presentRanking } from '../../pages/ranking.ts';
+import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
 // 排名 (/ranking): one category of one period, sorted on the server (links work without JS).
@@ -29,7 +30,7 @@ const num2 = (x: number | null | undefined): string => (typeof x === 'number' &&
 // and bytes (a county table at 1k units is ≈ 0.8 MB of HTML); concurrent requests for the same body
 // share one render. Per request only the layout (user, navigation, CSRF token) is rendered; the body
 // is sent as it is (see sendPage).
-const bodies = new BoundedCache<Buffer>({ maxEntries: 64, maxBytes: 64 * 1024 * 1024 }, (b) => b.length);
+const bodies = new ResponseCache({ maxEntries: 64, maxBytes: 64 * 1024 * 1024 });
 
 function renderView(app: Request['app'], view: string, locals: object): Promise<string> {
   return new Promise((resolve, reject) => app.render(view, locals, (err, html) => (err ? reject(err) : resolve(html))));
@@ -69,17 +70,16 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const period = await resolvePeriod(v, q(req, 'period'), sets);
   const rawCat = q(req, 'category');
   const category: UnitCategory = (UNIT_CATEGORIES as readonly string[]).includes(rawCat ?? '') ? (rawCat as UnitCategory) : 'department';
-  const set = sets.find((s) => s.period === period);
-  const r = await ranking(v, { period, category, sort: q(req, 'sort'), dir: q(req, 'dir'), set });
-  // A period without results until now was just computed: list it too.
-  const periods = await periodOptions(v, set ? sets : undefined);
+  const { set, snapshot } = await resultsOf(period, { set: sets.find((s) => s.period === period) });
+  const r = presentRanking(v, set, snapshot, { category, sort: q(req, 'sort'), dir: q(req, 'dir') });
+  const periods = await periodOptions(v, sets);
 
   const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
   const bodyKey = JSON.stringify([
     period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
     r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
   ]);
-  const body = await bodies.get(bodyKey, async () => {
+  const { body } = await bodies.get(bodyKey, async () => {
     const link = (sort: string) => {
       const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
       return `/ranking${periodQuery({ period, category, sort, dir })}`;
@@ -169,7 +169,7 @@ router.post('/ranking/:period/publish', requireRole('reviewer', 'admin'), async 
   const p = principalOf(req);
   const period = assertQuarter(String(req.params.period));
   await withFlash(req, async () => {
-    await publish({ username: p.username, role: p.role }, period);
+    await publishPeriod({ username: p.username, role: p.role }, period);
     return `${period} 期考核结果已发布，已按问责规则立案`;
   });
   res.redirect(303, back(period));
@@ -190,7 +190,7 @@ router.post('/ranking/:period/reopen', requireRole('admin'), async (req, res) =>
   const period = assertQuarter(String(req.params.period));
   const b = (req.body ?? {}) as Record<string, unknown>;
   await withFlash(req, async () => {
-    await reopen({ username: p.username, role: p.role }, period, b.reason);
+    await reopenPeriod({ username: p.username, role: p.role }, period, b.reason);
     return `${period} 期已重新开放（原因已记录），可再次填报和审核`;
   });
   res.redirect(303, back(period));

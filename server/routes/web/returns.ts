@@ -6,7 +6,7 @@ import { principalOf, requireRole, type Principal } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter, getPeriod, listPeriods, timeZone } from '../../services/periods.ts';
-import { collectingPeriod } from '../../services/dashboard.ts';
+import { collectingPeriod } from '../../pages/common.ts';
 import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
 import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';

@@ -6,7 +6,7 @@ import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { auditTrail } from '../../services/audit.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../../services/periods.ts';
-import { collectingPeriod } from '../../services/dashboard.ts';
+import { collectingPeriod } from '../../pages/common.ts';
 import { periodReturns, reviewReturn, revisionsOf } from '../../services/returns.ts';
 import { listUploads, RATIOS } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';

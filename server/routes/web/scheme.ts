@@ -4,7 +4,7 @@ import { cloneScheme, formulaText, applicabilityText, type AssessmentScheme } fr
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { currentScheme, listSchemeVersions, saveScheme } from '../../services/scheme.ts';
-import { previewScheme, type SchemePreview } from '../../services/scoring.ts';
+import { previewScheme, type SchemePreview } from '../../results/compute.ts';
 
 // Admin page: the assessment scheme editor. "预览" shows the what-if of the draft on the latest
 // period (totals, grades, ranks); "保存为新版本" stores the draft as version n+1.

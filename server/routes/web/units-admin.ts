@@ -5,7 +5,7 @@ import { zonedTime } from '../../domain/periods.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { assessmentStart, getPeriod, listPeriods, quarterAt, setClosed, timeZone } from '../../services/periods.ts';
-import { openForAssessment } from '../../services/scoring.ts';
+import { openForAssessment } from '../../results/publication.ts';
 import { clock } from '../../clock.ts';
 import { getUnit, importUnits, listUnits, upsertUnit } from '../../services/units.ts';
 import { singleFile } from '../api/returns.ts';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
 import { requireAuth } from '../../http/auth.ts';
-import { unitDetail } from '../../services/dashboard.ts';
+import { unitDetail } from '../../pages/unit.ts';
 import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type ChartSpec } from './_present.ts';
 
 // 单位详情 (/units/:code): indicators against targets, trend, "why this score", return history,

@@ -1,0 +1,124 @@
+// 排名 (/ranking): one category of one period's snapshot, sorted. A pure presenter: snapshot + pointer +
+// viewer + query → view model (the route loads the snapshot; server/results/read.ts).
+import { forbidden } from '../domain/errors.ts';
+import type { UnitCategory } from '../domain/fields.ts';
+import { compareCodes } from '../domain/scoring/ranking.ts';
+import type { Snapshot } from '../results/snapshot.ts';
+import type { ResultSetPointer } from '../results/store.ts';
+import { canSeeUnitData, periodLabel, type Row, type Viewer } from './common.ts';
+
+export const SORT_KEYS = ['rank', 'total', 'base', 'change', 'code', 'name', 'I1', 'I2', 'I3', 'I4', 'I5', 'I6'] as const;
+export type SortKey = (typeof SORT_KEYS)[number] | `I${number}`;
+
+export interface RankingQuery {
+  period: string;
+  category: UnitCategory;
+  sort: string;
+  dir: 'asc' | 'desc';
+}
+
+export interface RankingView {
+  period: string;
+  label: string;
+  status: 'final' | 'provisional';
+  publishedAt: string | null;
+  computedAt: string;
+  schemeVersion: number;
+  /** The snapshot shown: the rows (everything but `visible`) are a function of (period, computeId, category, sort, dir). */
+  computeId: string;
+  category: UnitCategory;
+  indicators: { id: string; name: string; weight: number }[];
+  sort: string;
+  dir: 'asc' | 'desc';
+  /** The category's rows, sorted (computed on call: a page whose table is cached does not need them). */
+  rows: () => (Row & { visible: boolean })[];
+  counts: Record<UnitCategory, number>;
+}
+
+export function parseSort(raw: unknown, indicatorIds: readonly string[]): string {
+  const s = typeof raw === 'string' ? raw : '';
+  return (SORT_KEYS as readonly string[]).includes(s) || indicatorIds.includes(s) ? s : 'rank';
+}
+
+/** Natural direction of a key when first clicked: ranks / codes / names ascending, scores descending. */
+export function naturalDir(sort: string): 'asc' | 'desc' {
+  return sort === 'rank' || sort === 'code' || sort === 'name' ? 'asc' : 'desc';
+}
+
+function sortValue(r: Row, key: string): number | string | null {
+  switch (key) {
+    case 'rank':
+      return r.rank;
+    case 'total':
+      return r.total;
+    case 'base':
+      return r.base;
+    case 'change':
+      return r.rankChange;
+    case 'code':
+      return r.unit;
+    case 'name':
+      return r.name;
+    default:
+      return r.indicators[key]?.score ?? null;
+  }
+}
+
+// Built once: `a.localeCompare(b, locale)` builds a collator on every call, which dominated sorting by name.
+const zhCollator = new Intl.Collator('zh-CN');
+
+/** Sorts rows by `key` in `dir`; absent values always last; ties by rank then code (the domain's order). */
+export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'asc' | 'desc'): T[] {
+  const sign = dir === 'asc' ? 1 : -1;
+  // Each row's key read once (decorate–sort–undecorate), not twice per comparison.
+  const keyed = rows.map((row) => ({ row, v: sortValue(row, key) }));
+  keyed.sort((ka, kb) => {
+    const x = ka.v;
+    const y = kb.v;
+    if (x === null && y !== null) return 1;
+    if (y === null && x !== null) return -1;
+    if (x !== null && y !== null && x !== y) {
+      const c = typeof x === 'string' ? zhCollator.compare(x, String(y)) : (x as number) - (y as number);
+      if (c !== 0) return sign * c;
+    }
+    const a = ka.row;
+    const b = kb.row;
+    const ra = a.rank ?? Number.MAX_SAFE_INTEGER;
+    const rb = b.rank ?? Number.MAX_SAFE_INTEGER;
+    return ra - rb || compareCodes(a.unit, b.unit);
+  });
+  return keyed.map((k) => k.row);
+}
+
+/**
+ * The ranking view of one category of a snapshot (pure). Columns are named and weighted by the
+ * snapshot's own scheme version (the one the page's subtitle names), so 满分 matches the scores below.
+ * 403 for a reporter before publication.
+ */
+export function presentRanking(
+  v: Viewer,
+  set: Pick<ResultSetPointer, 'period' | 'status' | 'publishedAt' | 'computedAt' | 'schemeVersion'>,
+  snapshot: Snapshot,
+  q: { category: UnitCategory; sort?: unknown; dir?: unknown },
+): RankingView {
+  if (v.role === 'reporter' && set.status !== 'final') throw forbidden(`${set.period} 期考核结果尚未发布`);
+  const indicators = snapshot.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
+  const sort = parseSort(q.sort, indicators.map((i) => i.id));
+  const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : naturalDir(sort);
+  const inCategory = snapshot.byCategory.get(q.category) ?? [];
+  return {
+    period: set.period,
+    label: periodLabel(set.period),
+    status: set.status,
+    publishedAt: set.publishedAt ? set.publishedAt.toISOString() : null,
+    computedAt: set.computedAt.toISOString(),
+    schemeVersion: set.schemeVersion,
+    computeId: snapshot.computeId,
+    category: q.category,
+    indicators,
+    sort,
+    dir,
+    rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
+    counts: { ...snapshot.counts },
+  };
+}

@@ -1,0 +1,119 @@
+// 单位详情 (/units/:code): one unit's result and explanation for a period, its history, returns and cases.
+import { clock } from '../clock.ts';
+import { forbidden, notFound } from '../domain/errors.ts';
+import { isQuarter } from '../domain/periods.ts';
+import type { Grade } from '../domain/scoring/scheme.ts';
+import { Case } from '../models/case.ts';
+import { explainUnit, resultsOf, type Explanation } from '../results/read.ts';
+import { readPointers, rowsOfPeriods } from '../results/store.ts';
+import { assertQuarter, getPeriod } from '../services/periods.ts';
+import { currentScheme } from '../services/scheme.ts';
+import { revisionsOf, type RevisionView } from '../services/returns.ts';
+import { getUnit, listUnits, type UnitView } from '../services/units.ts';
+import { canSeeUnitData, caseView, collectingPeriod, periodLabel, unitIndex, type CaseLean, type CaseView, type Row, type Viewer } from './common.ts';
+
+// ---------------------------------------------------------------------------------------------
+// 单位详情
+
+export interface UnitHistoryPoint {
+  period: string;
+  status: 'final' | 'provisional';
+  total: number | null;
+  grade: Grade | null;
+  rank: number | null;
+  ranked: number;
+  indicators: Record<string, number | null>;
+  flags: string[];
+}
+
+export interface UnitDetail {
+  unit: UnitView;
+  parent: UnitView | null;
+  children: UnitView[];
+  period: string | null;
+  label: string | null;
+  periods: { period: string; label: string; status: 'final' | 'provisional' }[];
+  row: Row | null;
+  status: 'final' | 'provisional' | null;
+  explanation: Explanation | null;
+  history: UnitHistoryPoint[];
+  indicators: { id: string; name: string; weight: number; target: number; floor: number }[];
+  revisions: RevisionView[];
+  returnPeriod: string | null;
+  cases: CaseView[];
+}
+
+export async function unitDetail(v: Viewer, code: string, requested?: unknown): Promise<UnitDetail> {
+  const unit = await getUnit(code);
+  if (!unit) throw notFound('unit_not_found', `单位「${code}」不存在`);
+  if (!canSeeUnitData(v, code)) throw forbidden('只能查看本单位的详情');
+  const sets = (await readPointers()).filter((s) => isQuarter(s.period)).sort((a, b) => (a.period < b.period ? 1 : -1));
+  const periods = sets.map((s) => ({ period: s.period, label: periodLabel(s.period), status: s.status }));
+  let period: string | null = null;
+  if (requested !== undefined && requested !== '') {
+    period = assertQuarter(requested);
+    await getPeriod(period);
+  } else period = periods.find((p) => p.status === 'final')?.period ?? periods[0]?.period ?? null;
+
+  // Trend: the last 8 periods with results.
+  const trendPeriods = periods.slice(0, 8).map((p) => p.period).reverse();
+  const rowsBy = await rowsOfPeriods(trendPeriods);
+  const history: UnitHistoryPoint[] = [];
+  for (const p of trendPeriods) {
+    const set = rowsBy.get(p);
+    const r = set?.rows.find((x) => x.unit === code);
+    if (!set || !r) continue;
+    history.push({
+      period: p,
+      status: set.status as 'final' | 'provisional',
+      total: r.total,
+      grade: r.grade,
+      rank: r.rank,
+      ranked: set.rows.filter((x) => x.category === unit.category && x.rank !== null).length,
+      indicators: Object.fromEntries(Object.entries(r.indicators).map(([k, i]) => [k, i.value])),
+      flags: r.flags,
+    });
+  }
+
+  let row: Row | null = null;
+  let status: 'final' | 'provisional' | null = null;
+  let explanation: Explanation | null = null;
+  // The indicators (names, weights, targets) of the scheme version the shown period was computed with.
+  let indicators: UnitDetail['indicators'] = (await currentScheme()).scheme.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight, target: i.target, floor: i.floor }));
+  if (period) {
+    const { set, snapshot } = await resultsOf(period, { set: sets.find((s) => s.period === period) });
+    row = snapshot.rows.find((r) => r.unit === code) ?? null;
+    status = set.status;
+    indicators = snapshot.indicators.map((i) => ({ ...i }));
+    try {
+      explanation = await explainUnit(period, code);
+    } catch {
+      explanation = null;
+    }
+  }
+  const returnPeriod = period ?? (await collectingPeriod());
+  const [revisions, caseDocs, names, all] = await Promise.all([
+    returnPeriod ? revisionsOf(returnPeriod, code) : Promise.resolve([]),
+    Case.find({ unit: code }).sort({ openedAt: -1, _id: -1 }).lean(),
+    unitIndex(),
+    listUnits(),
+  ]);
+  const now = clock.now();
+  return {
+    unit,
+    parent: unit.parent ? names.get(unit.parent) ?? null : null,
+    children: all.filter((u) => u.parent === code),
+    period,
+    label: period ? periodLabel(period) : null,
+    periods,
+    row,
+    status,
+    explanation,
+    history,
+    indicators,
+    revisions: [...revisions].reverse(),
+    returnPeriod,
+    cases: (caseDocs as unknown as CaseLean[]).map((c) => caseView(c, names, now)),
+  };
+}
+

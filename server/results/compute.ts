@@ -1,0 +1,86 @@
+// Computing a period: gather its inputs (units, the latest usable returns, the previous quarter's ranks),
+// call the pure scoring core, store the snapshot (store.ts). Also the scheme editor's what-if preview.
+import { clock } from '../clock.ts';
+import { notFound } from '../domain/errors.ts';
+import { FIELD_KEYS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
+import { previousQuarter } from '../domain/periods.ts';
+import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
+import { scorePeriod, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
+import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
+import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
+import { periodReturns, periodsWithReturns } from '../services/returns.ts';
+import { currentScheme, validateDraft } from '../services/scheme.ts';
+import { listUnitInputs } from '../services/units.ts';
+import { placements, storeComputation, type SnapshotWrite } from './store.ts';
+
+export interface PeriodInputs {
+  period: string;
+  deadline: Date;
+  deadlinePassed: boolean;
+  units: UnitInput[];
+  /** Revision number used per unit (null: no usable return). */
+  revisions: Map<string, number | null>;
+  previous: { unit: string; category: UnitCategory; rank: number | null }[];
+}
+
+/** Everything the pure core needs for one opened period, read from the database at clock.now(). */
+export async function loadInputs(period: string): Promise<PeriodInputs> {
+  assertQuarter(period);
+  const now = clock.now();
+  const deadline = new Date((await getPeriod(period)).deadline);
+  const deadlinePassed = now.getTime() > deadline.getTime();
+  // The latest visible revision per unit, with the late flag (first visible revision after the deadline).
+  const returns = await periodReturns(period);
+  const units: UnitInput[] = [];
+  const revisions = new Map<string, number | null>();
+  for (const u of await listUnitInputs()) {
+    const r = returns.get(u.code)?.latest;
+    const rejected = r?.status === 'rejected';
+    const values = r ? (Object.fromEntries(FIELD_KEYS.map((k) => [k, Number((r.values as Record<string, unknown>)[k])])) as ReturnValues) : null;
+    units.push({ unit: u.code, name: u.name, category: u.category, active: u.active, values, rejected, late: r?.late ?? false });
+    revisions.set(u.code, r && !rejected ? r.revision : null);
+  }
+  const previous = await placements(previousQuarter(period)!);
+  return { period, deadline, deadlinePassed, units, revisions, previous };
+}
+
+export function scoreInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodScoring {
+  return scorePeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+}
+
+/** Computes the period with the current scheme and stores it (`final`: publish in the same flip). */
+export async function computeAndStore(period: string, opts: { final?: boolean; by?: string } = {}): Promise<SnapshotWrite> {
+  const scheme = (await currentScheme()).scheme;
+  const inputs = await loadInputs(period);
+  const scoring = scoreInputs(scheme, inputs);
+  return storeComputation({ period, schemeVersion: scheme.version, deadline: inputs.deadline, scoring, revisions: inputs.revisions }, opts);
+}
+
+/** For the scheme editor: the latest opened period with returns, else the latest opened one (null: none). */
+export async function latestResultPeriod(): Promise<string | null> {
+  const withReturns = new Set(await periodsWithReturns());
+  const opened = await listPeriods();
+  return opened.find((p) => withReturns.has(p.period))?.period ?? opened[0]?.period ?? null;
+}
+
+export interface SchemePreview {
+  period: string;
+  baseVersion: number;
+  deadlinePassed: boolean;
+  diff: WhatIf;
+}
+
+/**
+ * Scores a period (default: latestResultPeriod) from the current inputs with the scheme in force and
+ * with `draft`, and diffs totals, grades and ranks. Writes nothing. 422 invalid_scheme for a bad draft.
+ */
+export async function previewScheme(draft: unknown, period?: string): Promise<SchemePreview> {
+  const current = await currentScheme();
+  const scheme = validateDraft(draft, current.version + 1);
+  const p = period ? assertQuarter(period) : await latestResultPeriod();
+  if (!p) throw notFound('period_not_open', '尚未开放任何考核期次，无法预览');
+  const inputs = await loadInputs(p);
+  const before = scoreInputs(current.scheme, inputs).results;
+  const after = scoreInputs(scheme, inputs).results;
+  return { period: p, baseVersion: current.version, deadlinePassed: inputs.deadlinePassed, diff: diffResults(before, after) };
+}
