@@ -40,7 +40,7 @@ export interface ApiClient {
   put<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
   patch<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
   /** multipart/form-data with one file field (and optional text fields). */
-  postFile<T = any>(p: string, field: string, data: Buffer | Uint8Array, filename: string, fields?: Record<string, string>): Promise<HttpResult<T>>;
+  postFile<T = any>(p: string, field: string, data: Buffer | Uint8Array, filename: string, fields?: Record<string, string>, headers?: Record<string, string>): Promise<HttpResult<T>>;
   /** Any request: raw body (string / Buffer) and headers as given. */
   raw<T = any>(method: string, p: string, init?: { body?: string | Buffer; headers?: Record<string, string> }): Promise<HttpResult<T>>;
 }
@@ -127,11 +127,11 @@ function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, stri
     post: json('POST'),
     put: json('PUT'),
     patch: json('PATCH'),
-    postFile: (p, field, data, filename, fields = {}) => {
+    postFile: (p, field, data, filename, fields = {}, headers) => {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       form.append(field, new Blob([new Uint8Array(data)]), filename);
-      return send('POST', p, { body: form });
+      return send('POST', p, { body: form, headers });
     },
     raw: (method, p, init = {}) => send(method, p, init),
   } as ApiClient;
