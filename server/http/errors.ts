@@ -68,7 +68,10 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (c.internal) log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
   else if (c.status >= 500) log.warn({ code: c.body.code, url: req.originalUrl }, c.body.message);
   if (res.headersSent) return next(err);
-  if (c.status === 429) res.setHeader('Retry-After', '900');
+  if (c.status === 429) {
+    const wait = (c.body.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    res.setHeader('Retry-After', String(typeof wait === 'number' ? wait : 60));
+  }
   if (isApiRequest(req) || !req.accepts('html')) {
     res.status(c.status).json({ error: c.body });
     return;
