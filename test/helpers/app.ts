@@ -56,7 +56,10 @@ export interface WebClient {
   login(username: string, password: string): Promise<void>;
   /** Calls the JSON API with this browser session (cookie + X-CSRF-Token), as page scripts do. */
   api(): ApiClient;
+  /** The session cookie's value (null when none). */
   cookie(): string | null;
+  /** Every cookie of the jar as a Cookie header value ('' when none). */
+  cookies(): string;
 }
 
 export interface TestUser {
@@ -138,14 +141,18 @@ function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, stri
 }
 
 function makeWeb(baseUrl: string): WebClient {
-  let sid: string | null = null;
+  // A cookie jar: the session (`sid`) and the login form's CSRF cookie, as a browser keeps them.
+  const jar = new Map<string, string>();
   const absorb = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {
-      const m = /^sid=([^;]*)/.exec(c);
-      if (m) sid = m[1] === '' || /expires=Thu, 01 Jan 1970/i.test(c) ? null : m[1]!;
+      const m = /^([^=;\s]+)=([^;]*)/.exec(c);
+      if (!m) continue;
+      if (m[2] === '' || /expires=Thu, 01 Jan 1970/i.test(c) || /max-age=0\b/i.test(c)) jar.delete(m[1]!);
+      else jar.set(m[1]!, m[2]!);
     }
   };
-  const cookieHeader = (): Record<string, string> => (sid ? { cookie: `sid=${sid}` } : {});
+  const cookieHeader = (): Record<string, string> => (jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {});
+  const sidOf = () => jar.get('sid') ?? null;
   const withLocation = async (res: Response) => {
     absorb(res);
     const r = await toResult(res);
@@ -182,9 +189,10 @@ function makeWeb(baseUrl: string): WebClient {
       if (r.status !== 303) throw new Error(`login failed: ${r.status}`);
     },
     api() {
-      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sid ? await client.csrfToken() : '' }));
+      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sidOf() ? await client.csrfToken() : '' }));
     },
-    cookie: () => sid,
+    cookie: () => sidOf(),
+    cookies: () => cookieHeader().cookie ?? '',
   };
   return client;
 }

@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.ts';
 import { clientAddress } from '../../http/client.ts';
+import { dropAnonymousCsrf } from '../../http/csrf.ts';
 import { retryAfterOf, verifyLogin } from '../../services/auth.ts';
 
 // Web login / logout with sessions. Mounted by server/app.ts at /.
@@ -35,6 +36,7 @@ router.post('/login', async (req, res) => {
     req.session.userId = user.id;
     req.session.authVersion = user.authVersion;
     await save(req);
+    dropAnonymousCsrf(req, res);
     res.redirect(303, next);
   } catch (err) {
     if (!(err instanceof AppError) || ![400, 401, 429].includes(err.status)) throw err;

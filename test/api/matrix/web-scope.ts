@@ -68,12 +68,14 @@ export const rows: MatrixRow[] = [
   },
   { method: 'GET', path: '/returns?unit={own}', web: true, expect: e(200, 200, 200, 303), note: "a reporter's ?unit= is ignored: their own unit" },
   // Refused uploads: the form shown again is the caller's own (a reporter's `unit` must be theirs).
+  // Anonymous: sent to the login page before the body is read (the form's CSRF field is checked after
+  // multer parses it, and requireRole comes first).
   {
     method: 'POST',
     path: `/returns/upload?period=${P}&unit={own}`,
     web: true,
     upload: { field: 'file', name: 'bad.xlsx', data: notXlsx },
-    expect: e(422, 422, 403, 403),
+    expect: e(422, 422, 403, 303),
     note: "an invalid file re-renders {own}'s form: not for another unit's reporter",
   },
   {
@@ -82,7 +84,7 @@ export const rows: MatrixRow[] = [
     web: true,
     upload: { field: 'file', name: 'bad.xlsx', data: notXlsx },
     headers: { 'x-requested-with': 'XMLHttpRequest' },
-    expect: e(422, 422, 403, 403),
+    expect: e(422, 422, 403, 303),
     note: "the page script's upload",
   },
   {
@@ -90,7 +92,7 @@ export const rows: MatrixRow[] = [
     path: `/returns/upload?period=${P}`,
     web: true,
     upload: { field: 'file', name: 'bad.xlsx', data: notXlsx },
-    expect: e(422, 422, 422, 403),
+    expect: e(422, 422, 422, 303),
     note: "without unit: a reporter gets their own unit's form",
   },
   {
@@ -98,7 +100,7 @@ export const rows: MatrixRow[] = [
     path: `/returns/upload?period=${P}&unit={own}`,
     web: true,
     upload: { field: 'file', name: 'own.xlsx', data: validOwn },
-    expect: e(303, 303, 403, 403),
+    expect: e(303, 303, 403, 303),
     note: "a valid file with another unit's unit=: refused before staging",
   },
   // Staged uploads: only their uploader previews, confirms or cancels them (others: 404, nothing shown).
