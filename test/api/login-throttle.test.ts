@@ -5,6 +5,7 @@ import http from 'node:http';
 import { expect } from 'chai';
 import { clock } from '../../server/clock.ts';
 import { LoginAttempt } from '../../server/models/login-attempt.ts';
+import { throttleAddress } from '../../server/http/client.ts';
 import { THROTTLE } from '../../server/services/auth.ts';
 import { startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 
@@ -233,5 +234,21 @@ describe('login throttling behind the reverse proxy named by TRUST_PROXY', funct
     const direct = await tokenFrom(t, '127.0.0.10', victim.username, 'direct-1', { 'x-forwarded-for': '198.51.100.8' });
     expect(direct.status).to.equal(401);
     expect(await LoginAttempt.countDocuments({ key: `pair:${victim.username.toLowerCase()}|127.0.0.10` })).to.equal(1);
+  });
+
+  it('counts IPv6 clients by their /64: rotating addresses inside it does not reset the count', async () => {
+    const u = await t.userFor('reviewer');
+    let checked = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await tokenFrom(t, '127.0.0.9', u.username, `v6-${i}`, { 'x-forwarded-for': `2001:db8:1:2::${(i + 1).toString(16)}` });
+      if (r.status === 401) checked++;
+      else if (Number(r.headers['retry-after']) < 60) now += Number(r.headers['retry-after']) * 1000;
+      else break;
+    }
+    expect(checked).to.equal(THROTTLE.perPair);
+    expect((await tokenFrom(t, '127.0.0.9', u.username, u.password, { 'x-forwarded-for': '2001:db8:1:3::1' })).status).to.equal(200);
+    expect(throttleAddress('2001:DB8:1:2:0:0:0:ff')).to.equal('2001:db8:1:2::/64');
+    expect(throttleAddress('::ffff:10.1.2.3')).to.equal('10.1.2.3');
+    expect(throttleAddress('10.1.2.3')).to.equal('10.1.2.3');
   });
 });
