@@ -111,6 +111,12 @@ export const rows: MatrixRow[] = [
   // Review pages and a refused review (a redirect with a message): reviewers and admins only.
   { method: 'GET', path: `/review/${P}/{own}`, web: true, expect: { ...e(200, 403, 403, 303, 403), reviewer: 200 } },
   { method: 'POST', path: `/review/${P}/{own}`, web: true, body: { decision: 'maybe' }, expect: { ...e(303, 403, 403, 403, 403), reviewer: 303 }, note: 'refused decision' },
+  // Read-side pages a reporter reaches, with the parameters that pick a period or a scope: statuses as
+  // in dashboard.ts, and (the leak check) nothing of {own}'s private data for another unit's reporter.
+  { method: 'GET', path: `/?period=${P}`, web: true, expect: e(200, 403, 403, 303, 200), note: 'an unpublished period: staff only' },
+  { method: 'GET', path: `/?period=${P}&scope=department`, web: true, expect: e(200, 403, 403, 303, 200), note: 'an unpublished period: staff only' },
+  { method: 'GET', path: `/units/{own}?period=${P}`, web: true, expect: e(200, 200, 403, 303, 200) },
+  { method: 'GET', path: `/accountability?period=${P}&status=all`, web: true, expect: e(200, 200, 200, 303, 200) },
   // Lists: a reporter's show their own unit only.
   { method: 'GET', path: `/api/v1/returns/uploads?period=${P}`, expect: e(200, 200, 200, 401, 200), note: "a reporter sees their own row of an admin's batch, not its file name" },
   { method: 'GET', path: `/api/v1/returns/uploads?period=${P}&unit={own}`, expect: e(200, 200, 200, 401, 200) },
