@@ -103,6 +103,18 @@ function describe(raw: unknown): string {
   return '该值';
 }
 
+/** A submitted value as a message quotes it: text and numbers as they are (text cut at 40), anything else by its kind. */
+export function shownValue(raw: unknown): string {
+  if (typeof raw === 'string') return raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+  if (typeof raw === 'number' || typeof raw === 'bigint' || typeof raw === 'boolean' || raw === null || raw === undefined) return String(raw);
+  return describe(raw);
+}
+
+/** A whole submitted form, to fill it in again after a refusal: every value through formValue. */
+export function formValues(body: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.keys(body).map((k) => [k, formValue(body[k])]));
+}
+
 /** A submitted value as the web form shows it again after a refusal: text and numbers as they were, anything else blank. */
 export function formValue(raw: unknown): string {
   if (typeof raw === 'string') return raw;

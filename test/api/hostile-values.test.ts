@@ -92,6 +92,56 @@ describe('hostile values and list scope', function () {
     });
   });
 
+  describe('hostile shapes in any field of any form or JSON body: a 4xx with a clear error, never a 500', () => {
+    const SHAPES: [string, unknown][] = [
+      ['{toString: 1}', { toString: 1 }],
+      ['{valueOf: 1, toString: 1}', { valueOf: 1, toString: 1 }],
+      ['{$ne: null}', { $ne: null }],
+      ['[1, 2]', [1, 2]],
+      ['nested', { a: { b: { toString: 1 } } }],
+    ];
+    // method, path, fields of its body (each set to the shape in turn, the others to plausible text).
+    const ROUTES: [string, string, string[]][] = [
+      ['POST', `/returns/${P}/D001`, [...FIELD_KEYS]],
+      ['POST', `/review/${P}/D001`, ['decision', 'reason', 'revision']],
+      ['POST', '/admin/users', ['username', 'password', 'role', 'unit', 'displayName']],
+      ['POST', '/admin/units', ['code', 'name', 'category', 'parent', 'editing', 'active']],
+      ['POST', '/admin/periods', ['period', 'deadline', 'closed']],
+      ['POST', '/scheme', ['action', 'baseVersion', 'note', 'excellentQuota', 'indicators', 'grades']],
+      ['POST', '/jobs/score/run', ['period']],
+      ['POST', `/jobs/results/${P}/reopen`, ['reason']],
+      ['POST', '/accountability/cases/000000000000000000000000/status', ['status', 'comment', 'returnTo']],
+      ['PUT', `/api/v1/returns/${P}/D001`, ['values']],
+      ['POST', `/api/v1/returns/${P}/D001/review`, ['decision', 'reason', 'revision']],
+      ['PUT', '/api/v1/units/HX01', ['name', 'category', 'parent']],
+      ['POST', '/api/v1/users', ['username', 'password', 'role', 'unit']],
+      ['PUT', '/api/v1/periods/2027Q2', ['deadline']],
+      ['POST', '/api/v1/jobs/score/run', ['period']],
+      ['POST', '/api/v1/auth/token', ['username', 'password']],
+      ['PATCH', '/api/v1/accountability/cases/000000000000000000000000', ['status', 'comment']],
+      ['POST', '/api/v1/scheme/preview', ['scheme', 'indicators']],
+      ['POST', `/api/v1/results/${P}/reopen`, ['reason']],
+    ];
+    for (const [method, path, fields] of ROUTES) {
+      it(`${method} ${path}`, async () => {
+        const failures: string[] = [];
+        for (const field of fields) {
+          for (const [name, shape] of SHAPES) {
+            const body: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, 'x']));
+            body[field] = shape;
+            const web = !path.startsWith('/api/');
+            const headers: Record<string, string> = web ? { accept: 'text/html' } : {};
+            const api = t.api(admin);
+            const r = method === 'PUT' ? await api.put(path, body, headers) : method === 'PATCH' ? await api.patch(path, body, headers) : await api.post(path, body, headers);
+            if (r.status >= 500) failures.push(`${field} = ${name}: ${r.status} ${r.text.slice(0, 120)}`);
+            else if (!web && r.status >= 400 && typeof r.body?.error?.code !== 'string') failures.push(`${field} = ${name}: ${r.status} without {error: {code}}`);
+          }
+        }
+        expect(failures, failures.join('\n')).to.deep.equal([]);
+      });
+    }
+  });
+
   describe("a reporter's lists", () => {
     it("GET /api/v1/returns/uploads: a reporter sees their own row of an admin's batch, without its file name; their own file's name", async () => {
       const mixed = await buildWorkbook([
