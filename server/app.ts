@@ -11,7 +11,7 @@ import mongoose from 'mongoose';
 import { setCurrentConfig, type Config } from './config.ts';
 import { pingDb } from './db/connect.ts';
 import { identifyMiddleware } from './http/auth.ts';
-import { csrfProtection, csrfTokenFor, isApiRequest } from './http/csrf.ts';
+import { configureCsrf, csrfProtection, csrfTokenFor, isApiRequest } from './http/csrf.ts';
 import { apiNotFound, errorHandler, pageNotFound } from './http/errors.ts';
 import { takeFlash } from './http/flash.ts';
 import { navFor } from './http/nav.ts';
@@ -90,6 +90,7 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     resolveSecret('token', config.tokenSecret),
   ]);
   configureAuth({ tokenSecret, tokenTtlSeconds: config.tokenTtlSeconds, bcryptRounds: config.bcryptRounds });
+  configureCsrf({ sessionSecret, secureCookies: config.secureCookies });
 
   const app = express();
   app.set('trust proxy', config.trustProxy);
@@ -186,6 +187,10 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     touchAfter: 60,
     stringify: false,
   });
+  // A session is stored only once someone signs in (web/auth.ts): nothing an anonymous visitor does
+  // writes one (saveUninitialized: false, and the login form's CSRF token is a stateless signed
+  // double-submit one, http/csrf.ts). Cookies are Secure when the request came over HTTPS, directly
+  // or through the proxy TRUST_PROXY names (X-Forwarded-Proto), and always with SECURE_COOKIES.
   const sessions = session({
     name: 'sid',
     secret: sessionSecret,
@@ -193,7 +198,7 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: config.sessionTtlSeconds * 1000 },
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies ? true : 'auto', maxAge: config.sessionTtlSeconds * 1000 },
   });
   // An API request with an Authorization header is judged on it alone (http/auth.ts), so it needs no
   // session: skipping the middleware saves a session id and, with a cookie, a session read.
@@ -207,7 +212,9 @@ export async function createApp(opts: AppOptions): Promise<Express> {
     if (!isApiRequest(req)) {
       res.locals.principal = req.principal;
       res.locals.nav = navFor(req.principal, req.path);
-      res.locals.csrfToken = csrfTokenFor(req);
+      // Made when a page is rendered, not for redirects and downloads (an anonymous one sets a cookie).
+      let token: string | undefined;
+      Object.defineProperty(res.locals, 'csrfToken', { enumerable: true, configurable: true, get: () => (token ??= csrfTokenFor(req, res)) });
       res.locals.flash = takeFlash(req);
       res.locals.currentPath = req.path;
     }

@@ -1,5 +1,6 @@
 // Configuration from the environment (SPEC §8). Every value is validated here, once: a bad value
 // makes start-up fail at once with a one-line reason (ConfigError), never later at first use.
+import net from 'node:net';
 import path from 'node:path';
 
 export interface Config {
@@ -37,8 +38,12 @@ export interface Config {
   logLevel: LogLevel;
   /** bcrypt cost factor for password hashes. */
   bcryptRounds: number;
-  /** Express 'trust proxy' setting (for client addresses behind a reverse proxy). */
-  trustProxy: boolean | number | string;
+  /**
+   * Express 'trust proxy' setting: false (believe no X-Forwarded-* header; the client is the socket's
+   * peer), or the reverse proxies whose X-Forwarded-For / -Proto are believed, as addresses, subnets
+   * and Express's names (loopback, linklocal, uniquelocal), comma-separated.
+   */
+  trustProxy: false | string;
   /** Mark cookies Secure and send HSTS (when served over HTTPS). */
   secureCookies: boolean;
   /** Where the nightly backup job writes (embedded engine only); default DATA_DIR/backups. */
@@ -84,6 +89,40 @@ function flag(env: Env, key: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`${key} 必须是 1 或 0（当前为 "${raw}"）`);
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY (SPEC §8): names the reverse proxy whose X-Forwarded-For may be believed — its
+ * addresses or subnets (10.0.0.5, 10.0.0.0/8, ::1, fd00::/8) or Express's names loopback,
+ * linklocal, uniquelocal, comma-separated; unset, "false", "0" or "off" = no proxy. "true" and hop
+ * counts are refused: they would believe an X-Forwarded-For that any client can send (and so let a
+ * guesser pick the address its failed logins are counted against).
+ */
+function trustProxyOf(raw: string | undefined): false | string {
+  if (raw === undefined || /^(false|0|off|no)$/i.test(raw)) return false;
+  if (/^(true|yes|on)$/i.test(raw) || /^\d+$/.test(raw)) {
+    throw new ConfigError(`TRUST_PROXY 应写出反向代理的地址或网段（如 10.0.0.5、10.0.0.0/8、loopback），不能为 "${raw}"：那样任何客户端都能伪造 X-Forwarded-For`);
+  }
+  const items = raw.split(',').map((x) => x.trim());
+  for (const item of items) {
+    if (!isProxyItem(item)) {
+      throw new ConfigError(`TRUST_PROXY 中的 "${item}" 不是 IP 地址、网段或 ${PROXY_NAMES.join('/')} 之一（当前为 "${raw}"）`);
+    }
+  }
+  return items.join(',');
+}
+
+function isProxyItem(item: string): boolean {
+  if (PROXY_NAMES.includes(item)) return true;
+  const [addr, prefix, ...rest] = item.split('/');
+  if (rest.length > 0 || !addr) return false;
+  const family = net.isIP(addr);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 export function isValidTimeZone(tz: string): boolean {
@@ -136,13 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
   const backupDir = path.resolve(present(env, 'BACKUP_DIR') ?? path.join(dataDir, 'backups'));
   if (backupDir === dataDir) throw new ConfigError(`BACKUP_DIR 不能与 DATA_DIR 相同（当前均为 "${dataDir}"）`);
 
-  const trustRaw = present(env, 'TRUST_PROXY');
-  let trustProxy: boolean | number | string = false;
-  if (trustRaw !== undefined) {
-    if (/^(true|false)$/i.test(trustRaw)) trustProxy = trustRaw.toLowerCase() === 'true';
-    else if (/^\d+$/.test(trustRaw)) trustProxy = Number(trustRaw);
-    else trustProxy = trustRaw;
-  }
+  const trustProxy = trustProxyOf(present(env, 'TRUST_PROXY'));
 
   return {
     port,

@@ -88,7 +88,38 @@ export function parseWholeNumber(raw: unknown): ParsedNumber {
     const shown = Number.isNaN(raw.getTime()) ? '日期' : `日期 ${raw.toISOString().slice(0, 10)}`;
     return fail('not_number', shown);
   }
-  return fail('not_number', showText(String(raw)));
+  return fail('not_number', describe(raw));
+}
+
+/**
+ * What a value that is neither number nor text was, for a message. Never calls the value's own
+ * toString / valueOf: a JSON or form body can make those anything ({"toString": 1} made String() throw).
+ */
+function describe(raw: unknown): string {
+  if (Array.isArray(raw)) return '列表';
+  if (typeof raw === 'object') return '对象';
+  if (typeof raw === 'function') return '函数';
+  if (typeof raw === 'symbol') return '符号';
+  return '该值';
+}
+
+/** A submitted value as a message quotes it: text and numbers as they are (text cut at 40), anything else by its kind. */
+export function shownValue(raw: unknown): string {
+  if (typeof raw === 'string') return raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+  if (typeof raw === 'number' || typeof raw === 'bigint' || typeof raw === 'boolean' || raw === null || raw === undefined) return String(raw);
+  return describe(raw);
+}
+
+/** A whole submitted form, to fill it in again after a refusal: every value through formValue. */
+export function formValues(body: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.keys(body).map((k) => [k, formValue(body[k])]));
+}
+
+/** A submitted value as the web form shows it again after a refusal: text and numbers as they were, anything else blank. */
+export function formValue(raw: unknown): string {
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' || typeof raw === 'bigint') return String(raw);
+  return '';
 }
 
 function parseNumber(n: number): ParsedNumber {

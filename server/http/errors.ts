@@ -38,6 +38,10 @@ export function classify(err: unknown): Classified {
   if (e.code === 11000 || (e.name === 'MongoServerError' && e.code === 11000)) {
     return { status: 409, body: { code: 'duplicate', message: '数据已存在（重复）' } };
   }
+  if (e.code === 14031) {
+    // The embedded engine could not make the write durable (disk full): nothing of it was kept.
+    return { status: 503, body: { code: 'storage_full', message: '服务器磁盘空间不足，本次提交未保存，请稍后重试或联系管理员' } };
+  }
   if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
     return { status: 413, body: { code: 'payload_too_large', message: '提交的内容过大' } };
   }
@@ -68,7 +72,10 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (c.internal) log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
   else if (c.status >= 500) log.warn({ code: c.body.code, url: req.originalUrl }, c.body.message);
   if (res.headersSent) return next(err);
-  if (c.status === 429) res.setHeader('Retry-After', '900');
+  if (c.status === 429) {
+    const wait = (c.body.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    res.setHeader('Retry-After', String(typeof wait === 'number' ? wait : 60));
+  }
   if (isApiRequest(req) || !req.accepts('html')) {
     res.status(c.status).json({ error: c.body });
     return;

@@ -73,48 +73,139 @@ async function dummy(): Promise<string> {
 }
 
 // ---------------------------------------------------------------- throttling
+//
+// OWASP's "protect without locking out": failures are counted per (account, address) and per address
+// across accounts, never per account alone — a guesser slows down and then is refused for that account
+// from that address, while the account's owner, from any other address, still gets in; other users at
+// the guessing address are refused only once that address has failed for many accounts (spraying).
+// Every attempt takes a slot of both counters with an atomic conditional update BEFORE the password is
+// checked, so parallel attempts can never get more checks than the limits; a correct password gives
+// the slot back (and clears the pair's counter). Refused attempts are not counted: hammering a refused
+// pair never locks the address.
 
-export const THROTTLE = { windowMs: 15 * 60 * 1000, perUser: 5, perAddress: 20 };
+export const THROTTLE = {
+  /** Counting window, from the first counted attempt. */
+  windowMs: 15 * 60 * 1000,
+  /** Checked failures of one account from one address before its attempts are refused until the window ends. */
+  perPair: 5,
+  /** After this many failures of a pair, each next attempt waits slowDownMs × 4^(failures − slowAfter). */
+  slowAfter: 2,
+  slowDownMs: 2000,
+  /** Checked failures from one address, whatever the accounts (≥ perAddress / perPair accounts sprayed). */
+  perAddress: 30,
+};
 
-const userKey = (username: string) => `user:${username.trim().toLowerCase()}`;
+const EPOCH = new Date(0);
+/** Usernames are bounded in the key (a hostile one could be the whole request body). */
+const accountOf = (username: string) => username.trim().toLowerCase().slice(0, 128);
+const pairKey = (username: string, ip: string) => `pair:${accountOf(username)}|${ip}`;
 const ipKey = (ip: string) => `ip:${ip}`;
 
-async function failuresSince(key: string, since: Date): Promise<number> {
-  return LoginAttempt.countDocuments({ key, at: { $gt: since } });
+function tooMany(retryAfterMs: number): AppError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const wait = seconds >= 120 ? `${Math.ceil(seconds / 60)} 分钟` : `${seconds} 秒`;
+  return new AppError(429, 'too_many_attempts', `登录失败次数过多，请 ${wait}后再试`, { retryAfterSeconds: seconds });
 }
 
-function tooMany(): AppError {
-  const minutes = Math.round(THROTTLE.windowMs / 60000);
-  return new AppError(429, 'too_many_attempts', `登录失败次数过多，请 ${minutes} 分钟后再试`);
+/** Seconds a 429 asks to wait (the Retry-After header). */
+export function retryAfterOf(err: AppError): number | undefined {
+  const d = err.details as { retryAfterSeconds?: unknown } | undefined;
+  return typeof d?.retryAfterSeconds === 'number' ? d.retryAfterSeconds : undefined;
+}
+
+const isDuplicate = (err: unknown) => (err as { code?: unknown } | null)?.code === 11000;
+
+/**
+ * Takes one slot of counter `key` (limit `limit` per window), atomically: → null when taken, else
+ * the milliseconds until a slot may be free (the window's end, or the slow-down's).
+ */
+async function takeSlot(key: string, limit: number, now: Date): Promise<number | null> {
+  const windowEnd = new Date(now.getTime() + THROTTLE.windowMs);
+  for (let round = 0; round < 4; round++) {
+    const taken = await LoginAttempt.findOneAndUpdate(
+      { key, resetAt: { $gt: now }, count: { $lt: limit }, notBefore: { $lte: now } },
+      { $inc: { count: 1 } },
+      { returnDocument: 'after', lean: true },
+    );
+    if (taken) return null;
+    const cur = await LoginAttempt.findOne({ key }).lean();
+    if (!cur) {
+      try {
+        await LoginAttempt.collection.insertOne({ key, count: 1, resetAt: windowEnd, notBefore: EPOCH });
+        return null;
+      } catch (err) {
+        if (isDuplicate(err)) continue; // someone else created it: take a slot of theirs
+        throw err;
+      }
+    }
+    if (cur.resetAt.getTime() <= now.getTime()) {
+      // The window is over: start a new one (only one of concurrent attempts wins this; the others retry).
+      const r = await LoginAttempt.updateOne({ key, resetAt: cur.resetAt }, { $set: { count: 1, resetAt: windowEnd, notBefore: EPOCH } });
+      if (r.modifiedCount === 1) return null;
+      continue;
+    }
+    if (cur.count >= limit) return cur.resetAt.getTime() - now.getTime();
+    if (cur.notBefore.getTime() > now.getTime()) return cur.notBefore.getTime() - now.getTime();
+    // Changed between the two reads: try again.
+  }
+  return 1000;
+}
+
+/** Gives back a slot taken by takeSlot (the attempt was not a failure, or was not checked). */
+async function giveBack(key: string): Promise<void> {
+  await LoginAttempt.updateOne({ key, count: { $gt: 0 } }, { $inc: { count: -1 } });
+}
+
+/** After a checked failure of a pair: the slow-down before its next attempt. */
+async function slowDown(key: string, now: Date): Promise<void> {
+  const doc = await LoginAttempt.findOne({ key }, { count: 1 }).lean();
+  if (!doc || doc.count < THROTTLE.slowAfter || doc.count >= THROTTLE.perPair) return;
+  const wait = THROTTLE.slowDownMs * 4 ** (doc.count - THROTTLE.slowAfter);
+  await LoginAttempt.updateOne({ key }, { $max: { notBefore: new Date(now.getTime() + wait) } });
 }
 
 /**
- * Checks a username and password. Throws 429 `too_many_attempts` after repeated failures for
- * the user or the address (counted in the database, sliding window), 401 `invalid_credentials`
- * for a wrong password, unknown or deactivated user.
+ * Checks a username and password from client address `ip`. Throws 429 `too_many_attempts` (details
+ * {retryAfterSeconds}) while the account is throttled for this address or the address for every
+ * account, 401 `invalid_credentials` for a wrong password, unknown or deactivated user.
  */
 export async function verifyLogin(username: unknown, password: unknown, ip: string): Promise<AuthPrincipal & { authVersion: number }> {
   if (typeof username !== 'string' || username.trim() === '' || typeof password !== 'string' || password === '') {
     throw new AppError(400, 'missing_credentials', '请输入用户名和密码');
   }
   const now = clock.now();
-  const since = new Date(now.getTime() - THROTTLE.windowMs);
-  const [byUser, byIp] = await Promise.all([failuresSince(userKey(username), since), failuresSince(ipKey(ip), since)]);
-  if (byUser >= THROTTLE.perUser || byIp >= THROTTLE.perAddress) throw tooMany();
+  const pair = pairKey(username, ip);
+  const addr = ipKey(ip);
+  const pairWait = await takeSlot(pair, THROTTLE.perPair, now);
+  if (pairWait !== null) throw tooMany(pairWait);
+  const addrWait = await takeSlot(addr, THROTTLE.perAddress, now);
+  if (addrWait !== null) {
+    await giveBack(pair);
+    throw tooMany(addrWait);
+  }
 
-  const user = await User.findOne({ username: username.trim() }).lean();
-  const ok = await bcrypt.compare(password, user ? user.passwordHash : await dummy());
+  let user: Awaited<ReturnType<typeof findLoginUser>>;
+  let ok: boolean;
+  try {
+    user = await findLoginUser(username);
+    ok = await bcrypt.compare(password, user ? user.passwordHash : await dummy());
+  } catch (err) {
+    // Not checked after all (the database failed): the attempt is not a failure.
+    await Promise.all([giveBack(pair), giveBack(addr)]).catch(() => {});
+    throw err;
+  }
   if (!user || !ok || !user.active) {
-    await LoginAttempt.insertMany([
-      { key: userKey(username), at: now },
-      { key: ipKey(ip), at: now },
-    ]);
-    // Occasionally drop what fell out of the window (cheap, indexed).
-    if (Math.random() < 0.05) await LoginAttempt.deleteMany({ at: { $lt: since } }).catch(() => {});
+    await slowDown(pair, now);
+    // Occasionally drop counters whose window is long over (cheap, indexed).
+    if (Math.random() < 0.05) await LoginAttempt.deleteMany({ resetAt: { $lt: new Date(now.getTime() - THROTTLE.windowMs) } }).catch(() => {});
     throw new AppError(401, 'invalid_credentials', '用户名或密码错误');
   }
-  await LoginAttempt.deleteMany({ key: userKey(username) });
+  await Promise.all([LoginAttempt.deleteOne({ key: pair }), giveBack(addr)]);
   return { ...principalOfUser(user), authVersion: user.authVersion };
+}
+
+function findLoginUser(username: string) {
+  return User.findOne({ username: username.trim() }).lean();
 }
 
 // ---------------------------------------------------------------- principals

@@ -9,6 +9,7 @@ import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
 import { badRequest, notFound } from '../domain/errors.ts';
 import { isQuarter } from '../domain/periods.ts';
+import { shownValue } from '../domain/validation.ts';
 import { JobRun } from '../models/job-run.ts';
 import { runAccountabilityJob } from './accountability.ts';
 import { runBackupJob } from './backup.ts';
@@ -168,7 +169,7 @@ export async function runJobNow(name: string, body: { period?: unknown }, by: st
   let period: string | undefined;
   if (body.period !== undefined && body.period !== null && body.period !== '') {
     if (typeof body.period !== 'string' || !isQuarter(body.period)) {
-      throw badRequest('invalid_period', `期次「${String(body.period)}」无效，应为 YYYYQn 格式，如 2026Q3`);
+      throw badRequest('invalid_period', `期次「${shownValue(body.period)}」无效，应为 YYYYQn 格式，如 2026Q3`);
     }
     period = body.period;
   }

@@ -195,6 +195,8 @@ async function stagedBatchOf(p: Submitter, batchId: string) {
   if (!Types.ObjectId.isValid(batchId)) throw notFound('batch_not_found', '上传记录不存在');
   const b = await UploadBatch.findById(batchId).lean();
   if (!b || b.createdBy !== p.username) throw notFound('batch_not_found', '上传记录不存在');
+  // A reporter moved to another unit since the upload no longer sees (or commits) the old unit's rows.
+  if (p.role === 'reporter' && b.rows.some((r) => r.unit !== p.unit)) throw forbidden('只能查看本单位的上传内容');
   return b;
 }
 
@@ -278,7 +280,23 @@ export async function listUploads(p: Submitter, period: string, unit?: string): 
   if (p.role === 'reporter') filter['rows.unit'] = p.unit ?? '\u0000';
   else if (unit) filter['rows.unit'] = unit;
   const docs = await UploadBatch.find(filter, { 'rows.values': 0 }).sort({ createdAt: -1 }).limit(200).lean();
-  return docs.map((d) => uploadView(d as never));
+  const views = docs.map((d) => uploadView(d as never));
+  return p.role === 'reporter' ? views.map((v) => ownPart(v, p.unit ?? '\u0000')) : views;
+}
+
+/**
+ * What a reporter may see of a batch that holds their unit: their own unit's row and revision only;
+ * the file's name and size only when the file holds nothing but their unit (as originalFile allows).
+ */
+function ownPart(v: UploadView, unit: string): UploadView {
+  const onlyOwn = v.units.length > 0 && v.units.every((u) => u === unit);
+  return {
+    ...v,
+    units: v.units.filter((u) => u === unit),
+    accepted: v.accepted.filter((a) => a.unit === unit),
+    fileName: onlyOwn ? v.fileName : null,
+    fileSize: onlyOwn ? v.fileSize : null,
+  };
 }
 
 /** The original uploaded file of a committed batch. Reporters only for batches of their own unit. */

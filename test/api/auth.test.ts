@@ -1,8 +1,7 @@
 // Accounts and API tokens over real HTTP: issue, expiry, revocation, deactivation, password reset,
-// users API validation, and login throttling stored in the database.
+// users API validation (login throttling: login-throttle.test.ts).
 import { expect } from 'chai';
 import { clock } from '../../server/clock.ts';
-import { LoginAttempt } from '../../server/models/login-attempt.ts';
 import { Unit } from '../../server/models/unit.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -149,46 +148,4 @@ describe('auth: API tokens and users', function () {
   });
 });
 
-describe('auth: login throttling', function () {
-  this.timeout(30_000);
-  let t: TestApp;
-  before(async () => {
-    t = await startTestApp();
-  });
-  after(async () => {
-    clock.set(null);
-    await t?.stop();
-  });
-
-  it('429 after 5 failures for a user (even with the right password), kept in the database; others unaffected', async () => {
-    const victim = await t.userFor('office');
-    const bystander = await t.userFor('office');
-    for (let i = 0; i < 5; i++) {
-      expect((await t.api().post('/api/v1/auth/token', { username: victim.username, password: `wrong-${i}` })).status).to.equal(401);
-    }
-    const r = await t.api().post('/api/v1/auth/token', { username: victim.username, password: victim.password });
-    expect(r.status).to.equal(429);
-    expect(r.body.error.code).to.equal('too_many_attempts');
-    expect(r.headers.get('retry-after')).to.match(/^\d+$/);
-    expect(await LoginAttempt.countDocuments({ key: `user:${victim.username}` })).to.equal(5);
-    // The web login form is throttled the same way.
-    const page = await t.web().postForm('/login', { username: victim.username, password: victim.password });
-    expect(page.status).to.equal(429);
-    expect(page.text).to.contain('登录失败次数过多');
-    expect((await t.api().post('/api/v1/auth/token', { username: bystander.username, password: bystander.password })).status).to.equal(200);
-  });
-
-  it('429 after 20 failures from one address, whatever the user; the window slides (15 minutes)', async () => {
-    const good = await t.userFor('reviewer');
-    // 5 failures from the previous test count for this address too.
-    for (let i = 0; i < 15; i++) {
-      expect((await t.api().post('/api/v1/auth/token', { username: `someone-${i}`, password: 'nope-nope' })).status).to.equal(401);
-    }
-    const r = await t.api().post('/api/v1/auth/token', { username: good.username, password: good.password });
-    expect(r.status).to.equal(429);
-    const base = Date.now();
-    clock.set(() => new Date(base + 16 * 60 * 1000));
-    const later = await t.api().post('/api/v1/auth/token', { username: good.username, password: good.password });
-    expect(later.status).to.equal(200);
-  });
-});
+// Login throttling: test/api/login-throttle.test.ts.

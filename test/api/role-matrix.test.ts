@@ -43,7 +43,7 @@ describe('role matrix: every route × every role', function () {
       reporterOwn: await t.tokenFor('reporter', own),
       reporterOther: await t.tokenFor('reporter', otherReporterUnit),
     };
-    ctx = { t, own, other, otherReporterUnit, tokens, admin: t.api(tokens.admin), vars: {} };
+    ctx = { t, own, other, otherReporterUnit, tokens, admin: t.api(tokens.admin), vars: {}, secrets: [] };
     for (const a of areas) if (a.mod.setup) await a.mod.setup(ctx);
   });
   after(async () => {
@@ -70,13 +70,18 @@ describe('role matrix: every route × every role', function () {
           for (const who of WHO) {
             const token = who === 'anonymous' ? null : ctx.tokens[who as Exclude<Who, 'anonymous'>];
             const body = typeof row.body === 'function' ? (row.body as (w: Who, c: MatrixContext) => unknown)(who, ctx) : row.body;
-            const headers: Record<string, string> = row.web ? { accept: 'text/html' } : {};
+            const headers: Record<string, string> = { ...(row.web ? { accept: 'text/html' } : {}), ...row.headers };
             const api = t.api(token);
             const res =
-              row.method === 'GET' ? await api.get(p, headers)
+              row.upload ? await api.postFile(p, row.upload.field, await row.upload.data(ctx), row.upload.name, row.upload.fields, headers)
+              : row.method === 'GET' ? await api.get(p, headers)
               : row.method === 'DELETE' ? await api.delete(p, headers)
               : await api[row.method.toLowerCase() as 'post' | 'put' | 'patch'](p, body ?? {}, headers);
             if (!matches(res.status, expected[who])) failures.push(`${who}: expected ${expected[who]}, got ${res.status} ${res.text.slice(0, 160)}`);
+            if (who === 'reporterOther' || who === 'anonymous') {
+              const text = res.text || res.buffer.toString('utf8');
+              for (const s of ctx.secrets) if (text.includes(s)) failures.push(`${who}: ${res.status} shows {own}'s private "${s}"`);
+            }
             else if (!row.web && res.status >= 400 && p.startsWith('/api')) {
               // API errors always carry {error: {code, message}}.
               if (!(res.body && typeof res.body.error?.code === 'string' && typeof res.body.error?.message === 'string')) {

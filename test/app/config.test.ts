@@ -70,7 +70,20 @@ describe('config', function () {
     [{ UPLOAD_MAX_BYTES: '10MB' }, 'UPLOAD_MAX_BYTES'],
     [{ ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD'],
     [{ TOKEN_SECRET: 'tooshort' }, 'TOKEN_SECRET'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '1' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'proxy.example' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.5,,loopback' }, 'TRUST_PROXY'],
   ];
+
+  it('TRUST_PROXY: no proxy by default; addresses, subnets and Express names of the proxy', () => {
+    expect(loadConfig({}).trustProxy).to.equal(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).to.equal(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).to.equal(false);
+    expect(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy).to.equal('loopback');
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.5 , 192.168.0.0/16, fd00::/8,::1 ' }).trustProxy).to.equal('10.0.0.5,192.168.0.0/16,fd00::/8,::1');
+  });
   for (const [env, key] of bad) {
     it(`refuses ${JSON.stringify(env)} with a one-line reason naming ${key}`, () => {
       expect(() => loadConfig(env)).to.throw(ConfigError, key);

@@ -44,10 +44,12 @@ describe('web: headers, CSRF, sessions, layout, users admin', function () {
     expect(r.status).to.equal(200);
     expect(r.text).to.contain('<html lang="zh-CN">');
     expect(r.text).to.contain('数据共享考核平台');
-    expect(r.text).to.match(/<input type="hidden" name="_csrf" value="[0-9a-f]{32,}">/);
+    expect(r.text).to.match(/<input type="hidden" name="_csrf" value="[0-9a-z]+\.[A-Za-z0-9_-]{43}">/);
     expect(r.text).to.not.match(INLINE_SCRIPT);
     expect(r.text).to.not.match(INLINE_HANDLER);
-    expect(w.cookie(), 'a session holds the CSRF token').to.be.a('string');
+    // No session for an anonymous visitor: the form's token is bound to a short-lived cookie instead.
+    expect(w.cookie(), 'no session cookie').to.equal(null);
+    expect(w.cookies()).to.match(/(^|; )lcsrf=/);
   });
 
   it('pages redirect anonymous visitors to /login with the page to come back to', async () => {

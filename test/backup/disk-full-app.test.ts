@@ -53,8 +53,9 @@ describe('backup: disk full on a real (small) filesystem', function () {
     let refused = 0;
     for (let i = 0; i < 3; i++) {
       const r = await t.api(admin).put('/api/v1/returns/2026Q3/D001', { values: vals(2 + i) });
-      expect(r.status, r.text).to.be.at.least(500);
-      expect(r.body.error.code).to.be.a('string');
+      expect(r.status, r.text).to.equal(503);
+      expect(r.body.error.code).to.equal('storage_full');
+      expect(r.body.error.message).to.contain('磁盘空间不足');
       refused++;
     }
     expect(refused).to.equal(3);

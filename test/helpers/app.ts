@@ -43,7 +43,7 @@ export interface ApiClient {
   put<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
   patch<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
   /** multipart/form-data with one file field (and optional text fields). */
-  postFile<T = any>(p: string, field: string, data: Buffer | Uint8Array, filename: string, fields?: Record<string, string>): Promise<HttpResult<T>>;
+  postFile<T = any>(p: string, field: string, data: Buffer | Uint8Array, filename: string, fields?: Record<string, string>, headers?: Record<string, string>): Promise<HttpResult<T>>;
   /** Any request: raw body (string / Buffer) and headers as given. */
   raw<T = any>(method: string, p: string, init?: { body?: string | Buffer; headers?: Record<string, string> }): Promise<HttpResult<T>>;
 }
@@ -59,7 +59,10 @@ export interface WebClient {
   login(username: string, password: string): Promise<void>;
   /** Calls the JSON API with this browser session (cookie + X-CSRF-Token), as page scripts do. */
   api(): ApiClient;
+  /** The session cookie's value (null when none). */
   cookie(): string | null;
+  /** Every cookie of the jar as a Cookie header value ('' when none). */
+  cookies(): string;
 }
 
 export interface TestUser {
@@ -147,25 +150,29 @@ function makeApi(baseUrl: string, baseHeaders: () => Promise<Record<string, stri
     post: json('POST'),
     put: json('PUT'),
     patch: json('PATCH'),
-    postFile: (p, field, data, filename, fields = {}) => {
+    postFile: (p, field, data, filename, fields = {}, headers) => {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       form.append(field, new Blob([new Uint8Array(data)]), filename);
-      return send('POST', p, { body: form });
+      return send('POST', p, { body: form, headers });
     },
     raw: (method, p, init = {}) => send(method, p, init),
   } as ApiClient;
 }
 
 function makeWeb(baseUrl: string, settle: () => Promise<void> = async () => {}): WebClient {
-  let sid: string | null = null;
+  // A cookie jar: the session (`sid`) and the login form's CSRF cookie, as a browser keeps them.
+  const jar = new Map<string, string>();
   const absorb = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {
-      const m = /^sid=([^;]*)/.exec(c);
-      if (m) sid = m[1] === '' || /expires=Thu, 01 Jan 1970/i.test(c) ? null : m[1]!;
+      const m = /^([^=;\s]+)=([^;]*)/.exec(c);
+      if (!m) continue;
+      if (m[2] === '' || /expires=Thu, 01 Jan 1970/i.test(c) || /max-age=0\b/i.test(c)) jar.delete(m[1]!);
+      else jar.set(m[1]!, m[2]!);
     }
   };
-  const cookieHeader = (): Record<string, string> => (sid ? { cookie: `sid=${sid}` } : {});
+  const cookieHeader = (): Record<string, string> => (jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {});
+  const sidOf = () => jar.get('sid') ?? null;
   const withLocation = async (res: Response) => {
     absorb(res);
     const r = await toResult(res);
@@ -204,9 +211,10 @@ function makeWeb(baseUrl: string, settle: () => Promise<void> = async () => {}):
       if (r.status !== 303) throw new Error(`login failed: ${r.status}`);
     },
     api() {
-      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sid ? await client.csrfToken() : '' }), settle);
+      return makeApi(baseUrl, async () => ({ ...cookieHeader(), 'x-csrf-token': sidOf() ? await client.csrfToken() : '' }), settle);
     },
-    cookie: () => sid,
+    cookie: () => sidOf(),
+    cookies: () => cookieHeader().cookie ?? '',
   };
   return client;
 }

@@ -25,6 +25,20 @@ export interface MatrixContext {
   admin: ApiClient;
   /** Free-form values set by setup functions (ids …). */
   vars: Record<string, string>;
+  /**
+   * Texts only {own}'s unit-private data holds (a rejection reason, a submitter's name, a file name),
+   * added by setup functions: no response to `reporterOther` or `anonymous`, on any row and whatever
+   * its status, may contain one of them.
+   */
+  secrets: string[];
+}
+
+/** A multipart upload instead of a JSON body (the file field, its name and bytes, extra text fields). */
+export interface MatrixUpload {
+  field: string;
+  name: string;
+  data: (ctx: MatrixContext) => Buffer | Promise<Buffer>;
+  fields?: Record<string, string>;
 }
 
 export interface MatrixRow {
@@ -33,6 +47,10 @@ export interface MatrixRow {
   path: string;
   /** JSON body (or a function of the caller, e.g. for unique names). */
   body?: unknown | ((who: Who, ctx: MatrixContext) => unknown);
+  /** Multipart upload (POST only); replaces `body`. */
+  upload?: MatrixUpload;
+  /** Extra request headers (e.g. X-Requested-With for the upload page's script). */
+  headers?: Record<string, string>;
   /** A page (Accept: text/html): anonymous callers are redirected (303) instead of 401. */
   web?: boolean;
   /** Expected status for each of the six callers (all six required) … */

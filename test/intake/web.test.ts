@@ -22,13 +22,13 @@ describe('intake web pages', () => {
     return w;
   };
 
-  /** Multipart POST with the session cookie and the CSRF token in the query, as the page form does. */
+  /** Multipart POST with the session cookie and the CSRF token in a form field, as the page form does. */
   const postUpload = async (w: WebClient, path: string, buf: Buffer, name: string, headers: Record<string, string> = {}) => {
     const token = await w.csrfToken();
     const form = new FormData();
+    form.append('_csrf', token);
     form.append('file', new Blob([new Uint8Array(buf)]), name);
-    const sep = path.includes('?') ? '&' : '?';
-    const res = await fetch(`${t.baseUrl}${path}${sep}_csrf=${encodeURIComponent(token)}`, { method: 'POST', body: form, headers: { accept: 'text/html', cookie: `sid=${w.cookie()}`, ...headers }, redirect: 'manual' });
+    const res = await fetch(`${t.baseUrl}${path}`, { method: 'POST', body: form, headers: { accept: 'text/html', cookie: `sid=${w.cookie()}`, ...headers }, redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location'), text: await res.text() };
   };
 

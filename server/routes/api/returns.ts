@@ -3,6 +3,7 @@ import multer from 'multer';
 import { currentConfig } from '../../config.ts';
 import { AppError, badRequest, forbidden, notFound } from '../../domain/errors.ts';
 import { requireAuth, requireRole, principalOf, type Principal } from '../../http/auth.ts';
+import { verifyMultipartCsrf } from '../../http/csrf.ts';
 import { auditTrail } from '../../services/audit.ts';
 import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter } from '../../services/periods.ts';
@@ -20,13 +21,13 @@ function periodParam(req: Request): string {
   return assertQuarter(typeof req.query.period === 'string' ? req.query.period : req.params.period);
 }
 
-/** multer memory storage with the configured size limit; a too-large file is 413. */
+/** multer memory storage with the configured size limit; a too-large file is 413; then a page form's CSRF field is checked. */
 export function singleFile(field = 'file'): RequestHandler {
   return (req, res, next) => {
     const max = currentConfig().uploadMaxBytes;
     const mw = multer({ storage: multer.memoryStorage(), limits: { fileSize: max, files: 1, fields: 20 } }).single(field);
     mw(req, res, (err: unknown) => {
-      if (!err) return next();
+      if (!err) return verifyMultipartCsrf(req, next);
       const e = err as { code?: string; name?: string };
       if (e.code === 'LIMIT_FILE_SIZE') {
         return next(new AppError(413, 'file_too_large', `文件过大，上传的文件不能超过 ${Math.round((max / 1024 / 1024) * 10) / 10} MB`));

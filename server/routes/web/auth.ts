@@ -1,6 +1,8 @@
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.ts';
-import { verifyLogin } from '../../services/auth.ts';
+import { clientAddress } from '../../http/client.ts';
+import { dropAnonymousCsrf } from '../../http/csrf.ts';
+import { retryAfterOf, verifyLogin } from '../../services/auth.ts';
 
 // Web login / logout with sessions. Mounted by server/app.ts at /.
 export const router = Router();
@@ -29,15 +31,16 @@ router.post('/login', async (req, res) => {
   const body = (req.body ?? {}) as { username?: unknown; password?: unknown; next?: unknown };
   const next = safeNext(body.next);
   try {
-    const user = await verifyLogin(body.username, body.password, req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    const user = await verifyLogin(body.username, body.password, clientAddress(req));
     await regenerate(req); // a fresh session id: no session fixation
     req.session.userId = user.id;
     req.session.authVersion = user.authVersion;
     await save(req);
+    dropAnonymousCsrf(req, res);
     res.redirect(303, next);
   } catch (err) {
     if (!(err instanceof AppError) || ![400, 401, 429].includes(err.status)) throw err;
-    if (err.status === 429) res.setHeader('Retry-After', '900');
+    if (err.status === 429) res.setHeader('Retry-After', String(retryAfterOf(err) ?? 60));
     res.status(err.status).render('pages/auth/login', {
       title: '登录',
       next,

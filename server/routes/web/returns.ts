@@ -8,6 +8,7 @@ import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter, getPeriod, listPeriods, timeZone } from '../../services/periods.ts';
 import { collectingPeriod } from '../../pages/common.ts';
 import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
+import { formValue } from '../../domain/validation.ts';
 import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
 import { singleFile, uploadedName } from '../api/returns.ts';
@@ -70,6 +71,9 @@ router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
 
 async function renderForm(req: Request, res: Response, period: string, code: string, extra: { errors?: { field: string; message: string }[]; entered?: Record<string, unknown>; uploadErrors?: unknown[] } = {}) {
   const p = principalOf(req);
+  // Every path that shows a unit's form (the page, a refused submission, a refused upload) checks
+  // scope here, whatever its caller did: the form shows values, history, submitters and reasons.
+  assertCanSubmit(sub(p), code);
   const unit = await getUnit(code);
   if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
   const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads(sub(p), period, code)]);
@@ -79,7 +83,7 @@ async function renderForm(req: Request, res: Response, period: string, code: str
     key: f.key,
     label: f.label,
     atMostLabel: 'atMost' in f ? FIELD_LABELS[f.atMost] : null,
-    value: extra.entered ? String(extra.entered[f.key] ?? '') : latest ? latest.values[f.key] : '',
+    value: extra.entered ? formValue(extra.entered[f.key]) : latest ? latest.values[f.key] : '',
     error: errorsBy.get(f.key) ?? null,
   }));
   const history = [...revs].reverse().map((r) => ({ ...r, statusLabel: STATUS_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] }));
@@ -108,7 +112,10 @@ async function renderForm(req: Request, res: Response, period: string, code: str
 router.post('/returns/upload', requireRole('reporter', 'admin'), singleFile('file'), async (req, res) => {
   const p = principalOf(req);
   const period = assertQuarter(typeof req.query.period === 'string' ? req.query.period : '');
-  const back = typeof req.query.unit === 'string' ? req.query.unit : p.unit;
+  const asked = typeof req.query.unit === 'string' && req.query.unit ? req.query.unit : undefined;
+  // `unit` only says which form to show again on a refusal: a reporter's is their own unit.
+  if (asked !== undefined) assertCanSubmit(sub(p), asked);
+  const back = p.role === 'reporter' ? p.unit : asked;
   if (!req.file) throw badRequest('file_required', '请选择要上传的 .xlsx 文件');
   try {
     const staged = await stageUpload(sub(p), period, req.file.buffer, uploadedName(req.file.originalname));

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { AppError, badRequest } from '../../domain/errors.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { zonedTime } from '../../domain/periods.ts';
+import { formValues } from '../../domain/validation.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { assessmentStart, getPeriod, listPeriods, quarterAt, setClosed, timeZone } from '../../services/periods.ts';
@@ -74,7 +75,7 @@ router.post('/admin/units', requireRole('admin'), async (req, res) => {
       setFlash(req, 'error', err.message);
       return res.redirect(303, `/admin/units/${encodeURIComponent(code)}`);
     }
-    await renderUnits(req, res, { formError: err.message, form: b });
+    await renderUnits(req, res, { formError: err.message, form: formValues(b) });
   }
 });
 
