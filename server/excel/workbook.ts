@@ -11,6 +11,7 @@
 // Text from users (unit names, reasons, submitter names …) is only ever written as a string cell
 // with the text number format "@": it can never become a formula, even one starting with = + - @.
 
+import { CASE_STATUS_LABELS, FLAG_LABELS, labelOf, RETURN_STATUS_LABELS, RULE_LABELS, SOURCE_LABELS } from '../domain/vocabulary.ts';
 import { PassThrough, type Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type FieldKey } from '../domain/fields.ts';
@@ -78,8 +79,8 @@ export interface PeriodWorkbookCommon {
   generatedAt: Date;
   /** Time zone for every date shown. Default Asia/Shanghai. */
   timeZone?: string;
-  /** The scheme's indicators, in order. Default: I1–I6 of the default scheme (SPEC §4). */
-  indicators?: readonly IndicatorDef[];
+  /** The indicators of the scheme version the results were computed with, in order. */
+  indicators: readonly IndicatorDef[];
   cases?: readonly CaseRow[];
 }
 
@@ -118,28 +119,9 @@ export interface AnnualWorkbookInput {
   results: readonly AnnualRow[];
 }
 
-export const DEFAULT_INDICATORS: readonly IndicatorDef[] = [
-  { id: 'I1', name: '外网接入率', weight: 25 },
-  { id: 'I2', name: '目录共享率', weight: 20 },
-  { id: 'I3', name: '专网整合率', weight: 20 },
-  { id: 'I4', name: '共享申请按时响应率', weight: 15 },
-  { id: 'I5', name: '政务云部署率', weight: 10 },
-  { id: 'I6', name: '职责数据支撑率', weight: 10 },
-];
 
 // ---- labels ----
 
-const FLAG_LABELS: Record<string, string> = { late: '逾期报送', missing: '未报送', pending: '待报送' };
-const RETURN_STATUS_LABELS: Record<string, string> = {
-  submitted: '待审核', pending: '待审核', approved: '已通过', rejected: '已退回',
-};
-const SOURCE_LABELS: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
-const CASE_STATUS_LABELS: Record<string, string> = { open: '待整改', rectifying: '整改中', resolved: '已办结', overdue: '已逾期' };
-const RULE_LABELS: Record<string, string> = {
-  A1: 'A1 考核不合格',
-  A2: 'A2 未按时报送',
-  A3: 'A3 连续两个季度类别末位',
-};
 export const GRADE_FILLS: Readonly<Record<string, string>> = {
   优秀: 'FFC6EFCE',
   良好: 'FFDDEBF7',
@@ -405,7 +387,7 @@ const INT_FMT = '#,##0';
 
 export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, stream: Writable): Promise<void> {
   const tz = input.timeZone ?? 'Asia/Shanghai';
-  const indicators = input.indicators ?? DEFAULT_INDICATORS;
+  const indicators = input.indicators;
   const generated = formatDateTime(input.generatedAt, tz);
   const fmtDate = dateTimeFormatter(tz);
   const pTitle = periodTitle(input.period);
@@ -456,7 +438,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         r.total,
         r.grade,
         r.rankChange,
-        r.flags.map((f) => FLAG_LABELS[f] ?? f).join('、'),
+        r.flags.map((f) => labelOf(FLAG_LABELS, f)).join('、'),
       ];
       const fillArgb = r.grade ? GRADE_FILLS[r.grade] : undefined;
       writeRow(ws, cols, values, fillArgb, [gradeCol, totalCol]);
@@ -481,11 +463,11 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         x.unit,
         x.name ?? unitNames.get(x.unit) ?? '',
         x.revision ?? null,
-        x.status ? (RETURN_STATUS_LABELS[x.status] ?? x.status) : x.values ? '' : '未报送',
+        x.status ? labelOf(RETURN_STATUS_LABELS, x.status) : x.values ? '' : FLAG_LABELS.missing,
         x.late == null ? '' : x.late ? '是' : '否',
         x.submittedAt ? fmtDate(x.submittedAt) : '',
         x.submittedBy ?? '',
-        x.source ? (SOURCE_LABELS[x.source] ?? x.source) : '',
+        x.source ? labelOf(SOURCE_LABELS, x.source) : '',
         ...FIELD_KEYS.map((k) => x.values?.[k] ?? null),
       ], x.status === 'rejected' ? 'FFFFC7CE' : undefined, [3]);
     }
@@ -509,9 +491,9 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         c.unit,
         c.name ?? unitNames.get(c.unit) ?? '',
         c.period,
-        RULE_LABELS[c.rule] ?? c.rule,
+        labelOf(RULE_LABELS, c.rule),
         c.type,
-        CASE_STATUS_LABELS[c.status] ?? c.status,
+        labelOf(CASE_STATUS_LABELS, c.status),
         c.dueAt ? fmtDate(c.dueAt) : '',
         c.openedAt ? fmtDate(c.openedAt) : '',
         c.reason ?? '',
@@ -529,7 +511,7 @@ export function assessmentWorkbookBuffer(input: AssessmentWorkbookInput): Promis
 
 export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writable): Promise<void> {
   const tz = input.timeZone ?? 'Asia/Shanghai';
-  const indicators = input.indicators ?? DEFAULT_INDICATORS;
+  const indicators = input.indicators;
   const generated = formatDateTime(input.generatedAt, tz);
   const r = input.result;
   const title = `${periodTitle(input.period)}政务数据共享考核表`;
@@ -619,7 +601,7 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
     pair('等级', r.grade ?? '—', undefined, r.grade ? GRADE_FILLS[r.grade] : undefined);
     pair('类别内排名', r.rank == null ? '未排名' : `第 ${r.rank} 名${input.rankedInCategory ? ` / 共 ${input.rankedInCategory} 家` : ''}`);
     pair('较上期排名变化', r.rankChange == null ? '—' : r.rankChange > 0 ? `上升 ${r.rankChange} 位` : r.rankChange < 0 ? `下降 ${-r.rankChange} 位` : '持平');
-    pair('标记', r.flags.length ? r.flags.map((f) => FLAG_LABELS[f] ?? f).join('、') : '无');
+    pair('标记', r.flags.length ? r.flags.map((f) => labelOf(FLAG_LABELS, f)).join('、') : '无');
 
     const ret = input.returnRow;
     ws.addRow([]).commit();
@@ -636,7 +618,7 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
     const cases = input.cases ?? [];
     if (cases.length === 0) pair('问责', '无');
     for (const c of cases) {
-      pair(RULE_LABELS[c.rule] ?? c.rule, `${c.type} · ${CASE_STATUS_LABELS[c.status] ?? c.status}${c.dueAt ? ` · 整改期限 ${formatDateTime(c.dueAt, tz).slice(0, 10)}` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}`);
+      pair(labelOf(RULE_LABELS, c.rule), `${c.type} · ${labelOf(CASE_STATUS_LABELS, c.status)}${c.dueAt ? ` · 整改期限 ${formatDateTime(c.dueAt, tz).slice(0, 10)}` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}`);
     }
 
     // Signature block.

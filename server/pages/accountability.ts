@@ -7,7 +7,7 @@ import { compareCodes } from '../domain/scoring/ranking.ts';
 import { lastInCategory, type CaseStatus } from '../domain/scoring/accountability.ts';
 import { Case } from '../models/case.ts';
 import { finalPeriods, rowsOfPeriods, readPointers } from '../results/store.ts';
-import { schemeVersion } from '../services/scheme.ts';
+import { currentScheme, schemeVersion } from '../services/scheme.ts';
 import { assertQuarter } from '../services/periods.ts';
 import { canSeeUnitData, CATEGORY_ORDER, caseView, unitIndex, type CaseLean, type CaseView, type Viewer } from './common.ts';
 
@@ -32,6 +32,8 @@ export interface AccountabilityView {
   counts: Record<CaseStatus, number> & { total: number };
   lastPlaces: LastPlace[];
   publishedPeriods: string[];
+  /** A3: consecutive last places that lead to 约谈 (the latest published quarter's scheme). */
+  a3Quarters: number;
 }
 
 export async function accountability(v: Viewer, q: { filter?: unknown; period?: unknown }): Promise<AccountabilityView> {
@@ -60,7 +62,12 @@ export async function accountability(v: Viewer, q: { filter?: unknown; period?: 
   // Each quarter judged with the scheme version its results were computed with.
   const versionOf = new Map((await readPointers()).map((s) => [s.period, s.schemeVersion]));
   const minRanked = new Map<string, number>();
-  for (const p of finals) minRanked.set(p, (await schemeVersion(versionOf.get(p) ?? 1)).scheme.accountability.A3.minRankedUnits);
+  let a3Quarters = (await currentScheme()).scheme.accountability.A3.consecutiveQuarters;
+  for (const p of finals) {
+    const a3 = (await schemeVersion(versionOf.get(p) ?? 1)).scheme.accountability.A3;
+    minRanked.set(p, a3.minRankedUnits);
+    a3Quarters = a3.consecutiveQuarters; // the latest published quarter's rule, for the legend
+  }
   const lastPlaces: LastPlace[] = [];
   for (const category of CATEGORY_ORDER) {
     const perPeriod = finals.map((p) => lastInCategory((rowsBy.get(p)?.rows ?? []).filter((r) => r.category === category), minRanked.get(p)!));
@@ -79,7 +86,7 @@ export async function accountability(v: Viewer, q: { filter?: unknown; period?: 
     units.sort((a, b) => b.streak - a.streak || compareCodes(a.unit, b.unit));
     lastPlaces.push({ category, label: UNIT_CATEGORY_LABELS[category], periods: finals, units });
   }
-  return { filter, period, cases, counts, lastPlaces, publishedPeriods: finals };
+  return { filter, period, cases, counts, lastPlaces, publishedPeriods: finals, a3Quarters };
 }
 
 /** One case, for the status form (reporters: their own unit only). */

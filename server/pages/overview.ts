@@ -5,6 +5,7 @@ import { forbidden } from '../domain/errors.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
 import { GRADES, type Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
+import { RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';
 import { Case } from '../models/case.ts';
 import { getResults } from '../results/read.ts';
 import { hasPublished as anyPublished, readPointers, rowsOfPeriods } from '../results/store.ts';
@@ -194,7 +195,7 @@ export function gradeDistribution(rows: readonly Row[]): GradeDistribution[] {
   }).filter((d) => d.ranked + d.unrated > 0);
 }
 
-export function boards(rows: readonly Row[], size = (c: UnitCategory) => (c === 'city' ? 3 : 5)): Board[] {
+export function boards(rows: readonly Row[], size: (c: UnitCategory) => number = (c) => (c === 'city' ? 3 : 5)): Board[] {
   return CATEGORY_ORDER.map((category) => {
     const ranked = rows.filter((r) => r.category === category && r.rank !== null).sort((a, b) => a.rank! - b.rank! || compareCodes(a.unit, b.unit));
     const n = Math.min(size(category), Math.floor(ranked.length / 2));
@@ -247,7 +248,7 @@ async function trendPeriods(v: Viewer, period: string, n: number): Promise<{ per
     .map((s) => ({ period: s.period, status: s.status }));
 }
 
-const OWN_RETURN_LABELS: Readonly<Record<string, string>> = { submitted: '已报送，待审核', approved: '审核通过', rejected: '被退回' };
+const OWN_RETURN_LABELS: Readonly<Record<string, string>> = RETURN_STATUS_LABELS;
 
 /** A reporter's own unit: its row in `rows` (if any), its return for the period being collected, open cases. */
 export async function ownUnitStatus(v: Viewer, rows: readonly Row[] = []): Promise<Overview['own']> {

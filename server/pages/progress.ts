@@ -3,6 +3,7 @@ import { forbidden, notFound } from '../domain/errors.ts';
 import { UNIT_CATEGORY_LABELS, type UnitCategory } from '../domain/fields.ts';
 import { quarterStart } from '../domain/periods.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
+import { FLAG_LABELS, RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';
 import { Notice } from '../models/notice.ts';
 import { assertQuarter, timeZone } from '../services/periods.ts';
 import { periodReturns } from '../services/returns.ts';
@@ -13,12 +14,12 @@ import { progressSummary, type ProgressSummary } from './overview.ts';
 export const PROGRESS_STATES = ['submitted', 'approved', 'rejected', 'late', 'missing', 'waiting'] as const;
 export type ProgressState = (typeof PROGRESS_STATES)[number];
 export const PROGRESS_LABELS: Record<ProgressState, string> = {
-  submitted: '已报送待审核',
-  approved: '已审核通过',
-  rejected: '被退回',
-  late: '迟报',
-  missing: '缺报',
-  waiting: '未报送',
+  submitted: RETURN_STATUS_LABELS.submitted,
+  approved: RETURN_STATUS_LABELS.approved,
+  rejected: RETURN_STATUS_LABELS.rejected,
+  late: FLAG_LABELS.late,
+  missing: FLAG_LABELS.missing,
+  waiting: FLAG_LABELS.pending,
 };
 
 export interface ProgressRow {

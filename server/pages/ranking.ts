@@ -33,6 +33,8 @@ export interface RankingView {
   /** The category's rows, sorted (computed on call: a page whose table is cached does not need them). */
   rows: () => (Row & { visible: boolean })[];
   counts: Record<UnitCategory, number>;
+  /** The snapshot's scheme: points a late return loses. */
+  lateDeduction: number;
 }
 
 export function parseSort(raw: unknown, indicatorIds: readonly string[]): string {
@@ -120,5 +122,6 @@ export function presentRanking(
     dir,
     rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
     counts: { ...snapshot.counts },
+    lateDeduction: snapshot.rules.lateDeduction,
   };
 }

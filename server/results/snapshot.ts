@@ -5,6 +5,7 @@
 // is kept in one LRU cache keyed by it. Everything pages, workbooks and the API show derives from it.
 import { LRUCache } from 'lru-cache';
 import { UNIT_CATEGORIES, type UnitCategory } from '../domain/fields.ts';
+import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { schemeVersion } from '../services/scheme.ts';
 import { readRows, type ResultRowView, type ResultSetPointer } from './store.ts';
 
@@ -26,6 +27,8 @@ export interface Snapshot {
   readonly counts: Readonly<Record<UnitCategory, number>>;
   /** The columns: ids in the rows' order, named and weighted by the snapshot's own scheme version. */
   readonly indicators: readonly IndicatorDef[];
+  /** Rules of that scheme version that pages put into words. */
+  readonly rules: { readonly lateDeduction: number; readonly a3Quarters: number; readonly excellentQuota: number };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -37,7 +40,12 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Builds the snapshot object from its rows and its scheme's indicators (pure). */
-export function buildSnapshot(pointer: Pick<ResultSetPointer, 'period' | 'computeId' | 'schemeVersion'>, rows: readonly ResultRowView[], defs: readonly Omit<IndicatorDef, never>[]): Snapshot {
+export function buildSnapshot(
+  pointer: Pick<ResultSetPointer, 'period' | 'computeId' | 'schemeVersion'>,
+  rows: readonly ResultRowView[],
+  scheme: Pick<AssessmentScheme, 'indicators' | 'deductions' | 'accountability' | 'excellentQuota'>,
+): Snapshot {
+  const defs = scheme.indicators;
   const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, 0])) as Record<UnitCategory, number>;
   const byCategory = new Map<UnitCategory, ResultRowView[]>();
   for (const r of rows) {
@@ -59,6 +67,7 @@ export function buildSnapshot(pointer: Pick<ResultSetPointer, 'period' | 'comput
     byCategory,
     counts,
     indicators,
+    rules: { lateDeduction: scheme.deductions.late, a3Quarters: scheme.accountability.A3.consecutiveQuarters, excellentQuota: scheme.excellentQuota },
   }) as Snapshot;
 }
 
@@ -73,7 +82,7 @@ export function snapshotOf(pointer: ResultSetPointer): Promise<Snapshot> {
   if (hit) return hit;
   const made = (async () => {
     const [rows, scheme] = await Promise.all([readRows(pointer.period, pointer.computeId), schemeVersion(pointer.schemeVersion)]);
-    return buildSnapshot(pointer, rows, scheme.scheme.indicators);
+    return buildSnapshot(pointer, rows, scheme.scheme);
   })();
   snapshots.set(key, made);
   made.catch(() => {

@@ -20,12 +20,7 @@ function auditView(u: UserView) {
   return { username: u.username, role: u.role, unit: u.unit, displayName: u.displayName, active: u.active };
 }
 
-export const ROLE_LABELS: Readonly<Record<Role, string>> = {
-  admin: '系统管理员',
-  reviewer: '审核员（大数据局）',
-  office: '领导小组办公室',
-  reporter: '单位填报员',
-};
+export { ROLE_LABELS } from '../domain/vocabulary.ts';
 
 export interface UserView {
   id: string;

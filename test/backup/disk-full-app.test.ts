@@ -33,7 +33,7 @@ describe('backup: disk full on a real (small) filesystem', function () {
 
   it('refuses writes that cannot be stored, keeps serving reads, and resumes when space is freed', async () => {
     const dataDir = path.join(mnt, 'data');
-    t = await startTestApp({ dataDir });
+    t = await startTestApp({ dataDir, periods: ['2026Q3'] });
     const admin = await t.tokenFor('admin');
     await createUnits(t, admin);
     expect((await t.api(admin).put('/api/v1/returns/2026Q3/D001', { values: vals(1) })).body.revision).to.equal(1);

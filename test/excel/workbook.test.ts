@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { DEFAULT_SCHEME } from '../../server/domain/scoring/scheme.ts';
 import ExcelJS from 'exceljs';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,10 @@ const RESULTS: ResultRow[] = [
   { unit: 'X330102', name: NASTY[1]!, category: 'county', indicators: { I1: ind(0.9, 25), I2: ind(0.9, 20), I3: ind(0.9, 20), I4: ind(0.9, 15), I5: ind(0.9, 10), I6: ind(0.9, 10) }, base: 90, deductions: 0, total: 90, grade: '良好', rank: 1, rankChange: 0, flags: [] },
 ];
 
+const INDICATORS = DEFAULT_SCHEME.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
+
 const INPUT: AssessmentWorkbookInput = {
+  indicators: INDICATORS,
   period: '2026Q3',
   status: 'final',
   schemeVersion: 1,
@@ -119,7 +123,7 @@ describe('assessment workbook (考核表)', () => {
     expect(d001.getCell(col('较上期\n排名变化')).value).to.equal(-1);
     expect(d001.getCell(col('较上期\n排名变化')).numFmt).to.equal('"↑"0;"↓"0;"–"');
     expect(d001.getCell(col('标记')).value).to.equal('逾期报送');
-    expect(ws.getRow(6).getCell(col('标记')).value).to.equal('未报送');
+    expect(ws.getRow(6).getCell(col('标记')).value).to.equal('缺报');
   });
 
   it('ranking prints well: frozen header, A4 landscape, fit to width, header row on every page, header/footer with title, period, pages', () => {
@@ -140,7 +144,7 @@ describe('assessment workbook (考核表)', () => {
     expect((r.values as unknown[]).slice(1, 9)).to.deep.equal(['D001', '省发展和改革委员会', 2, '已通过', '是', '2026-10-16 09:00:00', NASTY[2], 'Excel 上传']);
     expect(r.getCell(9 + 10).value).to.equal(10000);
     expect(r.getCell(19).numFmt).to.equal('#,##0');
-    expect(ws.getRow(5).getCell(4).value).to.equal('未报送');
+    expect(ws.getRow(5).getCell(4).value).to.equal('缺报');
   });
 
   it('cases sheet', () => {
@@ -234,7 +238,7 @@ describe('assessment workbook (考核表)', () => {
         const g = ws.getRow(r).getCell(col('等级')).value as string | null;
         return { cols: [col('等级'), col('总分')], argb: g ? GRADE_FILLS[g] : undefined };
       }],
-      ['填报数据', 40, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => ({ cols: [col('审核状态')], argb: ws.getRow(r).getCell(col('审核状态')).value === '已退回' ? FILLS.rejected : undefined })],
+      ['填报数据', 40, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => ({ cols: [col('审核状态')], argb: ws.getRow(r).getCell(col('审核状态')).value === '被退回' ? FILLS.rejected : undefined })],
       ['问责情况', 25, (ws: ExcelJS.Worksheet, r: number, col: (h: string) => number) => ({ cols: [col('状态')], argb: ws.getRow(r).getCell(col('状态')).value === '已逾期' ? FILLS.overdue : undefined })],
     ] as const) {
       const ws = back.getWorksheet(sheet)!;
@@ -312,6 +316,7 @@ describe('single-unit sheet', () => {
       period: '2026Q3',
       status: 'provisional',
       schemeVersion: 1,
+      indicators: INDICATORS,
       generatedAt: new Date('2026-10-23T02:00:00Z'),
       result: { ...RESULTS[1]!, rank: 1 },
       rankedInCategory: 87,

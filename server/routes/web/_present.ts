@@ -1,5 +1,6 @@
 // Presentation helpers shared by the read-side pages (总览, 排名, 单位详情, 问责, 填报进度).
 // Not a router (the leading underscore keeps server/app.ts from mounting it).
+import { FLAG_LABELS } from '../../domain/vocabulary.ts';
 import type { Request } from 'express';
 import { principalOf } from '../../http/auth.ts';
 import type { Viewer } from '../../pages/common.ts';
@@ -56,14 +57,14 @@ export function arrow(change: number | null): { symbol: string; cls: string; tex
   return { symbol: '＝', cls: 'muted', text: '', label: '与上期持平' };
 }
 
-export const FLAG_LABELS: Record<string, { text: string; cls: string }> = {
-  late: { text: '迟报', cls: 'warn' },
-  missing: { text: '缺报', cls: 'bad' },
-  pending: { text: '待报', cls: 'muted' },
+export const FLAG_TAGS: Record<string, { text: string; cls: string }> = {
+  late: { text: FLAG_LABELS.late, cls: 'warn' },
+  missing: { text: FLAG_LABELS.missing, cls: 'bad' },
+  pending: { text: FLAG_LABELS.pending, cls: 'muted' },
 };
 
 export function flagTags(flags: readonly string[]): { text: string; cls: string }[] {
-  return flags.map((f) => FLAG_LABELS[f] ?? { text: f, cls: 'muted' });
+  return flags.map((f) => FLAG_TAGS[f] ?? { text: f, cls: 'muted' });
 }
 
 export const STATUS_BADGE = {

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { labelOf, SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { requireRole } from '../../http/auth.ts';
 import { periodLabel, periodOptions } from '../../pages/common.ts';
@@ -9,7 +10,6 @@ import { percent, periodQuery, q, viewerOf } from './_present.ts';
 // Reviewers, the office and admins (reporters see their own status on 总览 and 填报). Mounted at /.
 export const router = Router();
 
-const SOURCE_LABELS: Record<string, string> = { web: '网页', excel: 'Excel', api: '接口' };
 
 router.get('/progress', requireRole('reviewer', 'office', 'admin'), async (req, res) => {
   const v = viewerOf(req);
@@ -43,6 +43,6 @@ router.get('/progress', requireRole('reviewer', 'office', 'admin'), async (req, 
       })),
     ],
     byCategory: p.byCategory.map((c) => ({ ...c, rateText: percent(c.units ? c.submitted / c.units : null) })),
-    rows: p.rows.map((r) => ({ ...r, stateLabel: PROGRESS_LABELS[r.state], sourceLabel: r.source ? SOURCE_LABELS[r.source] ?? r.source : '' })),
+    rows: p.rows.map((r) => ({ ...r, stateLabel: PROGRESS_LABELS[r.state], sourceLabel: labelOf(SOURCE_LABELS, r.source) })),
   });
 });

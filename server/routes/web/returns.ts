@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { clock } from '../../clock.ts';
 import { AppError, badRequest } from '../../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
+import { RETURN_STATUS_LABELS, SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { principalOf, requireRole, type Principal } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { noticesForUnit } from '../../services/notices.ts';
@@ -19,8 +20,8 @@ export const router = Router();
 
 const STYLES = ['/public/css/intake.css'];
 const sub = (p: Principal): Submitter => ({ username: p.username, role: p.role, ...(p.unit ? { unit: p.unit } : {}) });
-const STATUS_LABEL: Record<string, string> = { submitted: '已提交待审核', approved: '审核通过', rejected: '已退回' };
-const SOURCE_LABEL: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
+const STATUS_LABEL: Readonly<Record<string, string>> = RETURN_STATUS_LABELS;
+const SOURCE_LABEL: Readonly<Record<string, string>> = SOURCE_LABELS;
 
 function unitOf(req: Request): string | undefined {
   const p = principalOf(req);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { clock } from '../../clock.ts';
 import { AppError } from '../../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
+import { FLAG_LABELS, RETURN_STATUS_LABELS, SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { auditTrail } from '../../services/audit.ts';
@@ -15,14 +16,8 @@ import { getUnit, listUnits } from '../../services/units.ts';
 export const router = Router();
 
 const STYLES = ['/public/css/intake.css'];
-const STATE_LABEL: Record<string, string> = {
-  submitted: '待审核',
-  approved: '已通过',
-  rejected: '已退回',
-  missing: '未报送',
-  pending: '待报送',
-};
-const SOURCE_LABEL: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口' };
+const STATE_LABEL: Record<string, string> = { ...RETURN_STATUS_LABELS, missing: FLAG_LABELS.missing, pending: FLAG_LABELS.pending };
+const SOURCE_LABEL: Readonly<Record<string, string>> = SOURCE_LABELS;
 
 router.get('/review', requireRole('reviewer', 'admin'), async (req, res) => {
   const requested = typeof req.query.period === 'string' && req.query.period ? req.query.period : await collectingPeriod();

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
+import { SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { requireAuth } from '../../http/auth.ts';
 import { unitDetail } from '../../pages/unit.ts';
 import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type ChartSpec } from './_present.ts';
@@ -8,7 +9,7 @@ import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type Char
 // cases. The unit list and its administration live under /admin/units (intake). Mounted at /.
 export const router = Router();
 
-const SOURCE_LABELS: Record<string, string> = { web: '网页填报', excel: 'Excel 上传', api: '接口报送' };
+
 const RETURN_STATUS: Record<string, { text: string; cls: string }> = {
   submitted: { text: '待审核', cls: 'muted' },
   approved: { text: '审核通过', cls: 'ok' },
