@@ -42,9 +42,9 @@ export async function accountability(v: Viewer, q: { filter?: unknown; period?: 
   const base: Record<string, unknown> = {};
   if (v.role === 'reporter') base.unit = v.unit ?? '\u0000';
   if (period) base.period = period;
-  const [docs, names] = await Promise.all([Case.find(base).sort({ period: -1, rule: 1, unit: 1 }).lean(), unitIndex()]);
+  const [docs, names] = await Promise.all([Case.find(base).sort({ period: -1, rule: 1, unit: 1 }).lean<CaseLean[]>(), unitIndex()]);
   const now = clock.now();
-  const all = (docs as unknown as CaseLean[]).map((c) => caseView(c, names, now));
+  const all = docs.map((c) => caseView(c, names, now));
   const counts = { open: 0, rectifying: 0, overdue: 0, resolved: 0, total: all.length };
   for (const c of all) counts[c.status]++;
   const cases = all.filter((c) =>
@@ -92,7 +92,7 @@ export async function accountability(v: Viewer, q: { filter?: unknown; period?: 
 /** One case, for the status form (reporters: their own unit only). */
 export async function caseById(v: Viewer, id: string): Promise<CaseView> {
   if (!/^[0-9a-f]{24}$/i.test(id)) throw notFound('case_not_found', '问责案件不存在');
-  const doc = (await Case.findById(id).lean()) as unknown as CaseLean | null;
+  const doc = await Case.findById(id).lean<CaseLean>();
   if (!doc) throw notFound('case_not_found', '问责案件不存在');
   if (!canSeeUnitData(v, doc.unit)) throw forbidden('只能查看本单位的问责案件');
   return caseView(doc, await unitIndex(), clock.now());

@@ -94,7 +94,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   const returnPeriod = period ?? (await collectingPeriod());
   const [revisions, caseDocs, names, all] = await Promise.all([
     returnPeriod ? revisionsOf(returnPeriod, code) : Promise.resolve([]),
-    Case.find({ unit: code }).sort({ openedAt: -1, _id: -1 }).lean(),
+    Case.find({ unit: code }).sort({ openedAt: -1, _id: -1 }).lean<CaseLean[]>(),
     unitIndex(),
     listUnits(),
   ]);
@@ -113,7 +113,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
     indicators,
     revisions: [...revisions].reverse(),
     returnPeriod,
-    cases: (caseDocs as unknown as CaseLean[]).map((c) => caseView(c, names, now)),
+    cases: caseDocs.map((c) => caseView(c, names, now)),
   };
 }
 
