@@ -238,11 +238,12 @@ async function rankingsStep() {
   const token = ((await tok.json()) as { token: string }).token;
   // A browser session for the page.
   const loginPage = await fetch(`${base}/login`);
-  const sid0 = /sid=([^;]*)/.exec(loginPage.headers.getSetCookie().join(';'))?.[1];
+  // Every cookie the login page set (the login form's CSRF cookie), as a browser sends them back.
+  const jar0 = loginPage.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
   const csrf = /<meta name="csrf-token" content="([^"]*)"/.exec(await loginPage.text())?.[1] ?? '';
   const login = await fetch(`${base}/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sid0 ? { cookie: `sid=${sid0}` } : {}) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(jar0 ? { cookie: jar0 } : {}) },
     body: new URLSearchParams({ username: 'bench-office', password: 'bench-password-1', _csrf: csrf }).toString(),
     redirect: 'manual',
   });
