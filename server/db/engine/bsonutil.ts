@@ -275,13 +275,25 @@ function canonIsEntries(v: unknown): boolean {
   return true;
 }
 
+/**
+ * Sets an own property, also one named `__proto__` (which plain assignment would take as the
+ * object's prototype: MongoDB stores such a field like any other).
+ */
+export function setOwn(o: Doc, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else o[k] = v;
+}
+
 /** Deep copy of plain objects and arrays; BSON value objects are immutable and shared. */
 export function cloneDoc<T>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneDoc) as T;
   if (v instanceof Date) return new Date(v.getTime()) as T;
   if (isPlainObject(v)) {
     const out: Doc = {};
-    for (const k of Object.keys(v)) out[k] = cloneDoc((v as Doc)[k]);
+    for (const k of Object.keys(v)) {
+      if (k === '__proto__') setOwn(out, k, cloneDoc((v as Doc)[k]));
+      else out[k] = cloneDoc((v as Doc)[k]);
+    }
     return out as T;
   }
   return v;

@@ -38,6 +38,13 @@ export const Codes = {
   InvalidIdField: [53, 'InvalidIdField'],
   DollarPrefixedFieldName: [52, 'DollarPrefixedFieldName'],
   BSONObjectTooLarge: [10334, 'BSONObjectTooLarge'],
+  EmptyFieldName: [56, 'EmptyFieldName'],
+  /** an unknown field in a command or statement (IDL parser) */
+  Location40415: [40415, 'Location40415'],
+  /** the document an update produces exceeds 16 MiB */
+  Location17419: [17419, 'Location17419'],
+  /** positional projection without a matching array element */
+  Location51246: [51246, 'Location51246'],
 } as const;
 
 export function err(kind: keyof typeof Codes, message: string, extra?: Record<string, unknown>): CommandError {

@@ -468,3 +468,56 @@ export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: strin
 }
 
 export { bsonType };
+
+/**
+ * The index of the array element at `prefix` that the filter matched (what positional `$` means
+ * in updates and projections), or null. Conditions on `prefix` or on paths below it (top level
+ * and inside `$and`; `$elemMatch` included) are tried on each element in turn; as in MongoDB,
+ * when several conditions name the array, the last one decides (MongoDB documents the
+ * combination as ambiguous), and its first matching element is taken.
+ */
+export function positionalIndex(doc: Doc, filter: Doc, prefix: string): number | null {
+  let arr: unknown = doc;
+  for (const p of prefix.split('.')) {
+    if (!isPlainObject(arr) && !Array.isArray(arr)) return null;
+    arr = Array.isArray(arr) ? (/^\d+$/.test(p) ? arr[Number(p)] : undefined) : Object.prototype.hasOwnProperty.call(arr, p) ? (arr as Doc)[p] : undefined;
+  }
+  if (!Array.isArray(arr)) return null;
+  const conds: Doc[] = [];
+  const visit = (f: Doc) => {
+    for (const [k, v] of Object.entries(f)) {
+      if (k === '$and' && Array.isArray(v)) {
+        for (const sub of v) if (isPlainObject(sub)) visit(sub);
+      } else if (k === prefix || k.startsWith(prefix + '.')) conds.push({ [k]: v });
+    }
+  };
+  visit(filter);
+  if (!conds.length) {
+    // no condition names the array directly: a matching branch of a top-level $or may
+    for (const branch of Array.isArray(filter.$or) ? filter.$or : []) {
+      if (!isPlainObject(branch)) continue;
+      const i = positionalIndex(doc, branch, prefix);
+      if (i !== null && compileFilter(branch)(doc)) return i;
+    }
+    return null;
+  }
+  const probe = (el: unknown): Doc => {
+    const out: Doc = {};
+    let o = out;
+    const parts = prefix.split('.');
+    for (let i = 0; i < parts.length - 1; i++) o = o[parts[i]] = {};
+    o[parts[parts.length - 1]] = [el];
+    return out;
+  };
+  let found: number | null = null;
+  for (const c of conds) {
+    const pred = compileFilter(c);
+    for (let i = 0; i < arr.length; i++) {
+      if (pred(probe(arr[i]))) {
+        found = i;
+        break;
+      }
+    }
+  }
+  return found;
+}

@@ -1,5 +1,5 @@
 import { collName, ensureColl, getColl, type Handler } from './types.ts';
-import { applyUpdateDiff, upsertDoc } from '../update.ts';
+import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
 import { matchDocs, project, sortDocs } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
@@ -13,6 +13,10 @@ export const findAndModify: Handler = (cmd, ctx) => {
   if (remove && u !== undefined) throw err('FailedToParse', 'Cannot specify both an update and remove=true');
   if (!remove && u === undefined) throw err('FailedToParse', 'Either an update or remove=true must be specified');
   if (remove && cmd.upsert) throw err('FailedToParse', 'Cannot specify both upsert=true and remove=true');
+  if (!remove) {
+    if (!isPlainObject(u) && !Array.isArray(u)) throw err('FailedToParse', 'Update argument must be either an object or an array');
+    checkUpdateSpec(u, cmd.arrayFilters);
+  }
   const c = getColl(ctx, name);
   let matches = matchDocs(c, query);
   if (cmd.sort && Object.keys(cmd.sort).length) {

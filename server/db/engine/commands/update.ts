@@ -1,5 +1,5 @@
 import { collName, ensureColl, getColl, writeErrorOf, type Handler } from './types.ts';
-import { applyUpdateDiff, upsertDoc } from '../update.ts';
+import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
 import { matchDocs } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { CommandError, err } from '../errors.ts';
@@ -21,6 +21,7 @@ export const update: Handler = (cmd, ctx) => {
       if (multi && !Array.isArray(u) && !Object.keys(u).some((k) => k.startsWith('$')) && Object.keys(u).length) {
         throw err('FailedToParse', 'multi update is not supported for replacement-style update');
       }
+      checkUpdateSpec(u, arrayFilters);
       const c = getColl(ctx, name);
       let matches = matchDocs(c, q);
       if (!multi) matches = matches.slice(0, 1);
