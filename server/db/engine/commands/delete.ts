@@ -1,4 +1,6 @@
-import { collName, getColl, writeErrorOf, type Handler } from './types.ts';
+import { checkFields, collName, getColl, writeErrorOf, type Handler } from './types.ts';
+
+const STATEMENT = new Set(['q', 'limit', 'hint', 'collation']);
 import { matchDocs } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { CommandError, err } from '../errors.ts';
@@ -7,6 +9,7 @@ export const del: Handler = (cmd, ctx) => {
   const name = collName(cmd, 'delete');
   const deletes = cmd.deletes;
   if (!Array.isArray(deletes)) throw err('FailedToParse', "BSON field 'delete.deletes' is missing but a required field");
+  for (const st of deletes) if (isPlainObject(st)) checkFields(st, STATEMENT, 'delete.deletes');
   const ordered = cmd.ordered !== false;
   let n = 0;
   const writeErrors = [];

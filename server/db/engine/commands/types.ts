@@ -47,3 +47,13 @@ export function writeErrorOf(index: number, e: unknown): Doc {
   const ce = e as { code?: number; message: string; extra?: Doc };
   return { index, code: ce.code ?? 1, errmsg: ce.message, ...(ce.extra ?? {}) };
 }
+
+/**
+ * MongoDB 7.0 parses statements strictly: a field it does not know (e.g. `sort` in an update
+ * statement, which only 8.0 accepts) is an error (40415), never silently ignored.
+ */
+export function checkFields(obj: Doc, allowed: ReadonlySet<string>, where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) throw err('Location40415', `BSON field '${where}.${k}' is an unknown field.`);
+  }
+}

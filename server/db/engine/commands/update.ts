@@ -1,4 +1,6 @@
-import { collName, ensureColl, getColl, writeErrorOf, type Handler } from './types.ts';
+import { checkFields, collName, ensureColl, getColl, writeErrorOf, type Handler } from './types.ts';
+
+const STATEMENT = new Set(['q', 'u', 'c', 'upsert', 'multi', 'arrayFilters', 'hint', 'collation', 'upsertSupplied']);
 import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
 import { matchDocs } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
@@ -8,6 +10,7 @@ export const update: Handler = (cmd, ctx) => {
   const name = collName(cmd, 'update');
   const updates = cmd.updates;
   if (!Array.isArray(updates)) throw err('FailedToParse', "BSON field 'update.updates' is missing but a required field");
+  for (const st of updates) if (isPlainObject(st)) checkFields(st, STATEMENT, 'update.updates');
   const ordered = cmd.ordered !== false;
   let n = 0;
   let nModified = 0;
