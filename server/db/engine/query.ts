@@ -428,10 +428,137 @@ function mingoProject(docs: Doc[], projection: Doc): Doc[] {
   }
 }
 
-export function project(docs: Doc[], projection: Doc | undefined | null): Doc[] {
+/** `_id` first, as MongoDB returns it (mingo puts it where the projection names it). */
+function idFirst(d: Doc): Doc {
+  if (!Object.prototype.hasOwnProperty.call(d, '_id') || Object.keys(d)[0] === '_id') return d;
+  const out: Doc = { _id: d._id };
+  for (const k of Object.keys(d)) if (k !== '_id') out[k] = d[k];
+  return out;
+}
+
+interface SpecialProjection {
+  /** the plain inclusion / exclusion part (the special fields included, in inclusion mode) */
+  base: Doc;
+  slices: [string[], unknown][];
+  elemMatch: [string, Pred][];
+  /** 'a.$': the array's path */
+  positional: string | null;
+}
+
+/**
+ * Projections with `$slice`, `$elemMatch` or positional `a.$` beside plain 0/1 fields, with
+ * MongoDB's rules: `$slice` takes the mode of the other fields (alone, every field is kept);
+ * `$elemMatch` and `a.$` include their field; the `$elemMatch` field comes after the others.
+ * Null for anything else (computed fields, $meta): mingo.
+ */
+function specialProjection(projection: Doc): SpecialProjection | null {
+  const base: Doc = {};
+  const slices: [string[], unknown][] = [];
+  const elemMatch: [string, Pred][] = [];
+  let positional: string | null = null;
+  let special = false;
+  let inclusion = false;
+  for (const [k, v] of Object.entries(projection)) {
+    if (k.endsWith('.$')) {
+      if (positional !== null) throw err('BadValue', 'Cannot specify more than one positional projection per query.');
+      if (v !== 1 && v !== true) return null;
+      positional = k.slice(0, -2);
+      special = inclusion = true;
+      continue;
+    }
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$slice' in v) {
+      const a = v.$slice;
+      const okNum = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+      if (Array.isArray(a)) {
+        if (a.length !== 2 || !okNum(a[0]) || !okNum(a[1])) throw err('BadValue', '$slice array argument must be an array of two numbers');
+        if ((a[1] as number) <= 0) throw err('BadValue', `$slice limit must be positive`);
+      } else if (!okNum(a)) throw err('BadValue', '$slice only supports numbers and [skip, limit] arrays');
+      slices.push([k.split('.'), a]);
+      special = true;
+      continue;
+    }
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$elemMatch' in v) {
+      if (k.includes('.')) throw err('BadValue', `Cannot use $elemMatch projection on a nested field.`);
+      if (!isPlainObject(v.$elemMatch)) throw err('BadValue', 'elemMatch: Invalid argument, object required.');
+      const cond = v.$elemMatch;
+      const pred = compileFilter({ v: { $elemMatch: cond } });
+      elemMatch.push([k, (el: Doc) => pred({ v: [el] })]);
+      special = inclusion = true;
+      continue;
+    }
+    if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+      base[k] = v;
+      if (k !== '_id' && v) inclusion = true;
+      continue;
+    }
+    return null;
+  }
+  if (!special) return null;
+  if (inclusion) {
+    for (const [parts] of slices) base[parts.join('.')] = 1;
+    for (const [k] of elemMatch) base[k] = 1;
+    if (positional !== null) base[positional] = 1;
+  }
+  return { base, slices, elemMatch, positional };
+}
+
+function sliceArray(arr: unknown[], a: unknown): unknown[] {
+  if (Array.isArray(a)) {
+    let skip = a[0] as number;
+    const limit = a[1] as number;
+    if (skip < 0) skip = Math.max(0, arr.length + skip);
+    return arr.slice(skip, skip + limit);
+  }
+  const n = a as number;
+  return n >= 0 ? arr.slice(0, n) : arr.slice(Math.max(0, arr.length + n));
+}
+
+/** A copy of `v` with $slice applied at the path (through subdocuments and arrays of them). */
+function sliceAt(v: unknown, parts: string[], i: number, a: unknown): unknown {
+  if (i === parts.length) return Array.isArray(v) ? sliceArray(v, a) : v;
+  if (Array.isArray(v)) return v.map((el) => (isPlainObject(el) ? sliceAt(el, parts, i, a) : el));
+  if (isPlainObject(v) && Object.prototype.hasOwnProperty.call(v, parts[i])) {
+    const out: Doc = { ...v };
+    out[parts[i]] = sliceAt(v[parts[i]], parts, i + 1, a);
+    return out;
+  }
+  return v;
+}
+
+function applySpecial(d: Doc, projected: Doc, sp: SpecialProjection, filter: Doc | undefined): Doc {
+  let r = projected;
+  for (const [parts, a] of sp.slices) r = sliceAt(r, parts, 0, a) as Doc;
+  if (sp.positional !== null) {
+    const i = filter ? positionalIndex(d, filter, sp.positional) : null;
+    if (i === null) throw err('Location51246', "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array");
+    const parts = sp.positional.split('.');
+    const arr = parts.reduce<unknown>((o, p) => (isPlainObject(o) ? o[p] : undefined), d) as unknown[];
+    r = { ...r };
+    let o: Doc = r;
+    for (let j = 0; j < parts.length - 1; j++) o = o[parts[j]] = { ...(o[parts[j]] as Doc) };
+    o[parts[parts.length - 1]] = [arr[i]];
+  }
+  if (sp.elemMatch.length) {
+    r = { ...r };
+    for (const [k, pred] of sp.elemMatch) {
+      const arr = d[k];
+      delete r[k];
+      const hit = Array.isArray(arr) ? arr.find((el) => pred(el as Doc)) : undefined;
+      if (hit !== undefined) r[k] = [hit];
+    }
+  }
+  return r;
+}
+
+export function project(docs: Doc[], projection: Doc | undefined | null, filter?: Doc): Doc[] {
   if (!projection || Object.keys(projection).length === 0) return docs;
+  const sp = specialProjection(projection);
+  if (sp) {
+    const base = Object.keys(sp.base).length ? project(docs, sp.base) : docs;
+    return base.map((p, i) => applySpecial(docs[i], p, sp, filter));
+  }
   const simple = compileSimpleProjection(projection);
-  if (!simple) return mingoProject(docs, projection);
+  if (!simple) return mingoProject(docs, projection).map(idFirst);
   const { include, tree, keepId } = simple;
   const out: Doc[] = new Array(docs.length);
   for (let i = 0; i < docs.length; i++) {

@@ -21,7 +21,7 @@ export const find: Handler = (cmd, ctx) => {
   }
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);
-  docs = project(docs, cmd.projection);
+  docs = project(docs, cmd.projection, cmd.filter);
   let batchSize = num(cmd.batchSize, undefined);
   if (limit && (batchSize === undefined || batchSize > limit)) batchSize = limit;
   return ctx.cursors.first(`${ctx.db}.${name}`, docs, ctx.connId, batchSize, singleBatch);

@@ -23,7 +23,7 @@ export const findAndModify: Handler = (cmd, ctx) => {
     matches = sortDocs(matches, cmd.sort, (m) => m[1]);
   }
   const hit = matches[0];
-  const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields)[0] : d);
+  const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields, query)[0] : d);
   if (remove) {
     if (!hit) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
     ctx.batch.delete(c!, hit[0]);
