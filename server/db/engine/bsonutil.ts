@@ -105,6 +105,13 @@ function cmpBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length < 0 ? -1 : a.length > b.length ? 1 : 0;
 }
 
+/**
+ * The collation of the command running now (commands run synchronously, one at a time), or
+ * null for MongoDB's simple binary comparison. compareValues compares strings with it; canonical
+ * index keys (canon) never do — indexes have the simple collation.
+ */
+export const collation: { current: Intl.Collator | null } = { current: null };
+
 /** Total order over BSON values, as MongoDB compares them. */
 export function compareValues(a: unknown, b: unknown): number {
   const ra = typeRank(a);
@@ -120,6 +127,7 @@ export function compareValues(a: unknown, b: unknown): number {
     case 4: {
       const x = String(a);
       const y = String(b);
+      if (collation.current) return Math.sign(collation.current.compare(x, y));
       return x < y ? -1 : x > y ? 1 : 0;
     }
     case 5: {

@@ -30,6 +30,7 @@ export const Codes = {
   IndexOptionsConflict: [85, 'IndexOptionsConflict'],
   IndexKeySpecsConflict: [86, 'IndexKeySpecsConflict'],
   OperationNotSupportedInTransaction: [263, 'OperationNotSupportedInTransaction'],
+  Location40323: [40323, 'Location40323'],
   Location40324: [40324, 'Location40324'],
   DuplicateKey: [11000, 'DuplicateKey'],
   InvalidLength: [16, 'InvalidLength'],

@@ -12,7 +12,7 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { compareValues, typeRank, isPlainObject, pathValues, bsonType, MULTI, singleValue, type Doc } from './bsonutil.ts';
+import { collation, compareValues, typeRank, isPlainObject, pathValues, bsonType, MULTI, singleValue, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { err } from './errors.ts';
 
@@ -76,15 +76,192 @@ const comparisonOps = {
   },
 };
 
+// ---- $type, $all and the $bits operators, as MongoDB defines them -----------------------
+
+const TYPE_ALIASES: Record<string, number> = {
+  double: 1, string: 2, object: 3, array: 4, binData: 5, undefined: 6, objectId: 7, bool: 8, date: 9, null: 10,
+  regex: 11, dbPointer: 12, javascript: 13, symbol: 14, javascriptWithScope: 15, int: 16, timestamp: 17, long: 18,
+  decimal: 19, minKey: -1, maxKey: 127,
+};
+const TYPE_CODES = new Set(Object.values(TYPE_ALIASES));
+const NUMBER_TYPES = new Set([1, 16, 18, 19]);
+
+/** The BSON type number a value is stored as (a JS number: int32 when integral and in range). */
+export function bsonTypeCode(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return 10;
+  switch (typeof v) {
+    case 'number':
+      return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 ? 16 : 1;
+    case 'bigint':
+      return 18;
+    case 'string':
+      return 2;
+    case 'boolean':
+      return 8;
+  }
+  if (Array.isArray(v)) return 4;
+  if (v instanceof Date) return 9;
+  if (v instanceof RegExp) return 11;
+  if (v instanceof Uint8Array) return 5;
+  switch (bsonType(v)) {
+    case 'Double':
+      return 1;
+    case 'Binary':
+      return 5;
+    case 'ObjectId':
+      return 7;
+    case 'BSONRegExp':
+      return 11;
+    case 'DBPointer':
+      return 12;
+    case 'Code':
+      return (v as { scope?: unknown }).scope ? 15 : 13;
+    case 'BSONSymbol':
+      return 14;
+    case 'Int32':
+      return 16;
+    case 'Timestamp':
+      return 17;
+    case 'Long':
+      return 18;
+    case 'Decimal128':
+      return 19;
+    case 'MinKey':
+      return -1;
+    case 'MaxKey':
+      return 127;
+  }
+  return 3;
+}
+
+function typeCodes(arg: unknown): Set<number | 'number'> {
+  const list = Array.isArray(arg) ? arg : [arg];
+  if (!list.length) throw err('FailedToParse', '$type must match at least one type');
+  const out = new Set<number | 'number'>();
+  for (const t of list) {
+    if (typeof t === 'string') {
+      if (t === 'number') out.add('number');
+      else if (t in TYPE_ALIASES) out.add(TYPE_ALIASES[t]);
+      else throw err('BadValue', `Unknown type name alias: ${t}`);
+    } else if ((typeof t === 'number' || bsonType(t)) && Number.isInteger(Number(t)) && TYPE_CODES.has(Number(t))) {
+      out.add(Number(t));
+    } else throw err('BadValue', `Invalid numerical type code: ${String(t)}`);
+  }
+  return out;
+}
+
+function hasType(v: unknown, codes: Set<number | 'number'>): boolean {
+  const c = bsonTypeCode(v);
+  if (c === undefined) return false;
+  return codes.has(c) || (codes.has('number') && NUMBER_TYPES.has(c));
+}
+
+/** Bit test of an integral number, a Long or BinData (little-endian bytes), or null for other values. */
+function bitsOf(v: unknown): ((pos: number) => boolean) | null {
+  if (typeof v === 'number' || bsonType(v) === 'Long') {
+    let b: bigint;
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v) || Math.abs(v) >= 2 ** 63) return null;
+      b = BigInt(v);
+    } else b = BigInt((v as { toString(): string }).toString());
+    const u = BigInt.asUintN(64, b);
+    return (pos) => (pos >= 64 ? b < 0n : ((u >> BigInt(pos)) & 1n) === 1n);
+  }
+  const bytes = v instanceof Uint8Array ? v : bsonType(v) === 'Binary' ? (v as { buffer: Uint8Array }).buffer : null;
+  if (!bytes) return null;
+  return (pos) => (pos >> 3 < bytes.length ? ((bytes[pos >> 3] >> (pos & 7)) & 1) === 1 : false);
+}
+
+function bitPositions(name: string, arg: unknown): number[] {
+  if (Array.isArray(arg)) {
+    for (const p of arg) {
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 0) throw err('BadValue', `bit positions must be non-negative integers: ${name}`);
+    }
+    return arg as number[];
+  }
+  if (typeof arg === 'number' || bsonType(arg) === 'Long') {
+    const n = typeof arg === 'number' ? arg : Number((arg as { toString(): string }).toString());
+    if (!Number.isInteger(n) || n < 0) throw err('FailedToParse', `${name} takes an Array, a number, or a BinData but received: ${name}: ${String(arg)}`);
+    const b = BigInt(typeof arg === 'number' ? arg : (arg as { toString(): string }).toString());
+    const out: number[] = [];
+    for (let i = 0; i < 64; i++) if ((b >> BigInt(i)) & 1n) out.push(i);
+    return out;
+  }
+  const bits = bitsOf(arg);
+  if (!bits || typeof arg === 'number') throw err('FailedToParse', `${name} takes an Array, a number, or a BinData but received: ${name}: ${String(arg)}`);
+  const len = (arg instanceof Uint8Array ? arg : (arg as { buffer: Uint8Array }).buffer).length * 8;
+  const out: number[] = [];
+  for (let i = 0; i < len; i++) if (bits(i)) out.push(i);
+  return out;
+}
+
+/** Values a field condition is tested on: each value at the path and, for arrays, their elements. */
+function fieldValues(o: Doc, selector: string): unknown[] {
+  const out: unknown[] = [];
+  for (const v of pathValues(o, selector)) {
+    out.push(v);
+    if (Array.isArray(v)) out.push(...v);
+  }
+  return out;
+}
+
+function bitsOp(name: string, test: (bits: (p: number) => boolean, positions: number[]) => boolean) {
+  return (selector: string, value: unknown, _o: Opts): Pred => {
+    const positions = bitPositions(name, value);
+    return (o: Doc) =>
+      fieldValues(o, selector).some((v) => {
+        if (Array.isArray(v)) return false;
+        const bits = bitsOf(v);
+        return !!bits && test(bits, positions);
+      });
+  };
+}
+
+const typeAndBitsOps = {
+  $type: (selector: string, value: unknown, _o: Opts): Pred => {
+    const codes = typeCodes(value);
+    return (o: Doc) =>
+      pathValues(o, selector).some((v) => hasType(v, codes) || (Array.isArray(v) && v.some((el) => hasType(el, codes))));
+  },
+  $all: (selector: string, value: unknown, options: Opts): Pred => {
+    if (!Array.isArray(value)) throw err('BadValue', '$all needs an array');
+    if (!value.length) return () => false;
+    const preds = value.map((v) => {
+      if (isPlainObject(v) && Object.keys(v)[0] === '$elemMatch') {
+        return (queryOps as unknown as Record<string, (s: string, v: unknown, o: Opts) => Pred>).$elemMatch(selector, v.$elemMatch, options);
+      }
+      return comparisonOps.$in(selector, [v], options);
+    });
+    return (o: Doc) => preds.every((p) => p(o));
+  },
+  $bitsAllSet: bitsOp('$bitsAllSet', (b, ps) => ps.every((p) => b(p))),
+  $bitsAnySet: bitsOp('$bitsAnySet', (b, ps) => ps.some((p) => b(p))),
+  $bitsAllClear: bitsOp('$bitsAllClear', (b, ps) => ps.every((p) => !b(p))),
+  $bitsAnyClear: bitsOp('$bitsAnyClear', (b, ps) => ps.some((p) => !b(p))),
+};
+
+/** The sort key of an empty array: MongoDB's `undefined`, below null and missing. */
+const EMPTY_ARRAY_KEY = Symbol('empty array');
+
+function sortCompare(a: unknown, b: unknown): number {
+  if (a === EMPTY_ARRAY_KEY || b === EMPTY_ARRAY_KEY) {
+    if (a === b) return 0;
+    if (a === EMPTY_ARRAY_KEY) return typeRank(b) <= 1 ? 1 : -1;
+    return typeRank(a) <= 1 ? -1 : 1;
+  }
+  return compareValues(a, b);
+}
+
 /** Value used to sort a document by `path` (arrays: smallest element ascending, largest descending). */
 function sortKey(doc: Doc, path: string, parts: string[], dir: number): unknown {
   const single = singleValue(doc, parts);
   if (single !== MULTI) return single === undefined ? null : single;
-  const vals = pathValues(doc, path).flatMap((v) => (Array.isArray(v) ? (v.length ? v : [undefined]) : [v]));
+  const vals: unknown[] = pathValues(doc, path).flatMap((v) => (Array.isArray(v) ? (v.length ? v : [EMPTY_ARRAY_KEY]) : [v]));
   if (!vals.length) return null;
   let best = vals[0];
   for (const v of vals.slice(1)) {
-    const c = compareValues(v, best);
+    const c = sortCompare(v === undefined ? null : v, best === undefined ? null : best);
     if ((dir > 0 && c < 0) || (dir < 0 && c > 0)) best = v;
   }
   return best === undefined ? null : best;
@@ -101,7 +278,7 @@ export function sortComparator(sort: Doc): (a: Doc, b: Doc) => number {
   const keys = sortSpec(sort);
   return (a, b) => {
     for (const { path, parts, dir } of keys) {
-      const c = compareValues(sortKey(a, path, parts, dir), sortKey(b, path, parts, dir));
+      const c = sortCompare(sortKey(a, path, parts, dir), sortKey(b, path, parts, dir));
       if (c !== 0) return c * dir;
     }
     return 0;
@@ -125,7 +302,7 @@ export function sortDocs<T>(items: T[], sort: Doc, docOf: (t: T) => Doc): T[] {
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((x, y) => {
     for (let j = 0; j < m; j++) {
-      const c = compareValues(keys[x * m + j], keys[y * m + j]);
+      const c = sortCompare(keys[x * m + j], keys[y * m + j]);
       if (c !== 0) return c * spec[j].dir;
     }
     return x - y;
@@ -145,12 +322,17 @@ export const CONTEXT = Context.init({
   expression: expressionOps as any,
   pipeline: { ...(pipelineOps as any), $sort: $sortStage },
   projection: projectionOps as any,
-  query: { ...(queryOps as any), ...comparisonOps },
+  query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
   window: windowOps as any,
 });
 
+/** The command's `let` variables (constants), in effect while it runs (see withCommand). */
+export const letVars: { current: Doc | null } = { current: null };
+
 export function mingoOptions(extra: Doc = {}): Opts {
-  return { context: CONTEXT, useStrictMode: true, scriptEnabled: false, ...extra };
+  const base: Opts = { context: CONTEXT, useStrictMode: true, scriptEnabled: false };
+  if (letVars.current) base.variables = letVars.current;
+  return { ...base, ...extra };
 }
 
 const isPrim = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
@@ -273,11 +455,12 @@ export const scanStats = { examined: 0 };
 
 /** [key, doc] pairs matching `filter`, using an index for top-level equality when possible. */
 export function matchDocs(c: Collection | undefined, filter: Doc | undefined | null): [string, Doc][] {
+  const pred = compileFilter(filter); // a bad filter is an error on a missing collection too
   if (!c) return [];
-  const pred = compileFilter(filter);
   let candidates: Set<string> | null = null;
   const conds: [string, unknown][] = [];
-  if (filter) {
+  // Index keys compare strings binary: under a collation every document is examined.
+  if (filter && !collation.current) {
     for (const [k, v] of Object.entries(filter)) {
       if (k === '$and' && Array.isArray(v)) {
         for (const sub of v) if (isPlainObject(sub)) for (const e of Object.entries(sub)) if (!e[0].startsWith('$')) conds.push(e);
@@ -285,7 +468,7 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
     }
   }
   const eq = new Map<string, unknown[]>();
-  const provable = filter ? provableFields(filter) : null;
+  const provable = filter && !collation.current ? provableFields(filter) : null;
   // whether every candidate is known to match the whole filter (see provableFields)
   let proven = false;
   for (const [k, v] of conds) {
@@ -581,11 +764,32 @@ export function project(docs: Doc[], projection: Doc | undefined | null, filter?
   return out;
 }
 
-export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {
+/** MongoDB stages mingo does not run: refused by name (72) rather than answered as unknown. */
+const UNSUPPORTED_STAGES = new Set([
+  '$geoNear', '$search', '$searchMeta', '$vectorSearch', '$collStats', '$indexStats', '$planCacheStats', '$currentOp',
+  '$listSessions', '$listLocalSessions', '$changeStream', '$changeStreamSplitLargeEvent', '$listSearchIndexes', '$shardedDataDistribution',
+  '$documents',
+]);
+
+/**
+ * Checks the stages of an aggregation pipeline as MongoDB parses them: exactly one field per
+ * stage (40323), a known stage name (40324); `$out` / `$merge` and the stages above are refused.
+ */
+export function checkPipeline(pipeline: Doc[]): void {
   for (const stage of pipeline) {
-    const name = Object.keys(stage)[0];
+    const keys = Object.keys(stage);
+    if (keys.length !== 1) throw err('Location40323', 'A pipeline stage specification object must contain exactly one field.');
+    const name = keys[0];
     if (name === '$out' || name === '$merge') throw err('IllegalOperation', `${name} is not supported by the embedded engine`);
+    if (UNSUPPORTED_STAGES.has(name)) throw err('InvalidOptions', `aggregation stage ${name} is not supported by the embedded engine`);
+    if (!Object.prototype.hasOwnProperty.call(pipelineOps, name)) throw err('Location40324', `Unrecognized pipeline stage name: '${name}'`);
+    if (name === '$facet' && isPlainObject(stage.$facet)) for (const sub of Object.values(stage.$facet)) if (Array.isArray(sub)) checkPipeline(sub);
+    if ((name === '$lookup' || name === '$unionWith') && isPlainObject(stage[name]) && Array.isArray(stage[name].pipeline)) checkPipeline(stage[name].pipeline);
   }
+}
+
+export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {
+  checkPipeline(pipeline);
   try {
     return new Aggregator(pipeline, mingoOptions({ collectionResolver: resolver, ...extra })).run(docs) as Doc[];
   } catch (e) {
@@ -647,4 +851,118 @@ export function positionalIndex(doc: Doc, filter: Doc, prefix: string): number |
     }
   }
   return found;
+}
+
+// ---- collation -------------------------------------------------------------------------------
+
+const COLLATION_FIELDS = new Set(['locale', 'caseLevel', 'caseFirst', 'strength', 'numericOrdering', 'alternate', 'maxVariable', 'normalization', 'backwards', 'version']);
+const ICU_KEYWORDS: Record<string, string> = { phonebook: 'phonebk', traditional: 'trad', gb2312han: 'gb2312', big5han: 'big5han', pinyin: 'pinyin', stroke: 'stroke', unihan: 'unihan', zhuyin: 'zhuyin', search: 'search', standard: 'standard', compat: 'compat', eor: 'eor', emoji: 'emoji' };
+
+function unsupportedCollation(what: string): Error {
+  return err('InvalidOptions', `collation ${what} is not supported by the embedded engine`);
+}
+
+/**
+ * A collation document → an Intl.Collator that compares exactly as MongoDB's ICU collation does
+ * (locale, strength 1–3, caseLevel with strength 1, caseFirst, numericOrdering), null for the
+ * simple collation; anything Intl cannot reproduce (strength 4/5, caseLevel with strength 2,
+ * alternate 'shifted', backwards, normalization) is refused (72).
+ */
+export function parseCollation(spec: unknown): Intl.Collator | null {
+  if (spec === undefined || spec === null) return null;
+  if (!isPlainObject(spec)) throw err('TypeMismatch', "BSON field 'collation' is the wrong type, expected type 'object'");
+  for (const k of Object.keys(spec)) if (!COLLATION_FIELDS.has(k)) throw err('Location40415', `BSON field 'collation.${k}' is an unknown field.`);
+  const { locale } = spec;
+  if (typeof locale !== 'string') throw err('FailedToParse', "BSON field 'collation.locale' is missing but a required field");
+  if (locale === 'simple') {
+    if (Object.keys(spec).length > 1) throw err('BadValue', 'If "locale" is set to "simple", then no other fields may be specified');
+    return null;
+  }
+  const strength = spec.strength === undefined ? 3 : Number(spec.strength);
+  if (![1, 2, 3, 4, 5].includes(strength)) throw err('BadValue', `Field 'strength' must be an integer 1 through 5. Got: ${String(spec.strength)}`);
+  if (strength > 3) throw unsupportedCollation(`strength ${strength}`);
+  if (spec.caseLevel === true && strength === 2) throw unsupportedCollation('caseLevel with strength 2');
+  if (spec.alternate !== undefined && spec.alternate !== 'non-ignorable') {
+    if (spec.alternate !== 'shifted') throw err('FailedToParse', `Field 'alternate' must be 'non-ignorable' or 'shifted'. Got: ${String(spec.alternate)}`);
+    throw unsupportedCollation("alternate 'shifted'");
+  }
+  if (spec.maxVariable !== undefined && spec.maxVariable !== 'punct' && spec.maxVariable !== 'space') throw err('FailedToParse', `Field 'maxVariable' must be 'punct' or 'space'. Got: ${String(spec.maxVariable)}`);
+  if (spec.backwards === true) throw unsupportedCollation('backwards');
+  if (spec.normalization === true) throw unsupportedCollation('normalization');
+  const caseFirst = spec.caseFirst ?? 'off';
+  if (!['upper', 'lower', 'off'].includes(caseFirst)) throw err('FailedToParse', `Field 'caseFirst' must be 'upper', 'lower', or 'off'. Got: ${String(caseFirst)}`);
+  const m = /^([A-Za-z]{2,3}(?:_[A-Za-z0-9]+)*)(?:@collation=([a-z0-9]+))?$/.exec(locale);
+  const tag = m ? m[1].replace(/_/g, '-') + (m[2] ? `-u-co-${ICU_KEYWORDS[m[2]] ?? m[2]}` : '') : '';
+  if (!m || (m[2] && !ICU_KEYWORDS[m[2]]) || Intl.Collator.supportedLocalesOf([tag]).length === 0) {
+    throw err('BadValue', `Field 'locale' is invalid in: { locale: "${locale}" }`);
+  }
+  const c = new Intl.Collator(tag, {
+    usage: 'sort',
+    sensitivity: strength === 1 ? (spec.caseLevel ? 'case' : 'base') : strength === 2 ? 'accent' : 'variant',
+    caseFirst: caseFirst === 'off' ? 'false' : caseFirst,
+    numeric: spec.numericOrdering === true,
+    ignorePunctuation: false,
+  });
+  if (m[2] && c.resolvedOptions().collation !== (ICU_KEYWORDS[m[2]] ?? m[2])) throw err('BadValue', `Field 'locale' is invalid in: { locale: "${locale}" }`);
+  return c;
+}
+
+/** Whether a filter / stage uses expression operators (mingo's comparison, which knows no collation). */
+function usesExpressions(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(usesExpressions);
+  if (!isPlainObject(v)) return false;
+  return Object.entries(v).some(([k, x]) => k === '$expr' || k === '$where' || k === '$function' || k === '$accumulator' || usesExpressions(x));
+}
+
+/** Aggregation stages that only use the engine's own (collation-aware) comparison. */
+const COLLATION_STAGES = new Set(['$match', '$sort', '$skip', '$limit', '$count', '$unwind']);
+
+/**
+ * Refuses (72) what the engine cannot run exactly under a non-simple collation: expression
+ * operators in a filter ($expr, $where) and aggregation stages other than $match / $sort /
+ * $skip / $limit / $count / $unwind / plain $project.
+ */
+export function checkCollationUse(opts: { filter?: unknown; pipeline?: Doc[] }): void {
+  if (opts.filter !== undefined && usesExpressions(opts.filter)) throw unsupportedCollation('with $expr / $where in the filter');
+  for (const stage of opts.pipeline ?? []) {
+    const name = Object.keys(stage)[0];
+    if (COLLATION_STAGES.has(name) && !usesExpressions(stage[name])) continue;
+    if ((name === '$project' || name === '$unset') && (name === '$unset' || Object.values(stage[name] as Doc).every((x) => typeof x === 'number' || typeof x === 'boolean'))) continue;
+    throw unsupportedCollation(`with aggregation stage ${name}`);
+  }
+}
+
+/**
+ * The `let` option: constants the filter's `$expr` (and pipeline updates / aggregation) read as
+ * `$$name`. Expressions as values are refused (72) — the engine does not evaluate them there.
+ */
+export function parseLet(v: unknown): Doc | null {
+  if (v === undefined || v === null) return null;
+  if (!isPlainObject(v)) throw err('TypeMismatch', "BSON field 'let' is the wrong type, expected type 'object'");
+  for (const [k, x] of Object.entries(v)) {
+    if (!/^[a-z][A-Za-z0-9_]*$/.test(k)) throw err('FailedToParse', `'${k}' starts with an invalid character for a user variable name`);
+    if (usesOperators(x)) throw err('InvalidOptions', `let variable '${k}' is an expression, which is not supported by the embedded engine (use a constant)`);
+  }
+  return v;
+}
+
+function usesOperators(v: unknown): boolean {
+  if (typeof v === 'string') return v.startsWith('$');
+  if (Array.isArray(v)) return v.some(usesOperators);
+  if (!isPlainObject(v)) return false;
+  return Object.entries(v).some(([k, x]) => k.startsWith('$') || usesOperators(x));
+}
+
+/** Runs `fn` with the command's collation and `let` variables in effect. */
+export function withCommand<T>(opts: { collation?: Intl.Collator | null; vars?: Doc | null }, fn: () => T): T {
+  const prevC = collation.current;
+  const prevV = letVars.current;
+  collation.current = opts.collation ?? null;
+  letVars.current = opts.vars ?? null;
+  try {
+    return fn();
+  } finally {
+    collation.current = prevC;
+    letVars.current = prevV;
+  }
 }

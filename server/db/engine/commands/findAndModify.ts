@@ -1,10 +1,17 @@
-import { collName, ensureColl, getColl, type Handler } from './types.ts';
+import { checkHint, collName, ensureColl, getColl, type Handler } from './types.ts';
 import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
-import { matchDocs, project, sortDocs } from '../query.ts';
+import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommand } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
 export const findAndModify: Handler = (cmd, ctx) => {
+  const collation = parseCollation(cmd.collation);
+  if (collation) checkCollationUse({ filter: cmd.query, pipeline: Array.isArray(cmd.update) ? cmd.update : undefined });
+  const vars = parseLet(cmd.let);
+  return withCommand({ collation, vars }, () => run(cmd, ctx));
+};
+
+const run: Handler = (cmd, ctx) => {
   const name = collName(cmd, Object.keys(cmd)[0]);
   const query = cmd.query ?? {};
   if (!isPlainObject(query)) throw err('TypeMismatch', "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
@@ -18,6 +25,7 @@ export const findAndModify: Handler = (cmd, ctx) => {
     checkUpdateSpec(u, cmd.arrayFilters);
   }
   const c = getColl(ctx, name);
+  checkHint(c, cmd.hint);
   let matches = matchDocs(c, query);
   if (cmd.sort && Object.keys(cmd.sort).length) {
     matches = sortDocs(matches, cmd.sort, (m) => m[1]);
