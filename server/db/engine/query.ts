@@ -928,6 +928,7 @@ export function checkCollationUse(opts: { filter?: unknown; pipeline?: Doc[] }):
     const name = Object.keys(stage)[0];
     if (COLLATION_STAGES.has(name) && !usesExpressions(stage[name])) continue;
     if ((name === '$project' || name === '$unset') && (name === '$unset' || Object.values(stage[name] as Doc).every((x) => typeof x === 'number' || typeof x === 'boolean'))) continue;
+    if (name === '$group' && isCountGroup(stage.$group)) continue; // countDocuments' {_id: 1, n: {$sum: 1}}
     throw unsupportedCollation(`with aggregation stage ${name}`);
   }
 }
@@ -951,6 +952,14 @@ function usesOperators(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(usesOperators);
   if (!isPlainObject(v)) return false;
   return Object.entries(v).some(([k, x]) => k.startsWith('$') || usesOperators(x));
+}
+
+/** A $group with a constant key and only `$sum` of constants: no value is compared. */
+function isCountGroup(g: unknown): boolean {
+  if (!isPlainObject(g)) return false;
+  return Object.entries(g).every(([k, v]) =>
+    k === '_id' ? v === null || typeof v === 'number' : isPlainObject(v) && Object.keys(v).length === 1 && typeof v.$sum === 'number',
+  );
 }
 
 /** Runs `fn` with the command's collation and `let` variables in effect. */
