@@ -20,6 +20,7 @@ export const find: Handler = (cmd, ctx) => {
   const c = getColl(ctx, name);
   checkHint(c, cmd.hint);
   if (cmd.min !== undefined || cmd.max !== undefined) throw err('InvalidOptions', 'find min / max (index bounds) is not supported by the embedded engine');
+  if (cmd.tailable || cmd.awaitData) throw err('BadValue', 'error processing query: tailable cursor requested on non capped collection');
   if (cmd.returnKey || cmd.showRecordId) throw err('InvalidOptions', 'find returnKey / showRecordId is not supported by the embedded engine');
   let docs = withCommand({ collation, vars }, () => {
     let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
