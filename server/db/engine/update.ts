@@ -858,10 +858,50 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: ApplyOpts = {}): Doc 
   }
   if (hasOwn(out, '_id')) checkIdStorable(out._id);
   out = ensureIdFirst(out);
-  if (out !== before && calculateObjectSize(out) > MAX_BSON_SIZE) {
-    throw err('Location17419', `Resulting document after update is larger than ${MAX_BSON_SIZE}`);
-  }
+  if (out !== before) checkSize(before, out, !Array.isArray(u) && isOperatorUpdate(u) ? growthBound(u as Doc, doc) : null);
   return out;
+}
+
+/**
+ * Each document's BSON size, or an upper bound of it (a stored document's versions are
+ * immutable objects, so the figure stays true of the object it is kept for).
+ */
+const SIZE = new WeakMap<Doc, number>();
+
+function sizeOf(d: Doc): number {
+  let n = SIZE.get(d);
+  if (n === undefined) SIZE.set(d, (n = calculateObjectSize(d)));
+  return n;
+}
+
+/**
+ * An upper bound of how many bytes a fast-path update ($set / $unset / $inc / $mul /
+ * $setOnInsert through embedded documents) can add to a document, or null (measure the result).
+ */
+function growthBound(u: Doc, doc: Doc): number | null {
+  const p = parseUpdate(u);
+  if (!p.fast || !p.flat.every((l) => plainParents(doc, l.parts))) return null;
+  let n = 0;
+  for (const l of p.flat) {
+    // the value with its type byte and name, plus a created subdocument (header, type, name) per level
+    const value = l.op === '$set' || l.op === '$setOnInsert' ? calculateObjectSize({ x: l.arg }) : l.op === '$unset' ? 0 : 24;
+    n += value + l.path.length + 8 * l.parts.length;
+  }
+  return n;
+}
+
+/** Refuses a result over 16 MiB (17419), measuring it only when a bound cannot prove it smaller. */
+function checkSize(before: Doc, out: Doc, growth: number | null): void {
+  if (growth !== null) {
+    const bound = sizeOf(before) + growth;
+    if (bound <= MAX_BSON_SIZE) {
+      SIZE.set(out, bound);
+      return;
+    }
+  }
+  const n = calculateObjectSize(out);
+  if (n > MAX_BSON_SIZE) throw err('Location17419', `Resulting document after update is larger than ${MAX_BSON_SIZE}`);
+  SIZE.set(out, n);
 }
 
 /** The document an upsert starts from: the filter's equality conditions. */
@@ -913,6 +953,7 @@ export function prepareInsert(doc: Doc): Doc {
   // the size of the bytes the client sent, when the document came from the wire
   const size = wireBytes.get(doc)?.length ?? calculateObjectSize(doc);
   if (size > MAX_BSON_SIZE) throw err('BadValue', `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_SIZE}`);
-  if (doc._id === undefined) return { _id: new ObjectId(), ...doc };
-  return ensureIdFirst(doc);
+  const out = doc._id === undefined ? { _id: new ObjectId(), ...doc } : ensureIdFirst(doc);
+  SIZE.set(out, size + (out === doc ? 0 : 24)); // an added ObjectId _id: type, name, 12 bytes
+  return out;
 }
