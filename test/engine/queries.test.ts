@@ -3,7 +3,7 @@
 // must refuse with an error naming the feature (checked on the engine only). Runs on a real
 // MongoDB with TEST_MONGODB_URI.
 import { expect } from 'chai';
-import { MongoClient, Long, ObjectId, Binary, type Db } from 'mongodb';
+import { MongoClient, Long, ObjectId, Binary, Decimal128, type Db } from 'mongodb';
 import { startTarget, REAL, type Target } from './harness.ts';
 
 describe('engine queries: MongoDB 7.0 answers', function () {
@@ -172,6 +172,35 @@ describe('engine queries: MongoDB 7.0 answers', function () {
     expect(e.code).to.equal(2);
     expect(e.message).to.match(/^object to insert too large\. size in bytes: \d+, max size: 16777216$/);
     expect(await c.countDocuments()).to.equal(1);
+  });
+
+  it('aggregation arithmetic and comparison keep Long / Decimal128 exact; $project puts _id first', async () => {
+    const c = await coll([
+      { _id: 1, n: Long.fromString('9007199254740993'), m: 10, d: Decimal128.fromString('0.1'), dt: new Date(1000) },
+      { _id: 2, n: Long.fromString('9007199254740992'), m: 9, d: Decimal128.fromString('0.2') },
+    ]);
+    const [g] = await c
+      .aggregate([{ $group: { _id: null, s: { $sum: '$n' }, sd: { $sum: '$d' }, sm: { $sum: '$m' }, k: { $sum: 1 }, a: { $avg: '$m' }, mx: { $max: '$n' }, mn: { $min: '$d' } } }])
+      .toArray();
+    expect(String(g.s)).to.equal('18014398509481985');
+    expect(String(g.sd)).to.equal('0.3');
+    expect([g.sm, g.k, g.a]).to.deep.equal([19, 2, 9.5]);
+    expect(String(g.mx)).to.equal('9007199254740993');
+    expect(String(g.mn)).to.equal('0.1');
+    const p = await c
+      .aggregate([{ $sort: { _id: 1 } }, { $project: { a: { $add: ['$m', '$n'] }, b: { $multiply: ['$d', 3] }, e: { $subtract: ['$dt', 500] }, g: { $gt: ['$n', Long.fromString('9007199254740992')] }, h: { $sum: ['$m', 1] } } }])
+      .toArray();
+    expect(p.map((x) => Object.keys(x))).to.deep.equal([
+      ['_id', 'a', 'b', 'e', 'g', 'h'],
+      ['_id', 'a', 'b', 'e', 'g', 'h'],
+    ]);
+    expect(p.map((x) => [String(x.a), String(x.b), x.e, x.g, x.h])).to.deep.equal([
+      ['9007199254741003', '0.3', new Date(500), true, 11],
+      ['9007199254741001', '0.6', null, false, 10],
+    ]);
+    expect(await ids(c, { $expr: { $gt: ['$n', Long.fromString('9007199254740992')] } })).to.deep.equal([1]);
+    await c.updateOne({ _id: 1 }, { $inc: { d: Decimal128.fromString('0.2') } });
+    expect(String((await c.findOne({ _id: 1 }))!.d)).to.equal('0.3');
   });
 
   it('aggregate: an unknown stage is 40324', async () => {

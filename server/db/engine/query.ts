@@ -1,7 +1,8 @@
 // Query semantics: mingo's operators, with the comparison operators and $sort replaced by
 // MongoDB's BSON comparison (type brackets, Long/Decimal128/number compared numerically,
 // ObjectId by bytes), plus index-assisted candidate selection.
-import { Context } from 'mingo/core';
+import { Context, evalExpr } from 'mingo/core';
+import { Decimal128 } from 'bson';
 import { Query as MingoQuery } from 'mingo/query';
 import { Aggregator } from 'mingo/aggregator';
 import { Lazy } from 'mingo/lazy';
@@ -12,7 +13,7 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { collation, compareValues, typeRank, isPlainObject, pathValues, bsonType, MULTI, singleValue, type Doc } from './bsonutil.ts';
+import { collation, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { err } from './errors.ts';
 
@@ -317,10 +318,128 @@ function $sortStage(coll: any, sortKeys: Doc, _options: Opts) {
   return coll.transform((arr: Doc[]) => Lazy(sortDocs(arr, sortKeys, (d) => d)));
 }
 
+// ---- aggregation arithmetic and comparison with MongoDB's numeric types and BSON order ----------
+// (mingo's own skip Longs / Decimal128 in $sum and order them by their string form)
+
+/** BSON order for expression values; a missing value is below null (MongoDB's `undefined`). */
+function exprCompare(a: unknown, b: unknown): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
+  return compareValues(a, b);
+}
+
+type ExprOp = (obj: Doc, expr: unknown, options: Opts) => unknown;
+type AccOp = (coll: Doc[], expr: unknown, options: Opts) => unknown;
+
+function cmpExpr(name: string, test: (c: number) => unknown): ExprOp {
+  return (obj, expr, options) => {
+    if (!Array.isArray(expr) || expr.length !== 2) throw err('Location16020', `Expression ${name} takes exactly 2 arguments. ${Array.isArray(expr) ? expr.length : 1} were passed in.`);
+    const [a, b] = evalExpr(obj, expr, options) as unknown[];
+    return test(exprCompare(a, b));
+  };
+}
+
+const isNum = (v: unknown) => isNumeric(v);
+const typeOf = (v: unknown) => (v === undefined ? 'missing' : v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof Date ? 'date' : typeof v === 'object' ? (bsonType(v) ?? 'object') : typeof v);
+
+function sumOf(values: unknown[]): unknown {
+  let acc: unknown = 0;
+  for (const v of values) if (isNum(v)) acc = numArith('add', acc, v);
+  return acc;
+}
+
+function avgOf(values: unknown[]): unknown {
+  const nums = values.filter(isNum);
+  if (!nums.length) return null;
+  const sum = sumOf(nums);
+  if (bsonType(sum) === 'Decimal128') return Decimal128.fromString(String(toNumber(sum) / nums.length));
+  return toNumber(sum) / nums.length;
+}
+
+function extremeOf(values: unknown[], dir: 1 | -1): unknown {
+  let best: unknown = null;
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    if (best === null || compareValues(v, best) * dir > 0) best = v;
+  }
+  return best;
+}
+
+/** The operand list of the expression forms of $sum / $avg / $max / $min. */
+function listOperand(obj: Doc, expr: unknown, options: Opts): unknown[] {
+  const v = evalExpr(obj, expr, options);
+  if (Array.isArray(expr)) return v as unknown[];
+  return Array.isArray(v) ? v : [v];
+}
+
+const numericExpressionOps: Record<string, ExprOp> = {
+  $cmp: cmpExpr('$cmp', (c) => c),
+  $eq: cmpExpr('$eq', (c) => c === 0),
+  $ne: cmpExpr('$ne', (c) => c !== 0),
+  $gt: cmpExpr('$gt', (c) => c > 0),
+  $gte: cmpExpr('$gte', (c) => c >= 0),
+  $lt: cmpExpr('$lt', (c) => c < 0),
+  $lte: cmpExpr('$lte', (c) => c <= 0),
+  $add: (obj, expr, options) => {
+    const args = evalExpr(obj, expr, options) as unknown[];
+    if (!Array.isArray(args)) throw err('Location16554', '$add only supports numeric or date types');
+    let acc: unknown = 0;
+    let date: Date | null = null;
+    for (const a of args) {
+      if (a === null || a === undefined) return null;
+      if (a instanceof Date) {
+        if (date) throw err('Location16612', 'only one date allowed in an $add expression');
+        date = a;
+      } else if (isNum(a)) acc = numArith('add', acc, a);
+      else throw err('Location16554', `$add only supports numeric or date types, not ${typeOf(a)}`);
+    }
+    return date ? new Date(date.getTime() + toNumber(acc)) : acc;
+  },
+  $multiply: (obj, expr, options) => {
+    const args = evalExpr(obj, expr, options) as unknown[];
+    let acc: unknown = 1;
+    for (const a of Array.isArray(args) ? args : [args]) {
+      if (a === null || a === undefined) return null;
+      if (!isNum(a)) throw err('Location16555', `$multiply only supports numeric types, not ${typeOf(a)}`);
+      acc = numArith('mul', acc, a);
+    }
+    return acc;
+  },
+  $subtract: (obj, expr, options) => {
+    if (!Array.isArray(expr) || expr.length !== 2) throw err('Location16020', `Expression $subtract takes exactly 2 arguments.`);
+    const [a, b] = evalExpr(obj, expr, options) as unknown[];
+    if (a === null || a === undefined || b === null || b === undefined) return null;
+    if (isNum(a) && isNum(b)) return numArith('add', a, numArith('mul', b, -1));
+    if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
+    if (a instanceof Date && isNum(b)) return new Date(a.getTime() - toNumber(b));
+    throw err('Location16556', `cant $subtract a${typeOf(b)} from a ${typeOf(a)}`);
+  },
+  // expression forms; mingo evaluates an accumulator through the expression table with the
+  // group's documents as `obj` (an array: documents never are), which goes to the accumulator
+  $sum: (obj, expr, options) => (Array.isArray(obj) ? numericAccumulatorOps.$sum(obj, expr, options) : sumOf(listOperand(obj, expr, options))),
+  $avg: (obj, expr, options) => (Array.isArray(obj) ? numericAccumulatorOps.$avg(obj, expr, options) : avgOf(listOperand(obj, expr, options))),
+  $max: (obj, expr, options) => (Array.isArray(obj) ? numericAccumulatorOps.$max(obj, expr, options) : extremeOf(listOperand(obj, expr, options), 1)),
+  $min: (obj, expr, options) => (Array.isArray(obj) ? numericAccumulatorOps.$min(obj, expr, options) : extremeOf(listOperand(obj, expr, options), -1)),
+};
+
+const pushValues = (coll: Doc[], expr: unknown, options: Opts) =>
+  expr === null || expr === undefined ? (coll as unknown[]) : ((accumulatorOps as unknown as Record<string, AccOp>).$push(coll, expr, options) as unknown[]);
+
+const numericAccumulatorOps: Record<string, AccOp> = {
+  $sum: (coll, expr, options) => (isNum(expr) ? numArith('mul', coll.length, expr) : sumOf(pushValues(coll, expr, options))),
+  $avg: (coll, expr, options) => avgOf(pushValues(coll, expr, options)),
+  $max: (coll, expr, options) => extremeOf(pushValues(coll, expr, options), 1),
+  $min: (coll, expr, options) => extremeOf(pushValues(coll, expr, options), -1),
+};
+
+/** $project with `_id` first in its output, as MongoDB (mingo keeps it where the spec names it). */
+function $projectStage(coll: any, expr: Doc, options: Opts) {
+  return (pipelineOps as any).$project(coll, expr, options).map((d: Doc) => idFirst(d));
+}
+
 export const CONTEXT = Context.init({
-  accumulator: accumulatorOps as any,
-  expression: expressionOps as any,
-  pipeline: { ...(pipelineOps as any), $sort: $sortStage },
+  accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
+  expression: { ...(expressionOps as any), ...numericExpressionOps },
+  pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
   window: windowOps as any,

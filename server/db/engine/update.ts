@@ -5,8 +5,8 @@
 // one working copy of the document. The fast path (plain $set/$unset/$inc/$mul through embedded
 // documents, copy-on-write) is an optimisation of that pipeline, proven equal to it by a
 // differential property test (test/engine/updatepipeline.test.ts).
-import { ObjectId, Long, Decimal128, Timestamp, calculateObjectSize } from 'bson';
-import { bsonType, canon, cloneDoc, compareValues, isNumeric, isPlainObject, sameCanon, setOwn, setPath, show, toNumber, type Doc } from './bsonutil.ts';
+import { ObjectId, Long, Timestamp, calculateObjectSize } from 'bson';
+import { bsonType, canon, cloneDoc, compareValues, isNumeric, isPlainObject, numArith, sameCanon, setOwn, setPath, show, toNumber, type Doc } from './bsonutil.ts';
 import { compileFilter, mingoOptions, positionalIndex, sortDocs } from './query.ts';
 import { updateOne } from 'mingo/updater';
 import { err } from './errors.ts';
@@ -49,21 +49,7 @@ function idShow(doc: Doc): string {
 }
 
 function arith(op: '$inc' | '$mul', cur: unknown, by: unknown): unknown {
-  const curV = cur === undefined ? 0 : cur;
-  if (bsonType(curV) === 'Decimal128' || bsonType(by) === 'Decimal128') {
-    const r = op === '$inc' ? toNumber(curV) + toNumber(by) : toNumber(curV) * toNumber(by);
-    return Decimal128.fromString(String(r));
-  }
-  if (bsonType(curV) === 'Long' || bsonType(by) === 'Long') {
-    const isFloat = (x: unknown) => typeof x === 'number' && !Number.isInteger(x);
-    if (isFloat(curV) || isFloat(by)) return op === '$inc' ? toNumber(curV) + toNumber(by) : toNumber(curV) * toNumber(by);
-    const a = bsonType(curV) === 'Long' ? (curV as Long) : Long.fromNumber(toNumber(curV));
-    const b = bsonType(by) === 'Long' ? (by as Long) : Long.fromNumber(toNumber(by));
-    return op === '$inc' ? a.add(b) : a.multiply(b);
-  }
-  const x = toNumber(curV);
-  const y = toNumber(by);
-  return op === '$inc' ? x + y : x * y;
+  return numArith(op === '$inc' ? 'add' : 'mul', cur === undefined ? 0 : cur, by);
 }
 
 // ---------------------------------------------------------------------------------------------
