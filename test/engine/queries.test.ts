@@ -70,6 +70,7 @@ describe('engine queries: MongoDB 7.0 answers', function () {
     expect(await ids(c, { a: { $all: [1] } })).to.deep.equal([1, 2]);
     expect(await ids(c, { a: { $all: [1, 2] } })).to.deep.equal([2]);
     expect(await ids(c, { a: { $all: [] } })).to.deep.equal([]);
+    expect(await ids(c, { a: 1, $comment: 'labelled' })).to.deep.equal([1, 2]);
     expect(await ids(c, { b: { $bitsAllSet: [0, 2] } })).to.deep.equal([1, 3]);
     expect(await ids(c, { b: { $bitsAllSet: 6 } })).to.deep.equal([2, 3]);
     expect(await ids(c, { b: { $bitsAnyClear: new Binary(Buffer.from([0b00000001])) } })).to.deep.equal([2]);

@@ -512,6 +512,10 @@ function compileSimpleFilter(filter: Doc): Pred | null {
 }
 
 export function compileFilter(filter: Doc | undefined | null): Pred {
+  if (filter && isPlainObject(filter) && Object.prototype.hasOwnProperty.call(filter, '$comment')) {
+    const { $comment: _comment, ...rest } = filter; // a top-level $comment only labels the query
+    filter = rest;
+  }
   if (!filter || Object.keys(filter).length === 0) return () => true;
   if (!isPlainObject(filter)) throw err('TypeMismatch', 'filter must be an object');
   const simple = compileSimpleFilter(filter);
