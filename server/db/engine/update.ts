@@ -84,6 +84,8 @@ interface Parsed {
   renames: Leaf[];
   /** top-level fields the update may change */
   touched: Set<string>;
+  /** growthBound's figure, computed on first use */
+  growth?: number;
 }
 
 const DIGITS = /^\d+$/;
@@ -279,7 +281,10 @@ type ElemPred = (v: unknown) => boolean;
 const AF = new WeakMap<Doc[], Map<string, ElemPred>>();
 
 /** The statement's arrayFilters, compiled and checked against the identifiers the update uses. */
+const NO_FILTERS = new Map<string, ElemPred>();
+
 function compileArrayFilters(p: Parsed, u: Doc, arrayFilters: Doc[] | undefined): Map<string, ElemPred> {
+  if (!arrayFilters && !p.idents.size) return NO_FILTERS;
   const list = arrayFilters ?? [];
   let out = arrayFilters ? AF.get(arrayFilters) : undefined;
   if (!out) {
@@ -867,13 +872,16 @@ function sizeOf(d: Doc): number {
 function growthBound(u: Doc, doc: Doc): number | null {
   const p = parseUpdate(u);
   if (!p.fast || !p.flat.every((l) => plainParents(doc, l.parts))) return null;
-  let n = 0;
-  for (const l of p.flat) {
-    // the value with its type byte and name, plus a created subdocument (header, type, name) per level
-    const value = l.op === '$set' || l.op === '$setOnInsert' ? calculateObjectSize({ x: l.arg }) : l.op === '$unset' ? 0 : 24;
-    n += value + l.path.length + 8 * l.parts.length;
+  if (p.growth === undefined) {
+    let n = 0;
+    for (const l of p.flat) {
+      // the value with its type byte and name, plus a created subdocument (header, type, name) per level
+      const value = l.op === '$set' || l.op === '$setOnInsert' ? calculateObjectSize({ x: l.arg }) : l.op === '$unset' ? 0 : 24;
+      n += value + l.path.length + 8 * l.parts.length;
+    }
+    p.growth = n;
   }
-  return n;
+  return p.growth;
 }
 
 /** Refuses a result over 16 MiB (17419), measuring it only when a bound cannot prove it smaller. */
