@@ -200,6 +200,14 @@ describe('engine queries: MongoDB 7.0 answers', function () {
       ['9007199254741001', '0.6', null, false, 10],
     ]);
     expect(await ids(c, { $expr: { $gt: ['$n', Long.fromString('9007199254740992')] } })).to.deep.equal([1]);
+    // group keys equal as BSON values are one group; null and missing are one group, _id null
+    const k = await coll([{ _id: 1, g: 1 }, { _id: 2, g: Long.fromNumber(1) }, { _id: 3, g: 1.0 }, { _id: 4, g: null }, { _id: 5 }, { _id: 6, g: 'x' }]);
+    const groups = await k.aggregate([{ $group: { _id: '$g', n: { $sum: 1 }, ids: { $push: '$_id' } } }, { $sort: { _id: 1 } }]).toArray();
+    expect(groups.map((x) => [x._id, x.n, x.ids])).to.deep.equal([
+      [null, 2, [4, 5]],
+      [1, 3, [1, 2, 3]],
+      ['x', 1, [6]],
+    ]);
     await c.updateOne({ _id: 1 }, { $inc: { d: Decimal128.fromString('0.2') } });
     expect(String((await c.findOne({ _id: 1 }))!.d)).to.equal('0.3');
   });

@@ -13,7 +13,7 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { collation, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
+import { canon, collation, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { err } from './errors.ts';
 
@@ -431,6 +431,39 @@ const numericAccumulatorOps: Record<string, AccOp> = {
   $min: (coll, expr, options) => extremeOf(pushValues(coll, expr, options), -1),
 };
 
+/**
+ * $group with MongoDB's key equality: keys equal as BSON values are one group (1, 1.0 and
+ * Long(1); null and missing, output as null) — mingo hashes them apart. Accumulators are the
+ * context's (see numericAccumulatorOps).
+ */
+function $groupStage(coll: any, expr: Doc, options: Opts) {
+  if (!isPlainObject(expr) || !Object.prototype.hasOwnProperty.call(expr, '_id')) throw err('Location15955', "a group specification must include an _id");
+  const idExpr = expr._id;
+  const fields = Object.keys(expr).filter((k) => k !== '_id');
+  for (const f of fields) {
+    if (f.includes('.')) throw err('Location40235', `The field name '${f}' cannot contain '.'`);
+    const acc = expr[f];
+    if (!isPlainObject(acc) || Object.keys(acc).length !== 1) throw err('Location40234', `The field '${f}' must be an accumulator object`);
+  }
+  return coll.transform((items: Doc[]) => {
+    const groups = new Map<string, { id: unknown; docs: Doc[] }>();
+    for (const d of items) {
+      const id = evalExpr(d, idExpr, options);
+      const k = canon(id);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { id: id === undefined ? null : id, docs: [] }));
+      g.docs.push(d);
+    }
+    const out: Doc[] = [];
+    for (const g of groups.values()) {
+      const o: Doc = { _id: g.id };
+      for (const f of fields) o[f] = evalExpr(g.docs, expr[f], options);
+      out.push(o);
+    }
+    return Lazy(out);
+  });
+}
+
 /** $project with `_id` first in its output, as MongoDB (mingo keeps it where the spec names it). */
 function $projectStage(coll: any, expr: Doc, options: Opts) {
   return (pipelineOps as any).$project(coll, expr, options).map((d: Doc) => idFirst(d));
@@ -439,7 +472,7 @@ function $projectStage(coll: any, expr: Doc, options: Opts) {
 export const CONTEXT = Context.init({
   accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
   expression: { ...(expressionOps as any), ...numericExpressionOps },
-  pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage },
+  pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage, $group: $groupStage },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
   window: windowOps as any,
