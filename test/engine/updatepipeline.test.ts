@@ -265,6 +265,19 @@ describe('engine update pipeline (driver, MongoDB 7.0 answers)', function () {
     expect(await c.findOne({ _id: 1 })).to.deep.equal({ _id: 1, c: [{ x: 1 }, null, { y: 3 }], s: 5, n: null });
   });
 
+  it('a null _id is kept by an insert command, by an upsert seeded from the filter, and by an upserted replacement', async () => {
+    for (const [i, write] of [
+      (c: any) => db.command({ insert: c.collectionName, documents: [{ _id: null }] }),
+      (c: any) => c.updateOne({ _id: null }, { $unset: { a: '' } }, { upsert: true }),
+      (c: any) => c.updateMany({ _id: null }, { $unset: { a: '' } }, { upsert: true }),
+      (c: any) => c.replaceOne({}, { _id: null }, { upsert: true }),
+    ].entries()) {
+      const c = await coll([]);
+      await write(c);
+      expect(await all(c), String(i)).to.deep.equal([{ _id: null }]);
+    }
+  });
+
   it('own __proto__ fields are stored like any other', async () => {
     const c = await coll([{ _id: 1 }]);
     await c.updateOne({ _id: 1 }, { $set: JSON.parse('{"__proto__": {"x": 1}, "ok": true}') });
