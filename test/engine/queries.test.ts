@@ -212,6 +212,24 @@ describe('engine queries: MongoDB 7.0 answers', function () {
     expect(String((await c.findOne({ _id: 1 }))!.d)).to.equal('0.3');
   });
 
+  it('a sort direction other than 1 / -1 is 15975; the x regex option ignores whitespace and comments', async () => {
+    const c = await coll([{ _id: 1, s: 'abc' }, { _id: 2, s: 'a b c' }]);
+    const r = await db.command({ find: c.collectionName, sort: { s: 2 } }).catch((x) => x);
+    expect(r.code).to.equal(15975);
+    const r2 = await db.command({ aggregate: c.collectionName, pipeline: [{ $sort: { s: 0 } }], cursor: {} }).catch((x) => x);
+    expect(r2.code).to.equal(15975);
+    expect(await ids(c, { s: { $regex: 'a b  c # letters', $options: 'x' } })).to.deep.equal([1]);
+    expect(await ids(c, { s: { $regex: 'A\\ B', $options: 'ix' } })).to.deep.equal([2]);
+  });
+
+  it('$inc of an int32 past its range gives a Long, as in MongoDB', async () => {
+    const c = await coll([{ _id: 1, m: 2147483647, k: 65536 }]);
+    await c.updateOne({ _id: 1 }, { $inc: { m: 1 }, $mul: { k: 65536 } });
+    expect(await ids(c, { m: { $type: 'long' }, k: { $type: 'long' } })).to.deep.equal([1]);
+    const d = await c.findOne({ _id: 1 }, { promoteLongs: false } as any);
+    expect([String(d!.m), String(d!.k)]).to.deep.equal(['2147483648', '4294967296']);
+  });
+
   it('aggregate: an unknown stage is 40324', async () => {
     const c = await coll([{ _id: 1 }]);
     expect(await code(c.aggregate([{ $nope: {} }]).toArray())).to.equal(40324);

@@ -476,5 +476,11 @@ export function numArith(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
     const y = bsonType(b) === 'Long' ? (b as Long) : Long.fromNumber(toNumber(b));
     return op === 'add' ? x.add(y) : x.multiply(y);
   }
+  if (isInt32Num(a) && isInt32Num(b)) {
+    // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
+    const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
+    if (isInt32Num(r)) return r;
+    return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
+  }
   return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
 }

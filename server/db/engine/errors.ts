@@ -32,6 +32,8 @@ export const Codes = {
   OperationNotSupportedInTransaction: [263, 'OperationNotSupportedInTransaction'],
   Location40323: [40323, 'Location40323'],
   Location16020: [16020, 'Location16020'],
+  Location15975: [15975, 'Location15975'],
+  Location15998: [15998, 'Location15998'],
   Location15955: [15955, 'Location15955'],
   Location40234: [40234, 'Location40234'],
   Location40235: [40235, 'Location40235'],

@@ -270,8 +270,11 @@ function sortKey(doc: Doc, path: string, parts: string[], dir: number): unknown 
 
 function sortSpec(sort: Doc): { path: string; parts: string[]; dir: number }[] {
   return Object.entries(sort).map(([k, d]) => {
-    if (isPlainObject(d) && d.$meta) throw err('BadValue', '$meta sort is not supported');
-    return { path: k, parts: k.split('.'), dir: Number(d) < 0 ? -1 : 1 };
+    if (isPlainObject(d) && d.$meta) throw err('InvalidOptions', `$meta sort ({${k}: {$meta: ${JSON.stringify(d.$meta)}}}) is not supported by the embedded engine`);
+    const n = isNumeric(d) ? toNumber(d) : NaN;
+    if (n !== 1 && n !== -1) throw err('Location15975', '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
+    if (k === '' || k.split('.').includes('')) throw err('Location15998', `FieldPath field names may not be empty strings.`);
+    return { path: k, parts: k.split('.'), dir: n };
   });
 }
 
@@ -544,6 +547,51 @@ function compileSimpleFilter(filter: Doc): Pred | null {
   };
 }
 
+/**
+ * MongoDB's `x` regex option (extended: unescaped whitespace outside character classes and `#`
+ * comments are ignored), which JavaScript lacks: the pattern is rewritten without them.
+ */
+function extendedPattern(src: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i];
+    if (ch === '\\') {
+      out += ch + (src[i + 1] ?? '');
+      i++;
+    } else if (inClass) {
+      if (ch === ']') inClass = false;
+      out += ch;
+    } else if (ch === '[') {
+      inClass = true;
+      out += ch;
+    } else if (ch === '#') {
+      while (i < src.length && src[i] !== '\n') i++;
+    } else if (!/\s/.test(ch)) out += ch;
+  }
+  return out;
+}
+
+/** A filter with `$regex` / `$options` using the `x` option rewritten (see extendedPattern); the same object when none does. */
+function rewriteExtendedRegex(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const m = v.map(rewriteExtendedRegex);
+    return m.some((x, i) => x !== v[i]) ? m : v;
+  }
+  if (!isPlainObject(v)) return v;
+  if (typeof v.$options === 'string' && v.$options.includes('x') && '$regex' in v) {
+    const src = v.$regex instanceof RegExp ? v.$regex.source : String(v.$regex);
+    const flags = (v.$regex instanceof RegExp ? v.$regex.flags : '') + v.$options.replace(/x/g, '');
+    return { ...v, $regex: extendedPattern(src), $options: [...new Set(flags)].join('') };
+  }
+  let out: Doc | null = null;
+  for (const [k, x] of Object.entries(v)) {
+    const r = rewriteExtendedRegex(x);
+    if (r !== x) (out ??= { ...v })[k] = r;
+  }
+  return out ?? v;
+}
+
 export function compileFilter(filter: Doc | undefined | null): Pred {
   if (filter && isPlainObject(filter) && Object.prototype.hasOwnProperty.call(filter, '$comment')) {
     const { $comment: _comment, ...rest } = filter; // a top-level $comment only labels the query
@@ -555,7 +603,7 @@ export function compileFilter(filter: Doc | undefined | null): Pred {
   if (simple) return simple;
   let q: MingoQuery;
   try {
-    q = new MingoQuery(filter, mingoOptions());
+    q = new MingoQuery(rewriteExtendedRegex(filter) as Doc, mingoOptions());
   } catch (e) {
     throw err('BadValue', (e as Error).message);
   }
