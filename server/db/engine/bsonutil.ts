@@ -105,6 +105,13 @@ function cmpBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length < 0 ? -1 : a.length > b.length ? 1 : 0;
 }
 
+/**
+ * The collation of the command running now (commands run synchronously, one at a time), or
+ * null for MongoDB's simple binary comparison. compareValues compares strings with it; canonical
+ * index keys (canon) never do — indexes have the simple collation.
+ */
+export const collation: { current: Intl.Collator | null } = { current: null };
+
 /** Total order over BSON values, as MongoDB compares them. */
 export function compareValues(a: unknown, b: unknown): number {
   const ra = typeRank(a);
@@ -120,6 +127,7 @@ export function compareValues(a: unknown, b: unknown): number {
     case 4: {
       const x = String(a);
       const y = String(b);
+      if (collation.current) return Math.sign(collation.current.compare(x, y));
       return x < y ? -1 : x > y ? 1 : 0;
     }
     case 5: {
@@ -275,13 +283,25 @@ function canonIsEntries(v: unknown): boolean {
   return true;
 }
 
+/**
+ * Sets an own property, also one named `__proto__` (which plain assignment would take as the
+ * object's prototype: MongoDB stores such a field like any other).
+ */
+export function setOwn(o: Doc, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else o[k] = v;
+}
+
 /** Deep copy of plain objects and arrays; BSON value objects are immutable and shared. */
 export function cloneDoc<T>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneDoc) as T;
   if (v instanceof Date) return new Date(v.getTime()) as T;
   if (isPlainObject(v)) {
     const out: Doc = {};
-    for (const k of Object.keys(v)) out[k] = cloneDoc((v as Doc)[k]);
+    for (const k of Object.keys(v)) {
+      if (k === '__proto__') setOwn(out, k, cloneDoc((v as Doc)[k]));
+      else out[k] = cloneDoc((v as Doc)[k]);
+    }
     return out as T;
   }
   return v;
@@ -380,3 +400,87 @@ export function show(v: unknown): string {
 }
 
 export { Long, ObjectId, Decimal128, Binary, Timestamp };
+
+// ---- arithmetic with MongoDB's numeric types ---------------------------------------------------
+// int32 (a JS number that is integral and in range) op int32 → number; anything with a double →
+// double; Long with integers → Long; anything with a Decimal128 → Decimal128, computed exactly
+// (a double is first rounded to 15 significant digits, as MongoDB converts it).
+
+const isInt32Num = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+interface Dec {
+  c: bigint;
+  e: number;
+}
+
+function decOf(v: unknown): Dec | number {
+  let s: string;
+  if (bsonType(v) === 'Decimal128') s = (v as Decimal128).toString();
+  else if (bsonType(v) === 'Long') s = (v as Long).toString();
+  else if (typeof v === 'bigint') s = v.toString();
+  else {
+    const n = toNumber(v);
+    if (!Number.isFinite(n)) return n;
+    s = isInt32Num(n) ? String(n) : n.toPrecision(15);
+  }
+  if (/^-?(NaN|Inf)/i.test(s)) return s.startsWith('-') ? -Infinity : /NaN/i.test(s) ? NaN : Infinity;
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s);
+  if (!m) return NaN;
+  const frac = m[3] ?? '';
+  const c = BigInt((m[1] || '') + ((m[2] || '') + frac || '0'));
+  return { c, e: Number(m[4] ?? 0) - frac.length };
+}
+
+function decValue(d: Dec | number): Decimal128 {
+  if (typeof d === 'number') return Decimal128.fromString(Number.isNaN(d) ? 'NaN' : d > 0 ? 'Infinity' : '-Infinity');
+  let { c, e } = d;
+  const neg = c < 0n;
+  let digits = (neg ? -c : c).toString();
+  if (digits.length > 34) {
+    // round half to even to 34 significant digits
+    const drop = digits.length - 34;
+    const keep = BigInt(digits.slice(0, 34));
+    const rest = digits.slice(34);
+    const half = '5' + '0'.repeat(drop - 1);
+    let k = keep;
+    if (rest > half || (rest === half && keep % 2n === 1n)) k += 1n;
+    digits = k.toString();
+    e += drop + (digits.length > 34 ? 1 : 0);
+    if (digits.length > 34) digits = digits.slice(0, 34);
+    c = BigInt(digits) * (neg ? -1n : 1n);
+  }
+  return Decimal128.fromString(`${c}E${e >= 0 ? '+' : ''}${e}`);
+}
+
+function decArith(op: 'add' | 'mul', a: unknown, b: unknown): Decimal128 {
+  const x = decOf(a);
+  const y = decOf(b);
+  if (typeof x === 'number' || typeof y === 'number') {
+    const fx = typeof x === 'number' ? x : 1;
+    const fy = typeof y === 'number' ? y : 1;
+    return decValue(op === 'add' ? fx + fy : fx * fy);
+  }
+  if (op === 'mul') return decValue({ c: x.c * y.c, e: x.e + y.e });
+  const e = Math.min(x.e, y.e);
+  return decValue({ c: x.c * 10n ** BigInt(x.e - e) + y.c * 10n ** BigInt(y.e - e), e });
+}
+
+/** a + b or a × b with MongoDB's numeric type rules (both numeric). */
+export function numArith(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
+  if (bsonType(a) === 'Decimal128' || bsonType(b) === 'Decimal128') return decArith(op, a, b);
+  // a JS number that is not an int32 is stored as a double
+  const isFloat = (x: unknown) => typeof x === 'number' && !isInt32Num(x);
+  if (bsonType(a) === 'Long' || bsonType(b) === 'Long') {
+    if (isFloat(a) || isFloat(b)) return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
+    const x = bsonType(a) === 'Long' ? (a as Long) : Long.fromNumber(toNumber(a));
+    const y = bsonType(b) === 'Long' ? (b as Long) : Long.fromNumber(toNumber(b));
+    return op === 'add' ? x.add(y) : x.multiply(y);
+  }
+  if (isInt32Num(a) && isInt32Num(b)) {
+    // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
+    const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
+    if (isInt32Num(r)) return r;
+    return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
+  }
+  return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
+}

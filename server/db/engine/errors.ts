@@ -30,6 +30,17 @@ export const Codes = {
   IndexOptionsConflict: [85, 'IndexOptionsConflict'],
   IndexKeySpecsConflict: [86, 'IndexKeySpecsConflict'],
   OperationNotSupportedInTransaction: [263, 'OperationNotSupportedInTransaction'],
+  Location40323: [40323, 'Location40323'],
+  Location16020: [16020, 'Location16020'],
+  Location15975: [15975, 'Location15975'],
+  Location15998: [15998, 'Location15998'],
+  Location15955: [15955, 'Location15955'],
+  Location40234: [40234, 'Location40234'],
+  Location40235: [40235, 'Location40235'],
+  Location16554: [16554, 'Location16554'],
+  Location16555: [16555, 'Location16555'],
+  Location16556: [16556, 'Location16556'],
+  Location16612: [16612, 'Location16612'],
   Location40324: [40324, 'Location40324'],
   DuplicateKey: [11000, 'DuplicateKey'],
   InvalidLength: [16, 'InvalidLength'],
@@ -38,6 +49,13 @@ export const Codes = {
   InvalidIdField: [53, 'InvalidIdField'],
   DollarPrefixedFieldName: [52, 'DollarPrefixedFieldName'],
   BSONObjectTooLarge: [10334, 'BSONObjectTooLarge'],
+  EmptyFieldName: [56, 'EmptyFieldName'],
+  /** an unknown field in a command or statement (IDL parser) */
+  Location40415: [40415, 'Location40415'],
+  /** the document an update produces exceeds 16 MiB */
+  Location17419: [17419, 'Location17419'],
+  /** positional projection without a matching array element */
+  Location51246: [51246, 'Location51246'],
 } as const;
 
 export function err(kind: keyof typeof Codes, message: string, extra?: Record<string, unknown>): CommandError {

@@ -1,5 +1,6 @@
 import { collName, type Handler } from './types.ts';
 import { err } from '../errors.ts';
+import { parseCollation } from '../query.ts';
 
 const UNSUPPORTED = ['capped', 'viewOn', 'pipeline', 'timeseries', 'clusteredIndex', 'validator', 'changeStreamPreAndPostImages', 'encryptedFields'];
 
@@ -9,6 +10,9 @@ export const create: Handler = (cmd, ctx) => {
     if (cmd[opt] !== undefined && cmd[opt] !== false) {
       throw err('InvalidOptions', `create option '${opt}' is not supported by the embedded engine`);
     }
+  }
+  if (parseCollation(cmd.collation)) {
+    throw err('InvalidOptions', 'a collection default collation is not supported by the embedded engine (its indexes would carry it; give the collation per command instead)');
   }
   if (ctx.store.get(ctx.db, name)) throw err('NamespaceExists', `Collection ${ctx.db}.${name} already exists.`);
   const options: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
-import { collName, getColl, num, type Handler } from './types.ts';
-import { matchDocs, project, sortDocs } from '../query.ts';
+import { checkHint, collName, getColl, num, type Handler } from './types.ts';
+import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommand } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -14,14 +14,23 @@ export const find: Handler = (cmd, ctx) => {
     limit = -limit;
     singleBatch = true;
   }
+  const collation = parseCollation(cmd.collation);
+  if (collation) checkCollationUse({ filter: cmd.filter });
+  const vars = parseLet(cmd.let);
   const c = getColl(ctx, name);
-  let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
-  if (cmd.sort && Object.keys(cmd.sort).length) {
-    docs = sortDocs(docs, cmd.sort, (d) => d);
-  }
-  if (skip) docs = docs.slice(skip);
-  if (limit) docs = docs.slice(0, limit);
-  docs = project(docs, cmd.projection);
+  checkHint(c, cmd.hint);
+  if (cmd.min !== undefined || cmd.max !== undefined) throw err('InvalidOptions', 'find min / max (index bounds) is not supported by the embedded engine');
+  if (cmd.tailable || cmd.awaitData) throw err('BadValue', 'error processing query: tailable cursor requested on non capped collection');
+  if (cmd.returnKey || cmd.showRecordId) throw err('InvalidOptions', 'find returnKey / showRecordId is not supported by the embedded engine');
+  let docs = withCommand({ collation, vars }, () => {
+    let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
+    if (cmd.sort && Object.keys(cmd.sort).length) {
+      docs = sortDocs(docs, cmd.sort, (d) => d);
+    }
+    if (skip) docs = docs.slice(skip);
+    if (limit) docs = docs.slice(0, limit);
+    return project(docs, cmd.projection, cmd.filter);
+  });
   let batchSize = num(cmd.batchSize, undefined);
   if (limit && (batchSize === undefined || batchSize > limit)) batchSize = limit;
   return ctx.cursors.first(`${ctx.db}.${name}`, docs, ctx.connId, batchSize, singleBatch);

@@ -1,10 +1,17 @@
-import { collName, ensureColl, getColl, type Handler } from './types.ts';
-import { applyUpdateDiff, upsertDoc } from '../update.ts';
-import { matchDocs, project, sortDocs } from '../query.ts';
+import { checkHint, collName, ensureColl, getColl, type Handler } from './types.ts';
+import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
+import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommand } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
 export const findAndModify: Handler = (cmd, ctx) => {
+  const collation = parseCollation(cmd.collation);
+  if (collation) checkCollationUse({ filter: cmd.query, pipeline: Array.isArray(cmd.update) ? cmd.update : undefined });
+  const vars = parseLet(cmd.let);
+  return withCommand({ collation, vars }, () => run(cmd, ctx));
+};
+
+const run: Handler = (cmd, ctx) => {
   const name = collName(cmd, Object.keys(cmd)[0]);
   const query = cmd.query ?? {};
   if (!isPlainObject(query)) throw err('TypeMismatch', "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
@@ -13,13 +20,18 @@ export const findAndModify: Handler = (cmd, ctx) => {
   if (remove && u !== undefined) throw err('FailedToParse', 'Cannot specify both an update and remove=true');
   if (!remove && u === undefined) throw err('FailedToParse', 'Either an update or remove=true must be specified');
   if (remove && cmd.upsert) throw err('FailedToParse', 'Cannot specify both upsert=true and remove=true');
+  if (!remove) {
+    if (!isPlainObject(u) && !Array.isArray(u)) throw err('FailedToParse', 'Update argument must be either an object or an array');
+    checkUpdateSpec(u, cmd.arrayFilters);
+  }
   const c = getColl(ctx, name);
+  checkHint(c, cmd.hint);
   let matches = matchDocs(c, query);
   if (cmd.sort && Object.keys(cmd.sort).length) {
     matches = sortDocs(matches, cmd.sort, (m) => m[1]);
   }
   const hit = matches[0];
-  const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields)[0] : d);
+  const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields, query)[0] : d);
   if (remove) {
     if (!hit) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
     ctx.batch.delete(c!, hit[0]);

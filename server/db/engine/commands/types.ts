@@ -1,4 +1,4 @@
-import type { Doc } from '../bsonutil.ts';
+import { canon, isPlainObject, type Doc } from '../bsonutil.ts';
 import type { Store, WriteBatch, Collection } from '../store.ts';
 import type { Cursors } from '../cursors.ts';
 import { err } from '../errors.ts';
@@ -46,4 +46,32 @@ export function num(v: unknown, dflt: number | undefined): number | undefined {
 export function writeErrorOf(index: number, e: unknown): Doc {
   const ce = e as { code?: number; message: string; extra?: Doc };
   return { index, code: ce.code ?? 1, errmsg: ce.message, ...(ce.extra ?? {}) };
+}
+
+/**
+ * MongoDB 7.0 parses statements strictly: a field it does not know (e.g. `sort` in an update
+ * statement, which only 8.0 accepts) is an error (40415), never silently ignored.
+ */
+export function checkFields(obj: Doc, allowed: ReadonlySet<string>, where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) throw err('Location40415', `BSON field '${where}.${k}' is an unknown field.`);
+  }
+}
+
+/**
+ * A `hint` must name an existing index (by name or key pattern) or be {$natural: ±1}, as in
+ * MongoDB (code 2). The engine's results do not depend on the plan, except for a sparse or
+ * partial index, through which MongoDB returns only the documents in the index: refused (72).
+ */
+export function checkHint(c: Collection | undefined, hint: unknown): void {
+  if (hint === undefined || hint === null || hint === '') return;
+  if (isPlainObject(hint) && Object.keys(hint).length === 0) return;
+  if (typeof hint !== 'string' && !isPlainObject(hint)) throw err('FailedToParse', 'hint must be a string or an object');
+  if (isPlainObject(hint) && Object.keys(hint).length === 1 && '$natural' in hint) return;
+  if (!c) return; // a missing collection: MongoDB answers from an empty plan
+  const idx = typeof hint === 'string' ? c.indexes.find((i) => i.spec.name === hint) : c.indexes.find((i) => canon(i.spec.key) === canon(hint));
+  if (!idx) throw err('BadValue', 'hint provided does not correspond to an existing index');
+  if (idx.spec.sparse || idx.spec.partialFilterExpression) {
+    throw err('InvalidOptions', `hint of the sparse or partial index '${idx.spec.name}' is not supported by the embedded engine (MongoDB would return only the documents in that index)`);
+  }
 }
