@@ -63,11 +63,19 @@ export class FreshnessWorker {
     this.timer.unref();
   }
 
-  /** Resolves once nothing is scheduled or running (tests and shutdown). */
-  async idle(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.timer || this.running); i++) {
-      if (this.running) await this.running;
-      else await new Promise((r) => setTimeout(r, Math.max(1, Math.min(this.opts.delayMs, 20))));
+  /**
+   * Resolves once what was scheduled or running when called has run (tests wait on it before reading).
+   * Bounded: under a steady stream of changes it returns after a few computations instead of never.
+   */
+  async idle(maxRuns = 3): Promise<void> {
+    for (let runs = 0, waits = 0; runs < maxRuns && waits < 500 && (this.timer || this.running); ) {
+      if (this.running) {
+        await this.running;
+        runs++;
+      } else {
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.min(this.opts.delayMs, 20))));
+        waits++;
+      }
     }
   }
 

@@ -142,7 +142,7 @@ describe('intake web pages', () => {
     expect((await t.api(admin).get('/api/v1/returns/2026Q2/D002')).body.status).to.equal('rejected');
     const trail = await reviewer.get('/review/2026Q2/D002');
     expect(trail.text).to.contain('退回第 1 版：编目数与上季度相差过大');
-    expect(trail.text).to.contain('提交第 1 版（接口）');
+    expect(trail.text).to.contain('提交第 1 版（接口报送）');
     const rep2 = await login('reporter', 'D002');
     const mine = await rep2.get('/returns');
     expect(mine.text).to.contain('编目数与上季度相差过大');
