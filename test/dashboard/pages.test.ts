@@ -166,6 +166,28 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect((await officeWeb.get('/units/NOPE')).status).to.equal(404);
   });
 
+  it('单位详情: 提分路径 — the smallest change per field to the next grade, exactly as the scheme scores it', async () => {
+    // C0572 at ratio 0.6, late (−2): 15 + 12 + 10 + 9 + 6 + 6 − 2 = 56 (不合格); 合格 needs +4.
+    const r = await officeWeb.get(`/units/C0572?period=${P}`);
+    expect(r.status).to.equal(200);
+    const s = text(r.text);
+    expect(s).to.include('提分路径').and.include('当前 56.00 分（不合格），目标：合格');
+    // I1 25 × k/20 ≥ 4 ⇔ k ≥ 3.2 → 4 (+5); I2 20 × k/100 ≥ 4 → 20; I3 20 × k/4 ≥ 4 → 1 (+5); I4 15 × k/50 ≥ 4 → 14 (+4.2);
+    // I6 10 × k/200 ≥ 4 → 80; I5 10 × k/20 ≥ 4 → 8.
+    for (const line of [
+      '再接入 4 个系统到电子政务外网（+5.00 分）→ 61.00 分，可达合格',
+      '再发布共享 20 个数据资源目录（+4.00 分）→ 60.00 分，可达合格',
+      '再整合（关停）1 个独立运行的业务专网（+5.00 分）→ 61.00 分，可达合格',
+      '再按时响应 14 个共享申请（+4.20 分）→ 60.20 分，可达合格',
+      '再为 80 个权责清单事项提供数据支撑（+4.00 分）→ 60.00 分，可达合格',
+      '再部署 8 个系统到政务云（+4.00 分）→ 60.00 分，可达合格',
+    ])
+      expect(s).to.include(line);
+    // The top unit has no way up; a reporter sees the way up of its own unit.
+    expect(text((await officeWeb.get(`/units/D001?period=${P}`)).text)).to.include('提分路径').and.include('已是最高等级（优秀）');
+    expect(text((await reporterWeb.get(`/units/D001?period=${P}`)).text)).to.include('已是最高等级（优秀）');
+  });
+
   it('填报进度: submitted, missing, per category', async () => {
     const r = await officeWeb.get(`/progress?period=${P}`);
     expect(r.status).to.equal(200);
