@@ -147,6 +147,7 @@ describe('dashboard pages and workbooks (real app)', function () {
     const home = await reporterWeb.get('/');
     expect(home.status).to.equal(200);
     expect(text(home.text)).to.include('本单位：省甲厅');
+    expect(text(home.text)).to.include('提分路径').and.include('已是最高等级（优秀）');
     expect(home.text).to.not.include('field-banner');
     const own = await reporterWeb.get('/units/D001');
     expect(own.status).to.equal(200);
@@ -186,6 +187,11 @@ describe('dashboard pages and workbooks (real app)', function () {
     // The top unit has no way up; a reporter sees the way up of its own unit.
     expect(text((await officeWeb.get(`/units/D001?period=${P}`)).text)).to.include('提分路径').and.include('已是最高等级（优秀）');
     expect(text((await reporterWeb.get(`/units/D001?period=${P}`)).text)).to.include('已是最高等级（优秀）');
+    const cityReporter = await t.userFor('reporter', 'C0572');
+    const cityWeb = t.web();
+    await cityWeb.login(cityReporter.username, cityReporter.password);
+    const home = text((await cityWeb.get(`/?period=${P}`)).text);
+    expect(home).to.include('提分路径').and.include('再整合（关停）1 个独立运行的业务专网（+5.00 分）→ 61.00 分，可达合格');
   });
 
   it('填报进度: submitted, missing, per category', async () => {
