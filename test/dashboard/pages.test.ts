@@ -167,6 +167,25 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect((await officeWeb.get('/units/NOPE')).status).to.equal(404);
   });
 
+  it('单位详情: the explanation in words — no clamp( and no fraction outside the 精确计算 toggle', async () => {
+    const r = await officeWeb.get(`/units/C0572?period=${P}`);
+    expect(r.status).to.equal(200);
+    const m = /<section class="panel explain"[\s\S]*?<\/section>/.exec(r.text);
+    expect(m, 'explanation section').to.not.equal(null);
+    const section = m![0];
+    const details = /<details class="exact">[\s\S]*?<\/details>/.exec(section);
+    expect(details, '精确计算 toggle').to.not.equal(null);
+    expect(details![0]).to.include('<summary>精确计算</summary>').and.include('clamp(');
+    const outside = text(r.text.replace(details![0], ''));
+    expect(outside).to.not.include('clamp(').and.not.include('÷');
+    // The page shows ranks as "2 / 3" elsewhere; the explanation itself has no fraction outside the toggle.
+    expect(text(section.replace(details![0], ''))).to.not.match(/\d\s*\/\s*\d/);
+    const words = text(section).replace(/&#x3D;/g, '=');
+    expect(words).to.include('已接入电子政务外网的系统数 12 个 / 信息系统总数 20 个 = 60.00%，得 15.00 分（满分 25 分）');
+    expect(words).to.include('逾期报送，扣 2.00 分。').and.include('总分 = 基础分 58.00 − 扣分 2.00 = 56.00 分');
+    expect(r.text).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/);
+  });
+
   it('单位详情: 提分路径 — the smallest change per field to the next grade, exactly as the scheme scores it', async () => {
     // C0572 at ratio 0.6, late (−2): 15 + 12 + 10 + 9 + 6 + 6 − 2 = 56 (不合格); 合格 needs +4.
     const r = await officeWeb.get(`/units/C0572?period=${P}`);
