@@ -136,6 +136,27 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect(text(bad.text)).to.include('期次「2026Q9」无效');
   });
 
+  it('排名 tells the whole truth: the 优秀-quota mark and legend, 待报 rows without values or 扣分, score bands with glyphs', async () => {
+    const results = (await admin.get(`/api/v1/results/${P}`)).body.results as { unit: string; category: string; total: number; grade: string }[];
+    const capped = results.filter((x) => x.category === 'department' && x.grade === '良好' && x.total >= 90);
+    expect(capped.length, 'a department capped by the quota (4 ranked → 1 优秀)').to.be.greaterThan(0);
+    const r = await officeWeb.get(`/ranking?period=${P}&category=department`);
+    const rowOf = (html: string, unit: string) => new RegExp(`<tr[^>]*data-unit="${unit}">[\\s\\S]*?</tr>`).exec(html)![0];
+    for (const c of capped) expect(rowOf(r.text, c.unit)).to.include('class="capped-mark"').and.include('受 30% 优秀名额限制评为良好');
+    const uncapped = results.find((x) => x.category === 'department' && x.grade !== '良好')!;
+    expect(rowOf(r.text, uncapped.unit)).to.not.include('capped-mark');
+    expect(text(r.text)).to.include('但本类别优秀名额（排名单位数 × 30%，向下取整）已满，评为良好');
+    // Bands: full marks are 较好 (●), with the words for screen readers.
+    expect(rowOf(r.text, 'D001')).to.include('band-high').and.include('●').and.include('较好（得分率 ≥ 90%）');
+    expect(text(r.text)).to.include('偏弱（&lt; 60%）');
+    // 2026Q4 (before its deadline): C0573 has no return → 待报, no indicator values, no 扣分.
+    const prov = await officeWeb.get(`/ranking?period=${OPEN}&category=city`);
+    const pending = text(rowOf(prov.text, 'C0573'));
+    expect(pending).to.include('待报').and.not.include('不适用');
+    expect(pending.match(/—/g)!.length).to.be.greaterThanOrEqual(9); // total, 6 indicators, base, 扣分 (rank/change too)
+    expect(rowOf(prov.text, 'C0573')).to.not.match(/<td class="num">0<\/td>/);
+  });
+
   it('a reporter: own unit highlighted in the published ranking; not the provisional one, not other units', async () => {
     const r = await reporterWeb.get(`/ranking?period=${P}`);
     expect(r.status).to.equal(200);
