@@ -3,6 +3,7 @@
 import { forbidden } from '../domain/errors.ts';
 import type { UnitCategory } from '../domain/fields.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
+import { FLAG_LABELS } from '../domain/vocabulary.ts';
 import type { Snapshot } from '../results/snapshot.ts';
 import type { ResultSetPointer } from '../results/store.ts';
 import { canSeeUnitData, periodLabel, type Row, type Viewer } from './common.ts';
@@ -149,7 +150,7 @@ export function scoreBand(score: number, weight: number): (typeof SCORE_BANDS)[n
 export interface RankingCells {
   /** No usable return: 'pending' (待报, before the deadline) or 'missing' (缺报); null otherwise. */
   noReturn: 'pending' | 'missing' | null;
-  /** Grade cell text: the grade, 待报, or —. */
+  /** Grade cell text: the grade, 待报送 (the vocabulary's pending label), or —. */
   gradeText: string;
   /** The band said 优秀 but the 30% quota gave 良好. */
   capped: boolean;
@@ -178,7 +179,7 @@ export function rankingCells(
   const quota = `${Math.round(rules.excellentQuota * 100)}%`;
   return {
     noReturn,
-    gradeText: row.grade ?? (noReturn === 'pending' ? '待报' : '—'),
+    gradeText: row.grade ?? (noReturn === 'pending' ? FLAG_LABELS.pending : '—'),
     capped,
     cappedTitle: capped ? `总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
     totalText: noReturn === 'pending' ? '—' : two(row.total),
@@ -186,7 +187,7 @@ export function rankingCells(
     deductionsText: noReturn ? '—' : row.deductions ? `−${two(row.deductions)}` : '0',
     scores: indicators.map((i) => {
       const ind = row.indicators[i.id];
-      if (noReturn) return { id: i.id, text: '—', applicable: false, band: null, glyph: '', title: noReturn === 'pending' ? '待报' : '缺报' };
+      if (noReturn) return { id: i.id, text: '—', applicable: false, band: null, glyph: '', title: FLAG_LABELS[noReturn] };
       if (!ind?.applicable || ind.score === null) return { id: i.id, text: '不适用', applicable: false, band: null, glyph: '', title: '不适用' };
       const b = scoreBand(ind.score, i.weight);
       return { id: i.id, text: two(ind.score), applicable: true, band: b.band, glyph: b.glyph, title: `${i.name}：${two(ind.score)} / ${i.weight} 分，${b.label}` };

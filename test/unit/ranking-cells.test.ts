@@ -26,8 +26,8 @@ describe('ranking cells', () => {
 
   it('pending: 待报, no indicator values, no 扣分, no total; missing: 缺报 cells, total 0, no 扣分', () => {
     const p = rankingCells(row({ total: null, base: null, deductions: null, grade: null, flags: ['pending'], indicators: { I1: { value: null, score: null, applicable: false }, I2: { value: null, score: null, applicable: false } } }), inds, rules);
-    expect(p).to.include({ noReturn: 'pending', gradeText: '待报', totalText: '—', baseText: '—', deductionsText: '—', capped: false });
-    expect(p.scores.map((s) => [s.text, s.title])).to.deep.equal([['—', '待报'], ['—', '待报']]);
+    expect(p).to.include({ noReturn: 'pending', gradeText: '待报送', totalText: '—', baseText: '—', deductionsText: '—', capped: false });
+    expect(p.scores.map((s) => [s.text, s.title])).to.deep.equal([['—', '待报送'], ['—', '待报送']]);
     const m = rankingCells(row({ total: 0, base: null, deductions: 0, grade: '不合格', flags: ['missing'] }), inds, rules);
     expect(m).to.include({ noReturn: 'missing', gradeText: '不合格', totalText: '0.00', deductionsText: '—' });
     expect(m.scores.every((s) => s.text === '—' && s.title === '缺报')).to.equal(true);
