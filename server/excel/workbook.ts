@@ -310,7 +310,9 @@ function headerFooter(title: string, left: string, generated: string): Partial<E
   return {
     differentFirst: false,
     differentOddEven: false,
-    oddHeader: `&L${hfText(left)}&C&"-,Bold"&12${hfText(title)}&R&A`,
+    // The font size goes before the font: "&12" directly followed by the title's "2026…" would be
+    // read as the font size 122026 and the year would vanish; text after &"…" starts cleanly.
+    oddHeader: `&L${hfText(left)}&C&12&"-,Bold"${hfText(title)}&R&A`,
     oddFooter: `&L生成时间：${hfText(generated)}&C第 &P 页，共 &N 页&R${hfText(left)}`,
   };
 }
@@ -422,27 +424,41 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
     const gradeCol = cols.findIndex((c) => c.header === '等级');
     const totalCol = cols.findIndex((c) => c.header === '总分');
     for (const r of sortResults(input.results)) {
+      const pending = r.flags.includes('pending');
+      const noReturn = pending || r.flags.includes('missing');
       const values: Cell[] = [
         categoryLabel(r.category),
         r.rank,
         r.unit,
         r.name,
         ...indicators.flatMap((ind): Cell[] => {
+          // 待报 / 缺报: no return, so no indicator values (not 不适用, which reads as "excluded").
+          if (noReturn) return ['—', '—'];
           const x = r.indicators[ind.id];
           if (!x) return [null, null];
           if (!x.applicable) return ['不适用', '—'];
           return [ratio(x.value), ratio(x.score)];
         }),
-        r.base,
-        r.deductions,
-        r.total,
-        r.grade,
+        noReturn ? '—' : r.base,
+        noReturn ? '—' : r.deductions,
+        pending ? '—' : r.total,
+        r.grade ?? (pending ? FLAG_LABELS.pending : null),
         r.rankChange,
         r.flags.map((f) => labelOf(FLAG_LABELS, f)).join('、'),
       ];
       const fillArgb = r.grade ? GRADE_FILLS[r.grade] : undefined;
       writeRow(ws, cols, values, fillArgb, [gradeCol, totalCol]);
     }
+    // Signature block (a ranking that can go into a meeting file as it is).
+    ws.addRow([]).commit();
+    ws.addRow([]).commit();
+    const sign = ws.addRow(['制表单位（盖章）：', '', '', '', '审核人（签字）：', '', '', '', '负责人（签字）：', '', '', '', '日期：      年    月    日']);
+    sign.height = 40;
+    sign.eachCell((c) => {
+      c.font = { bold: true };
+      c.alignment = { vertical: 'bottom' };
+    });
+    sign.commit();
     ws.commit();
 
     // 2. Returns.

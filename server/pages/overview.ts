@@ -7,7 +7,8 @@ import { GRADES, type Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';
 import { Case } from '../models/case.ts';
-import { getResults } from '../results/read.ts';
+import { explainUnit, getResults, resultsOf } from '../results/read.ts';
+import { improveView, type ImproveView } from './improve.ts';
 import { hasPublished as anyPublished, readPointers, rowsOfPeriods } from '../results/store.ts';
 import { getPeriod } from '../services/periods.ts';
 import { periodReturns, revisionsOf } from '../services/returns.ts';
@@ -168,6 +169,8 @@ export interface Overview {
     /** The return for the period being collected (null: no period is open). */
     current: null | { period: string; label: string; status: string | null; statusLabel: string; reason: string | null; revision: number | null; deadline: string };
     openCases: number;
+    /** 提分路径 in the shown period (overview only; null when the unit is not scored there). */
+    improve?: ImproveView | null;
   };
 }
 
@@ -317,6 +320,10 @@ export async function overview(v: Viewer, period: string, scope: Scope = 'all'):
   let own: Overview['own'] = null;
   if (v.role === 'reporter') {
     own = await ownUnitStatus(v, results.results);
+    if (own?.row?.total != null) {
+      const ex = await explainUnit(period, own.unit.code).catch(() => null);
+      own.improve = ex ? await improveView(ex, (await resultsOf(period)).snapshot) : null;
+    }
   } else {
     const collecting = await collectingPeriod();
     progress = collecting ? await progressSummary(collecting) : null;

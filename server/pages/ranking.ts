@@ -3,6 +3,7 @@
 import { forbidden } from '../domain/errors.ts';
 import type { UnitCategory } from '../domain/fields.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
+import { FLAG_LABELS } from '../domain/vocabulary.ts';
 import type { Snapshot } from '../results/snapshot.ts';
 import type { ResultSetPointer } from '../results/store.ts';
 import { canSeeUnitData, periodLabel, type Row, type Viewer } from './common.ts';
@@ -35,6 +36,8 @@ export interface RankingView {
   counts: Record<UnitCategory, number>;
   /** The snapshot's scheme: points a late return loses. */
   lateDeduction: number;
+  /** The snapshot's grade bands and 优秀 quota (the capped mark and legend). */
+  rules: Pick<Snapshot['rules'], 'grades' | 'excellentQuota'>;
 }
 
 export function parseSort(raw: unknown, indicatorIds: readonly string[]): string {
@@ -123,5 +126,71 @@ export function presentRanking(
     rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
     counts: { ...snapshot.counts },
     lateDeduction: snapshot.rules.lateDeduction,
+    rules: { grades: snapshot.rules.grades, excellentQuota: snapshot.rules.excellentQuota },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cells of a ranking row (pure; the page and the workbook say the same): 待报/缺报 rows without
+// indicator values or 扣分, the 优秀-quota mark, a band per indicator score with a glyph (not colour alone).
+
+export type ScoreBand = 'high' | 'mid' | 'low';
+/** Share of the indicator's maximum: ≥ 90% high, ≥ 60% mid, below low. */
+export const SCORE_BANDS: readonly { band: ScoreBand; min: number; glyph: string; label: string }[] = [
+  { band: 'high', min: 0.9, glyph: '●', label: '较好（得分率 ≥ 90%）' },
+  { band: 'mid', min: 0.6, glyph: '◐', label: '一般（60%–90%）' },
+  { band: 'low', min: 0, glyph: '○', label: '偏弱（< 60%）' },
+];
+
+export function scoreBand(score: number, weight: number): (typeof SCORE_BANDS)[number] {
+  const share = weight > 0 ? score / weight : 1;
+  return SCORE_BANDS.find((b) => share >= b.min) ?? SCORE_BANDS[SCORE_BANDS.length - 1]!;
+}
+
+export interface RankingCells {
+  /** No usable return: 'pending' (待报, before the deadline) or 'missing' (缺报); null otherwise. */
+  noReturn: 'pending' | 'missing' | null;
+  /** Grade cell text: the grade, 待报送 (the vocabulary's pending label), or —. */
+  gradeText: string;
+  /** The band said 优秀 but the 30% quota gave 良好. */
+  capped: boolean;
+  cappedTitle: string | null;
+  totalText: string;
+  baseText: string;
+  deductionsText: string;
+  scores: { id: string; text: string; applicable: boolean; band: ScoreBand | null; glyph: string; title: string }[];
+}
+
+const two = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : x.toFixed(2));
+
+/**
+ * capped is derived (results store no flag): grade is the second band and the total reaches the first
+ * band's minimum — exactly when rankAndGrade demoted the unit (a 良好 band never reaches 优秀's minimum).
+ */
+export function rankingCells(
+  row: Pick<Row, 'total' | 'base' | 'deductions' | 'grade' | 'flags' | 'indicators'>,
+  indicators: readonly { id: string; name: string; weight: number }[],
+  rules: Pick<Snapshot['rules'], 'grades' | 'excellentQuota'>,
+): RankingCells {
+  const noReturn = row.flags.includes('pending') ? 'pending' : row.flags.includes('missing') ? 'missing' : null;
+  const top = rules.grades[0];
+  const second = rules.grades[1];
+  const capped = !!top && !!second && row.grade === second.grade && row.total !== null && row.total >= top.min;
+  const quota = `${Math.round(rules.excellentQuota * 100)}%`;
+  return {
+    noReturn,
+    gradeText: row.grade ?? (noReturn === 'pending' ? FLAG_LABELS.pending : '—'),
+    capped,
+    cappedTitle: capped ? `总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
+    totalText: noReturn === 'pending' ? '—' : two(row.total),
+    baseText: noReturn ? '—' : two(row.base),
+    deductionsText: noReturn ? '—' : row.deductions ? `−${two(row.deductions)}` : '0',
+    scores: indicators.map((i) => {
+      const ind = row.indicators[i.id];
+      if (noReturn) return { id: i.id, text: '—', applicable: false, band: null, glyph: '', title: FLAG_LABELS[noReturn] };
+      if (!ind?.applicable || ind.score === null) return { id: i.id, text: '不适用', applicable: false, band: null, glyph: '', title: '不适用' };
+      const b = scoreBand(ind.score, i.weight);
+      return { id: i.id, text: two(ind.score), applicable: true, band: b.band, glyph: b.glyph, title: `${i.name}：${two(ind.score)} / ${i.weight} 分，${b.label}` };
+    }),
   };
 }

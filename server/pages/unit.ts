@@ -5,6 +5,7 @@ import { isQuarter } from '../domain/periods.ts';
 import type { Grade } from '../domain/scoring/scheme.ts';
 import { Case } from '../models/case.ts';
 import { explainUnit, resultsOf, type Explanation } from '../results/read.ts';
+import { improveView, type ImproveView } from './improve.ts';
 import { readPointers, rowsOfPeriods } from '../results/store.ts';
 import { assertQuarter, getPeriod } from '../services/periods.ts';
 import { currentScheme } from '../services/scheme.ts';
@@ -36,6 +37,8 @@ export interface UnitDetail {
   row: Row | null;
   status: 'final' | 'provisional' | null;
   explanation: Explanation | null;
+  /** 提分路径: the smallest changes of the unit's own returns to the next grade (scored units only). */
+  improve: ImproveView | null;
   history: UnitHistoryPoint[];
   indicators: { id: string; name: string; weight: number; target: number; floor: number }[];
   revisions: RevisionView[];
@@ -78,6 +81,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   let row: Row | null = null;
   let status: 'final' | 'provisional' | null = null;
   let explanation: Explanation | null = null;
+  let improve: ImproveView | null = null;
   // The indicators (names, weights, targets) of the scheme version the shown period was computed with.
   let indicators: UnitDetail['indicators'] = (await currentScheme()).scheme.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight, target: i.target, floor: i.floor }));
   if (period) {
@@ -90,6 +94,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
     } catch {
       explanation = null;
     }
+    if (explanation) improve = await improveView(explanation, snapshot);
   }
   const returnPeriod = period ?? (await collectingPeriod());
   const [revisions, caseDocs, names, all] = await Promise.all([
@@ -109,6 +114,7 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
     row,
     status,
     explanation,
+    improve,
     history,
     indicators,
     revisions: [...revisions].reverse(),

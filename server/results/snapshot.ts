@@ -5,7 +5,7 @@
 // is kept in one LRU cache keyed by it. Everything pages, workbooks and the API show derives from it.
 import { LRUCache } from 'lru-cache';
 import { UNIT_CATEGORIES, type UnitCategory } from '../domain/fields.ts';
-import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
+import type { AssessmentScheme, GradeBand } from '../domain/scoring/scheme.ts';
 import { schemeVersion } from '../services/scheme.ts';
 import { readRows, type ResultRowView, type ResultSetPointer } from './store.ts';
 
@@ -28,7 +28,7 @@ export interface Snapshot {
   /** The columns: ids in the rows' order, named and weighted by the snapshot's own scheme version. */
   readonly indicators: readonly IndicatorDef[];
   /** Rules of that scheme version that pages put into words. */
-  readonly rules: { readonly lateDeduction: number; readonly a3Quarters: number; readonly excellentQuota: number };
+  readonly rules: { readonly lateDeduction: number; readonly a3Quarters: number; readonly excellentQuota: number; readonly grades: readonly GradeBand[] };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -43,7 +43,7 @@ function deepFreeze<T>(value: T): T {
 export function buildSnapshot(
   pointer: Pick<ResultSetPointer, 'period' | 'computeId' | 'schemeVersion'>,
   rows: readonly ResultRowView[],
-  scheme: Pick<AssessmentScheme, 'indicators' | 'deductions' | 'accountability' | 'excellentQuota'>,
+  scheme: Pick<AssessmentScheme, 'indicators' | 'deductions' | 'accountability' | 'excellentQuota' | 'grades'>,
 ): Snapshot {
   const defs = scheme.indicators;
   const counts = Object.fromEntries(UNIT_CATEGORIES.map((c) => [c, 0])) as Record<UnitCategory, number>;
@@ -67,7 +67,7 @@ export function buildSnapshot(
     byCategory,
     counts,
     indicators,
-    rules: { lateDeduction: scheme.deductions.late, a3Quarters: scheme.accountability.A3.consecutiveQuarters, excellentQuota: scheme.excellentQuota },
+    rules: { lateDeduction: scheme.deductions.late, a3Quarters: scheme.accountability.A3.consecutiveQuarters, excellentQuota: scheme.excellentQuota, grades: scheme.grades.map((g) => ({ ...g })) },
   }) as Snapshot;
 }
 

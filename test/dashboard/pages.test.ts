@@ -136,6 +136,27 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect(text(bad.text)).to.include('期次「2026Q9」无效');
   });
 
+  it('排名 tells the whole truth: the 优秀-quota mark and legend, 待报 rows without values or 扣分, score bands with glyphs', async () => {
+    const results = (await admin.get(`/api/v1/results/${P}`)).body.results as { unit: string; category: string; total: number; grade: string }[];
+    const capped = results.filter((x) => x.category === 'department' && x.grade === '良好' && x.total >= 90);
+    expect(capped.length, 'a department capped by the quota (4 ranked → 1 优秀)').to.be.greaterThan(0);
+    const r = await officeWeb.get(`/ranking?period=${P}&category=department`);
+    const rowOf = (html: string, unit: string) => new RegExp(`<tr[^>]*data-unit="${unit}">[\\s\\S]*?</tr>`).exec(html)![0];
+    for (const c of capped) expect(rowOf(r.text, c.unit)).to.include('class="capped-mark"').and.include('受 30% 优秀名额限制评为良好');
+    const uncapped = results.find((x) => x.category === 'department' && x.grade !== '良好')!;
+    expect(rowOf(r.text, uncapped.unit)).to.not.include('capped-mark');
+    expect(text(r.text)).to.include('但本类别优秀名额（排名单位数 × 30%，向下取整）已满，评为良好');
+    // Bands: full marks are 较好 (●), with the words for screen readers.
+    expect(rowOf(r.text, 'D001')).to.include('band-high').and.include('●').and.include('较好（得分率 ≥ 90%）');
+    expect(text(r.text)).to.include('偏弱（&lt; 60%）');
+    // 2026Q4 (before its deadline): C0573 has no return → 待报, no indicator values, no 扣分.
+    const prov = await officeWeb.get(`/ranking?period=${OPEN}&category=city`);
+    const pending = text(rowOf(prov.text, 'C0573'));
+    expect(pending).to.include('待报').and.not.include('不适用');
+    expect(pending.match(/—/g)!.length).to.be.greaterThanOrEqual(9); // total, 6 indicators, base, 扣分 (rank/change too)
+    expect(rowOf(prov.text, 'C0573')).to.not.match(/<td class="num">0<\/td>/);
+  });
+
   it('a reporter: own unit highlighted in the published ranking; not the provisional one, not other units', async () => {
     const r = await reporterWeb.get(`/ranking?period=${P}`);
     expect(r.status).to.equal(200);
@@ -147,6 +168,7 @@ describe('dashboard pages and workbooks (real app)', function () {
     const home = await reporterWeb.get('/');
     expect(home.status).to.equal(200);
     expect(text(home.text)).to.include('本单位：省甲厅');
+    expect(text(home.text)).to.include('提分路径').and.include('已是最高等级（优秀）');
     expect(home.text).to.not.include('field-banner');
     const own = await reporterWeb.get('/units/D001');
     expect(own.status).to.equal(200);
@@ -164,6 +186,52 @@ describe('dashboard pages and workbooks (real app)', function () {
     const expl = (await admin.get(`/api/v1/results/${P}/units/D002/explain`)).body as { summary: string };
     expect(s).to.include(expl.summary);
     expect((await officeWeb.get('/units/NOPE')).status).to.equal(404);
+  });
+
+  it('单位详情: the explanation in words — no clamp( and no fraction outside the 精确计算 toggle', async () => {
+    const r = await officeWeb.get(`/units/C0572?period=${P}`);
+    expect(r.status).to.equal(200);
+    const m = /<section class="panel explain"[\s\S]*?<\/section>/.exec(r.text);
+    expect(m, 'explanation section').to.not.equal(null);
+    const section = m![0];
+    const details = /<details class="exact">[\s\S]*?<\/details>/.exec(section);
+    expect(details, '精确计算 toggle').to.not.equal(null);
+    expect(details![0]).to.include('<summary>精确计算</summary>').and.include('clamp(');
+    const outside = text(r.text.replace(details![0], ''));
+    expect(outside).to.not.include('clamp(').and.not.include('÷');
+    // The page shows ranks as "2 / 3" elsewhere; the explanation itself has no fraction outside the toggle.
+    expect(text(section.replace(details![0], ''))).to.not.match(/\d\s*\/\s*\d/);
+    const words = text(section).replace(/&#x3D;/g, '=');
+    expect(words).to.include('已接入电子政务外网的系统数 12 个 / 信息系统总数 20 个 = 60.00%，得 15.00 分（满分 25 分）');
+    expect(words).to.include('逾期报送，扣 2.00 分。').and.include('总分 = 基础分 58.00 − 扣分 2.00 = 56.00 分');
+    expect(r.text).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/);
+  });
+
+  it('单位详情: 提分路径 — the smallest change per field to the next grade, exactly as the scheme scores it', async () => {
+    // C0572 at ratio 0.6, late (−2): 15 + 12 + 10 + 9 + 6 + 6 − 2 = 56 (不合格); 合格 needs +4.
+    const r = await officeWeb.get(`/units/C0572?period=${P}`);
+    expect(r.status).to.equal(200);
+    const s = text(r.text);
+    expect(s).to.include('提分路径').and.include('当前 56.00 分（不合格），目标：合格');
+    // I1 25 × k/20 ≥ 4 ⇔ k ≥ 3.2 → 4 (+5); I2 20 × k/100 ≥ 4 → 20; I3 20 × k/4 ≥ 4 → 1 (+5); I4 15 × k/50 ≥ 4 → 14 (+4.2);
+    // I6 10 × k/200 ≥ 4 → 80; I5 10 × k/20 ≥ 4 → 8.
+    for (const line of [
+      '再接入 4 个系统到电子政务外网（+5.00 分）→ 61.00 分，可达合格',
+      '再发布共享 20 个数据资源目录（+4.00 分）→ 60.00 分，可达合格',
+      '再整合（关停）1 个独立运行的业务专网（+5.00 分）→ 61.00 分，可达合格',
+      '再按时响应 14 个共享申请（+4.20 分）→ 60.20 分，可达合格',
+      '再为 80 个权责清单事项提供数据支撑（+4.00 分）→ 60.00 分，可达合格',
+      '再部署 8 个系统到政务云（+4.00 分）→ 60.00 分，可达合格',
+    ])
+      expect(s).to.include(line);
+    // The top unit has no way up; a reporter sees the way up of its own unit.
+    expect(text((await officeWeb.get(`/units/D001?period=${P}`)).text)).to.include('提分路径').and.include('已是最高等级（优秀）');
+    expect(text((await reporterWeb.get(`/units/D001?period=${P}`)).text)).to.include('已是最高等级（优秀）');
+    const cityReporter = await t.userFor('reporter', 'C0572');
+    const cityWeb = t.web();
+    await cityWeb.login(cityReporter.username, cityReporter.password);
+    const home = text((await cityWeb.get(`/?period=${P}`)).text);
+    expect(home).to.include('提分路径').and.include('再整合（关停）1 个独立运行的业务专网（+5.00 分）→ 61.00 分，可达合格');
   });
 
   it('填报进度: submitted, missing, per category', async () => {

@@ -136,6 +136,49 @@ describe('assessment workbook (考核表)', () => {
     expect(sheetXml).to.match(/<oddFooter>[^<]*第 &amp;P 页，共 &amp;N 页[^<]*2026Q3[^<]*<\/oddFooter>/);
   });
 
+  it('page header read back like Excel: the year after the font-size code is text, not part of the size (year workbook too)', async () => {
+    /** The centre section's printed text: "&" codes removed the way Excel reads them (a font size takes every digit). */
+    const centre = (xml: string): string => {
+      const h = /<oddHeader>([^<]*)<\/oddHeader>/.exec(xml)![1]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"');
+      let out = '';
+      let section = '';
+      for (let i = 0; i < h.length; i++) {
+        if (h[i] !== '&') { if (section === 'C') out += h[i]; continue; }
+        const next = h[i + 1] ?? '';
+        if (next === '&') { if (section === 'C') out += '&'; i++; }
+        else if (/[LCR]/.test(next)) { section = next; i++; }
+        else if (next === '"') i = h.indexOf('"', i + 2); // &"font,style"
+        else if (/\d/.test(next)) { i++; while (/\d/.test(h[i + 1] ?? '')) i++; } // &nn: every digit is the size
+        else i++; // &P, &A …
+      }
+      return out;
+    };
+    expect(centre(entryText(buf, 'xl/worksheets/sheet1.xml'))).to.equal('2026年第3季度政务数据共享考核表');
+    const annual = await annualWorkbookBuffer({ year: 2026, generatedAt: new Date('2027-01-10T02:00:00Z'), results: [] });
+    expect(centre(entryText(annual, 'xl/worksheets/sheet1.xml'))).to.match(/^2026年/);
+  });
+
+  it('pending and missing rows: no indicator values (not 不适用) and no 扣分; a signature block under the ranking', async () => {
+    const pendingRow: ResultRow = { unit: 'D200', name: '待报单位', category: 'department', indicators: { I1: NA, I2: NA, I3: NA, I4: NA, I5: NA, I6: NA }, base: null, deductions: null, total: null, grade: null, rank: null, rankChange: null, flags: ['pending'] };
+    const b = await assessmentWorkbookBuffer({ ...INPUT, results: [...RESULTS, pendingRow] });
+    const ws = (await load(b)).worksheets[0]!;
+    const header = (ws.getRow(3).values as unknown[]).slice(1);
+    const col = (h: string) => header.indexOf(h) + 1;
+    const rowOf = (code: string) => { let n = 0; ws.eachRow((r, i) => { if (r.getCell(3).value === code) n = i; }); return ws.getRow(n); };
+    const p = rowOf('D200');
+    const indicatorCells = Array.from({ length: 12 }, (_, i) => p.getCell(5 + i).value);
+    expect(indicatorCells.every((v) => v === '—')).to.equal(true);
+    expect(p.getCell(col('扣分')).value).to.equal('—');
+    expect(p.getCell(col('总分')).value).to.equal('—');
+    expect(p.getCell(col('等级')).value).to.equal('待报送');
+    const m = rowOf('C0571'); // 缺报: total 0, 不合格, but no indicator values and no 扣分
+    expect(m.getCell(5).value).to.equal('—');
+    expect(m.getCell(col('扣分')).value).to.equal('—');
+    expect(m.getCell(col('总分')).value).to.equal(0);
+    const all = allText(ws).join('\n');
+    for (const s of ['制表单位（盖章）：', '审核人（签字）：', '负责人（签字）：', '日期：      年    月    日']) expect(all).to.contain(s);
+  });
+
   it('returns sheet: labels and keys in the header, values, who/when/how', () => {
     const ws = wb.getWorksheet('填报数据')!;
     const header = (ws.getRow(3).values as unknown[]).slice(1);
@@ -180,7 +223,7 @@ describe('assessment workbook (考核表)', () => {
       const big = readFileSync(file);
       // read the sheet XML directly (loading 125,000 cells back into exceljs would be the slow part)
       const xml = entryText(big, 'xl/worksheets/sheet1.xml');
-      expect((xml.match(/<row /g) ?? []).length).to.equal(3 + 5000);
+      expect((xml.match(/<row /g) ?? []).length).to.equal(3 + 5000 + 1); // + the signature row (empty spacer rows are not written)
       expect(xml).to.not.match(/<f[ >]/);
       const strings = entryText(big, 'xl/sharedStrings.xml');
       const sharedIndex = (text: string) => (strings.match(/<si>[\s\S]*?<\/si>/g) ?? []).findIndex((si) => si === `<si><t>${text}</t></si>`);
@@ -251,7 +294,7 @@ describe('assessment workbook (考核表)', () => {
         expect((h.fill as ExcelJS.FillPattern).fgColor?.argb, `${sheet} header ${c}`).to.equal('FF1F4E78');
         expect(h.font?.bold, `${sheet} header ${c}`).to.equal(true);
       }
-      expect(ws.rowCount, sheet).to.equal(3 + rowCount);
+      expect(ws.rowCount, sheet).to.equal(3 + rowCount + (sheet === '考核排名' ? 3 : 0)); // two spacer rows and the signature block
       // The number format each numeric column calls for.
       const numFmtOf = (h: string) =>
         h === '排名' || h === '修订版本' ? '0'

@@ -6,3 +6,4 @@ export * from './annual.ts';
 export * from './accountability.ts';
 export * from './whatif.ts';
 export { Rational } from './rational.ts';
+export * from './improve.ts';

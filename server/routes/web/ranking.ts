@@ -9,7 +9,7 @@ import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publica
 import { numberFormat } from '../../http/view-helpers.ts';
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
-import { naturalDir, presentRanking } from '../../pages/ranking.ts';
+import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
@@ -96,24 +96,21 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     const rowsHtml = await renderView(req.app, 'pages/ranking/_rows', {
       layout: false,
       r: { period },
-      rows: r.rows().map((row) => ({
-        unit: row.unit,
-        name: row.name,
-        rank: row.rank,
-        grade: row.grade,
-        visible: row.visible,
-        arrow: arrow(row.rankChange),
-        tags: flagTags(row.flags),
-        own: v.role === 'reporter' && row.unit === v.unit,
-        fail: row.grade === '不合格',
-        totalText: num2(row.total),
-        baseText: num2(row.base),
-        deductionsText: row.deductions ? `−${num2(row.deductions)}` : '0',
-        scores: r.indicators.map((i) => {
-          const ind = row.indicators[i.id];
-          return ind?.applicable ? { applicable: true, text: num2(ind.score) } : { applicable: false, text: '' };
-        }),
-      })),
+      rows: r.rows().map((row) => {
+        const cells = rankingCells(row, r.indicators, r.rules);
+        return {
+          unit: row.unit,
+          name: row.name,
+          rank: row.rank,
+          grade: row.grade,
+          visible: row.visible,
+          arrow: arrow(row.rankChange),
+          tags: flagTags(row.flags),
+          own: v.role === 'reporter' && row.unit === v.unit,
+          fail: row.grade === '不合格',
+          ...cells,
+        };
+      }),
     });
     const html = await renderView(req.app, 'pages/ranking/index', {
       layout: false,
@@ -136,6 +133,8 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
         current: c === category,
       })),
       catLabel: UNIT_CATEGORY_LABELS[category],
+      bands: SCORE_BANDS,
+      excellent: { grade: r.rules.grades[0]?.grade, min: r.rules.grades[0]?.min, demoted: r.rules.grades[1]?.grade, quota: `${Math.round(r.rules.excellentQuota * 100)}%` },
       periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
       category,
       rowsHtml,

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
 import { SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { requireAuth } from '../../http/auth.ts';
+import { presentExplanation } from '../../pages/explanation.ts';
 import { unitDetail } from '../../pages/unit.ts';
 import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type ChartSpec } from './_present.ts';
 
@@ -71,6 +72,7 @@ router.get('/units/:code', requireAuth, async (req, res) => {
     row: d.row ? { ...d.row, arrow: arrow(d.row.rankChange), tags: flagTags(d.row.flags) } : null,
     ranked: d.history.find((h) => h.period === d.period)?.ranked ?? null,
     ex,
+    why: ex ? presentExplanation(ex) : null,
     bars: (ex?.indicators ?? []).map((i) => ({
       ...i,
       valueText: percent(i.value),
