@@ -238,11 +238,16 @@ async function rankingsStep() {
   const token = ((await tok.json()) as { token: string }).token;
   // A browser session for the page.
   const loginPage = await fetch(`${base}/login`);
-  const sid0 = /sid=([^;]*)/.exec(loginPage.headers.getSetCookie().join(';'))?.[1];
+  // Every cookie the login page sets (the session and the login form's CSRF cookie), as a browser keeps them.
+  const jar = loginPage.headers
+    .getSetCookie()
+    .map((c) => /^([^=;\s]+=[^;]*)/.exec(c)?.[1])
+    .filter((c): c is string => !!c)
+    .join('; ');
   const csrf = /<meta name="csrf-token" content="([^"]*)"/.exec(await loginPage.text())?.[1] ?? '';
   const login = await fetch(`${base}/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sid0 ? { cookie: `sid=${sid0}` } : {}) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(jar ? { cookie: jar } : {}) },
     body: new URLSearchParams({ username: 'bench-office', password: 'bench-password-1', _csrf: csrf }).toString(),
     redirect: 'manual',
   });
