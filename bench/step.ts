@@ -263,9 +263,14 @@ async function rankingsStep() {
   const pageMs = (await timed(() => fetch(`${base}/ranking?period=${PERIOD}`, { headers: { cookie } }).then((r) => r.text()))).ms;
   const apiMs = (await timed(() => fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()))).ms;
   if (page.status !== 200 || api.status !== 200 || apiBody.results?.length !== n) throw new Error(`warm-up: page ${page.status}, api ${api.status}, ${apiBody.results?.length} results`);
+  // A 1 000-row page from the middle of the ranking (what an integration reads instead of everything).
+  const pagePath = `/api/v1/results/${PERIOD}?limit=1000&after=${(apiBody.results![Math.floor(n / 2)] as { unit: string }).unit}`;
+  const apiPage = await fetch(`${base}${pagePath}`, { headers: { authorization: `Bearer ${token}` } });
+  const apiPageBytes = Buffer.byteLength(await apiPage.text());
+  if (apiPage.status !== 200) throw new Error(`warm-up: api page ${apiPage.status}`);
   statics['/__bench/static.html'] = { type: 'text/html; charset=utf-8', body: Buffer.from(pageHtml) };
   statics['/__bench/static.json'] = { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(apiBody)) };
-  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageMs, apiMs, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageMs, apiMs, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)), pagePath, apiPageBytes })}\n`);
   const rl = readline.createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));
   rl.close();

@@ -122,6 +122,14 @@ describe('results API: category filter and cursor paging', function () {
     }
   });
 
+  it('a page read again after a recomputation shows the new snapshot (pages are kept per snapshot)', async () => {
+    const before = await whole(office, '?category=department&limit=3');
+    expect(before.results.map((r: { unit: string }) => r.unit)).to.not.include('D06');
+    await submit(t.api(admin), P, 'D06', uniform(1, 1));
+    const after = await whole(office, '?category=department&limit=3');
+    expect(after.results.map((r: { unit: string }) => r.unit)).to.deep.equal(['D05', 'D06', 'D02']);
+  });
+
   it('a page has its own ETag and revalidates to 304', async () => {
     const a = await t.api(office).get(`/api/v1/results/${P}?limit=3`);
     const b = await t.api(office).get(`/api/v1/results/${P}?limit=3&after=${a.body.next}`);

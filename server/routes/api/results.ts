@@ -20,6 +20,9 @@ export const router = Router();
 // only reads the pointer; any recomputation, publication or reopen gives a new key. At 50k units a body
 // is ≈ 25 MB (its gzip adds about a tenth and is counted with it).
 const bodies = new ResponseCache({ maxEntries: 8, maxBytes: 96 * 1024 * 1024 });
+// Pages and category bodies (what integrations walk through, page after page): kept apart, so that they
+// never push the whole-period bodies out. Keyed like those, plus the query (and the reporter's unit).
+const parts = new ResponseCache({ maxEntries: 512, maxBytes: 32 * 1024 * 1024 });
 
 /** Largest page of `GET /results/:period?limit=`. */
 export const MAX_PAGE = 5000;
@@ -103,12 +106,15 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   const ownOnly = p.role === 'reporter' && set.status !== 'final';
   let b;
   if (ownOnly || q.category !== null || q.limit !== null || q.after !== null) {
-    // A part of the period: built per request (a page or a category, or one row), not kept.
-    const snapshot = await snapshotOf(set);
-    const only = ownOnly ? (r: ResultRowView) => r.unit === (p.unit ?? '') : () => true;
-    const page = pageOf(snapshot, q, only);
-    const view = viewOf(set, page.rows);
-    b = cachedBody(Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view)));
+    // A part of the period: a page, a category, or (a reporter before publication) one row.
+    const build = async () => {
+      const only = ownOnly ? (r: ResultRowView) => r.unit === (p.unit ?? '') : () => true;
+      const page = pageOf(await snapshotOf(set), q, only);
+      const view = viewOf(set, page.rows);
+      return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
+    };
+    if (ownOnly) b = cachedBody(await build());
+    else b = await parts.get(`${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}|${JSON.stringify([q.category, q.limit, q.after])}`, build);
   } else {
     const key = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
     b = await bodies.get(key, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
