@@ -238,12 +238,16 @@ async function rankingsStep() {
   const token = ((await tok.json()) as { token: string }).token;
   // A browser session for the page.
   const loginPage = await fetch(`${base}/login`);
-  // Every cookie the login page set (the login form's CSRF cookie), as a browser sends them back.
-  const jar0 = loginPage.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+  // Every cookie the login page sets (the session and the login form's CSRF cookie), as a browser keeps them.
+  const jar = loginPage.headers
+    .getSetCookie()
+    .map((c) => /^([^=;\s]+=[^;]*)/.exec(c)?.[1])
+    .filter((c): c is string => !!c)
+    .join('; ');
   const csrf = /<meta name="csrf-token" content="([^"]*)"/.exec(await loginPage.text())?.[1] ?? '';
   const login = await fetch(`${base}/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(jar0 ? { cookie: jar0 } : {}) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(jar ? { cookie: jar } : {}) },
     body: new URLSearchParams({ username: 'bench-office', password: 'bench-password-1', _csrf: csrf }).toString(),
     redirect: 'manual',
   });
@@ -259,9 +263,14 @@ async function rankingsStep() {
   const pageMs = (await timed(() => fetch(`${base}/ranking?period=${PERIOD}`, { headers: { cookie } }).then((r) => r.text()))).ms;
   const apiMs = (await timed(() => fetch(`${base}/api/v1/results/${PERIOD}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()))).ms;
   if (page.status !== 200 || api.status !== 200 || apiBody.results?.length !== n) throw new Error(`warm-up: page ${page.status}, api ${api.status}, ${apiBody.results?.length} results`);
+  // A 1 000-row page from the middle of the ranking (what an integration reads instead of everything).
+  const pagePath = `/api/v1/results/${PERIOD}?limit=1000&after=${(apiBody.results![Math.floor(n / 2)] as { unit: string }).unit}`;
+  const apiPage = await fetch(`${base}${pagePath}`, { headers: { authorization: `Bearer ${token}` } });
+  const apiPageBytes = Buffer.byteLength(await apiPage.text());
+  if (apiPage.status !== 200) throw new Error(`warm-up: api page ${apiPage.status}`);
   statics['/__bench/static.html'] = { type: 'text/html; charset=utf-8', body: Buffer.from(pageHtml) };
   statics['/__bench/static.json'] = { type: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(apiBody)) };
-  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageMs, apiMs, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)) })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ base, token, cookie, pageMs, apiMs, pageBytes: Buffer.byteLength(pageHtml), apiBytes: Buffer.byteLength(JSON.stringify(apiBody)), pagePath, apiPageBytes })}\n`);
   const rl = readline.createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => rl.once('line', () => resolve()));
   rl.close();

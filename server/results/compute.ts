@@ -5,13 +5,16 @@ import { notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
 import { previousQuarter } from '../domain/periods.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
-import { scorePeriod, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
+import { rankPeriod, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
 import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
 import { periodReturns, periodsWithReturns } from '../services/returns.ts';
 import { currentScheme, validateDraft } from '../services/scheme.ts';
 import { listUnitInputs } from '../services/units.ts';
-import { placements, storeComputation, type SnapshotWrite } from './store.ts';
+import { placements, storeComputation, type RowBatch, type SnapshotWrite } from './store.ts';
+
+/** Units scored, explained, stored and dropped together by the score job. */
+export const SCORE_BATCH = 1000;
 
 export interface PeriodInputs {
   period: string;
@@ -44,16 +47,49 @@ export async function loadInputs(period: string): Promise<PeriodInputs> {
   return { period, deadline, deadlinePassed, units, revisions, previous };
 }
 
+/** The whole scoring at once (tests, small callers): every row and explanation in memory. */
 export function scoreInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodScoring {
   return scorePeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+}
+
+/** Pass 1 of the batched scoring: placements and result order, keeping only what ranking needs. */
+export function rankInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodRanking {
+  return rankPeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+}
+
+/**
+ * Pass 2: the rows in result order, `size` units at a time — each batch's explanations are built when
+ * the batch is asked for and can be dropped once stored. Together the same rows as {@link scoreInputs}.
+ */
+export function* scoredBatches(
+  scheme: AssessmentScheme,
+  inputs: PeriodInputs,
+  ranking: PeriodRanking,
+  opts: { size?: number; explain?: boolean } = {},
+): Generator<RowBatch> {
+  const size = opts.size ?? SCORE_BATCH;
+  const byUnit = new Map(inputs.units.map((u) => [u.unit, u]));
+  const ctx = { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous };
+  for (let i = 0; i < ranking.order.length; i += size) {
+    const batch = ranking.order.slice(i, i + size).map((u) => byUnit.get(u)!);
+    yield scoreBatch(scheme, ranking, batch, ctx, { explain: opts.explain });
+  }
 }
 
 /** Computes the period with the current scheme and stores it (`final`: publish in the same flip). */
 export async function computeAndStore(period: string, opts: { final?: boolean; by?: string } = {}): Promise<SnapshotWrite> {
   const scheme = (await currentScheme()).scheme;
   const inputs = await loadInputs(period);
-  const scoring = scoreInputs(scheme, inputs);
-  return storeComputation({ period, schemeVersion: scheme.version, deadline: inputs.deadline, scoring, revisions: inputs.revisions }, opts);
+  const ranking = rankInputs(scheme, inputs);
+  const batches = scoredBatches(scheme, inputs, ranking);
+  return storeComputation({ period, schemeVersion: scheme.version, deadline: inputs.deadline, batches, revisions: inputs.revisions }, opts);
+}
+
+/** Every row (no explanations) of a scoring, built batch by batch: what the preview diffs. */
+function resultsOnly(scheme: AssessmentScheme, inputs: PeriodInputs) {
+  const out = [];
+  for (const b of scoredBatches(scheme, inputs, rankInputs(scheme, inputs), { explain: false })) out.push(...b.results);
+  return out;
 }
 
 /** For the scheme editor: the latest opened period with returns, else the latest opened one (null: none). */
@@ -80,7 +116,7 @@ export async function previewScheme(draft: unknown, period?: string): Promise<Sc
   const p = period ? assertQuarter(period) : await latestResultPeriod();
   if (!p) throw notFound('period_not_open', '尚未开放任何考核期次，无法预览');
   const inputs = await loadInputs(p);
-  const before = scoreInputs(current.scheme, inputs).results;
-  const after = scoreInputs(scheme, inputs).results;
+  const before = resultsOnly(current.scheme, inputs);
+  const after = resultsOnly(scheme, inputs);
   return { period: p, baseVersion: current.version, deadlinePassed: inputs.deadlinePassed, diff: diffResults(before, after) };
 }

@@ -170,38 +170,56 @@ export interface SnapshotWrite {
   rows: number;
 }
 
+/** Some consecutive rows of a computation, in result order, with their explanations (same order). */
+export interface RowBatch {
+  results: readonly UnitResult[];
+  explanations: readonly (UnitExplanation | null)[];
+}
+
 export interface ComputationToStore {
   period: string;
   schemeVersion: number;
   deadline: Date;
-  scoring: PeriodScoring;
+  /** The rows in result order, a batch at a time: each is stored, then dropped, before the next is asked for. */
+  batches: Iterable<RowBatch>;
   /** Revision number used per unit (null: no usable return). */
   revisions: ReadonlyMap<string, number | null>;
 }
 
-async function insertRows(c: ComputationToStore, computeId: ObjectIdT): Promise<void> {
-  const explains = packExplanations(c.scoring.explanations);
-  const docs = c.scoring.results.map((r, i) => ({
-    period: c.period,
-    computeId,
-    unit: r.unit,
-    name: r.name,
-    category: r.category,
-    revision: c.revisions.get(r.unit) ?? null,
-    indicators: r.indicators,
-    base: r.base,
-    deductions: r.deductions,
-    total: r.total,
-    grade: r.grade,
-    rank: r.rank,
-    rankChange: r.rankChange,
-    flags: r.flags,
-    order: i,
-    explain: explains[i] ?? null,
-  }));
-  for (let i = 0; i < docs.length; i += INSERT_BATCH) {
-    await ResultRow.insertMany(docs.slice(i, i + INSERT_BATCH), { ordered: false, lean: true });
+/** A whole scoring as one batch (callers that have it all in memory anyway). */
+export function wholeScoring(scoring: PeriodScoring): Iterable<RowBatch> {
+  return [scoring];
+}
+
+/** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */
+async function insertRows(c: ComputationToStore, computeId: ObjectIdT): Promise<number> {
+  let order = 0;
+  for (const batch of c.batches) {
+    for (let i = 0; i < batch.results.length; i += INSERT_BATCH) {
+      const results = batch.results.slice(i, i + INSERT_BATCH);
+      const explains = packExplanations(batch.explanations.slice(i, i + INSERT_BATCH));
+      const docs = results.map((r, j) => ({
+        period: c.period,
+        computeId,
+        unit: r.unit,
+        name: r.name,
+        category: r.category,
+        revision: c.revisions.get(r.unit) ?? null,
+        indicators: r.indicators,
+        base: r.base,
+        deductions: r.deductions,
+        total: r.total,
+        grade: r.grade,
+        rank: r.rank,
+        rankChange: r.rankChange,
+        flags: r.flags,
+        order: order++,
+        explain: explains[j] ?? null,
+      }));
+      await ResultRow.insertMany(docs, { ordered: false, lean: true });
+    }
   }
+  return order;
 }
 
 /** Removes rows of computations that are not current: the replaced one, and strays of killed runs. */
@@ -221,14 +239,21 @@ export async function storeComputation(c: ComputationToStore, opts: { final?: bo
   const existing = await ResultSet.findOne({ period }).lean();
   if (existing?.status === 'final') return { written: false, frozen: true, computeId, rows: 0 };
 
-  await insertRows(c, computeId);
+  let rowCount: number;
+  try {
+    rowCount = await insertRows(c, computeId);
+  } catch (err) {
+    // Nothing points at these rows yet: remove what was written (the sweep would, an hour later).
+    await ResultRow.deleteMany({ period, computeId }).catch(() => undefined);
+    throw err;
+  }
   const now = clock.now();
   const set: Record<string, unknown> = {
     computeId,
     schemeVersion: c.schemeVersion,
     computedAt: now,
     deadline: c.deadline,
-    rowCount: c.scoring.results.length,
+    rowCount,
     status: opts.final ? 'final' : 'provisional',
   };
   if (opts.final) {
@@ -256,7 +281,7 @@ export async function storeComputation(c: ComputationToStore, opts: { final?: bo
     return { written: false, frozen: after?.status === 'final', computeId, rows: 0 };
   }
   await sweep(period, computeId, replaced);
-  return { written: true, computeId, rows: c.scoring.results.length };
+  return { written: true, computeId, rows: rowCount };
 }
 
 /**

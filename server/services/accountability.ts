@@ -71,7 +71,9 @@ function view(c: CaseDocLean, now: Date, withHistory = false): CaseView {
 }
 
 /** Cases upserted per command (a national publication opens tens of thousands). */
-const CASE_BATCH = 5000;
+// At most this many documents a command (cases, then their notices), so no command holds the database
+// for long; each batch that lands is progress a re-run keeps (it writes only what is still missing).
+const CASE_BATCH = 1000;
 
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
@@ -143,17 +145,19 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   // 2. One notice per case, keyed by the case: notices are sent on every run for the cases that have
   //    none yet, so a process killed between the cases and their notices (or halfway through either)
   //    loses no notice, and the key makes a second notice impossible (test/faults/faults.test.ts).
-  await notifyMany(
-    drafts.map((d) => ({
-      unit: d.unit,
-      kind: 'case',
-      period: d.period,
-      title: `问责：${d.type}（${d.period}）`,
-      body: d.reason + (d.dueAt ? `，整改期限 ${d.dueAt.toISOString()}` : ''),
-      createdBy: SYSTEM_ACTOR.username,
-      key: `case:${d.period}:${d.unit}:${d.rule}`,
-    })),
-  );
+  for (let i = 0; i < drafts.length; i += CASE_BATCH) {
+    await notifyMany(
+      drafts.slice(i, i + CASE_BATCH).map((d) => ({
+        unit: d.unit,
+        kind: 'case',
+        period: d.period,
+        title: `问责：${d.type}（${d.period}）`,
+        body: d.reason + (d.dueAt ? `，整改期限 ${d.dueAt.toISOString()}` : ''),
+        createdBy: SYSTEM_ACTOR.username,
+        key: `case:${d.period}:${d.unit}:${d.rule}`,
+      })),
+    );
+  }
   return { opened, evaluated: drafts.length };
 }
 

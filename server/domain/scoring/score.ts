@@ -447,3 +447,71 @@ export function scorePeriod(scheme: AssessmentScheme, units: readonly UnitInput[
     explanations: rows.map((r) => r.explanation),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Period in two passes (national scale): rank first, then rows and explanations batch by batch
+
+/** Pass 1 of a batched scoring: every active unit's placement and its position in result order. */
+export interface PeriodRanking {
+  readonly schemeVersion: number;
+  /** Active units in result order (category, rank, unranked last, code): what scorePeriod's results list. */
+  readonly order: readonly string[];
+  /** Position of each active unit in `order`. */
+  readonly position: ReadonlyMap<string, number>;
+  readonly placements: ReadonlyMap<string, Placement>;
+  readonly previous: ReadonlyMap<string, PreviousRank>;
+}
+
+/**
+ * Ranks a quarter keeping, per unit, only what ranking needs (unit, category, exact rounded total,
+ * forced grade). With {@link scoreBatch} over `order` it gives exactly {@link scorePeriod}'s output,
+ * without holding every row and explanation at once. Same errors as scorePeriod (duplicate_unit,
+ * invalid_category, invalid values).
+ */
+export function rankPeriod(scheme: AssessmentScheme, units: Iterable<UnitInput>, ctx: PeriodContext): PeriodRanking {
+  const seen = new Set<string>();
+  const items: { unit: string; category: UnitCategory; total: Rational | null; forceGrade?: Grade }[] = [];
+  for (const u of units) {
+    if (u.active === false) continue;
+    if (seen.has(u.unit)) throw new AppError(400, 'duplicate_unit', `评分输入中单位 ${u.unit} 重复`);
+    checkUnits([u]);
+    seen.add(u.unit);
+    const e = evaluateUnit(scheme, u, ctx);
+    items.push({ unit: u.unit, category: u.category, total: e.total, forceGrade: e.status === 'missing' ? ('不合格' as const) : undefined });
+  }
+  const placements = rankAndGrade(scheme, items);
+  const keyed = items.map((i) => ({ unit: i.unit, category: i.category, rank: placements.get(i.unit)!.rank }));
+  keyed.sort(compareRows);
+  const order = keyed.map((k) => k.unit);
+  return {
+    schemeVersion: scheme.version,
+    order,
+    position: new Map(order.map((u, i) => [u, i])),
+    placements,
+    previous: new Map((ctx.previous ?? []).map((p) => [p.unit, p])),
+  };
+}
+
+/**
+ * Pass 2: the rows (and, unless `explain: false`, the explanations) of some of the ranked units, in the
+ * order given — e.g. a slice of `ranking.order`. Every unit must be one `ranking` ranked, with the same input.
+ */
+export function scoreBatch(
+  scheme: AssessmentScheme,
+  ranking: PeriodRanking,
+  units: readonly UnitInput[],
+  ctx: PeriodContext,
+  opts: { explain?: boolean } = {},
+): { results: UnitResult[]; explanations: UnitExplanation[] } {
+  const results: UnitResult[] = [];
+  const explanations: UnitExplanation[] = [];
+  for (const u of units) {
+    const p = ranking.placements.get(u.unit);
+    if (!p || u.active === false) throw new AppError(400, 'unit_not_ranked', `单位 ${u.unit} 不在本次排名中`);
+    const e = evaluateUnit(scheme, u, ctx);
+    const change = rankChange(u.unit, u.category, p.rank, ranking.previous);
+    results.push(toRow(scheme, e, p, change));
+    if (opts.explain !== false) explanations.push(explainUnit(scheme, e, p, change));
+  }
+  return { results, explanations };
+}

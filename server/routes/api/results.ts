@@ -1,9 +1,12 @@
 import { Router } from 'express';
+import { badRequest } from '../../domain/errors.ts';
+import { UNIT_CATEGORIES, type UnitCategory } from '../../domain/fields.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { cachedBody, ResponseCache } from '../../http/response-cache.ts';
 import { explainUnit, readSet, viewOf } from '../../results/read.ts';
 import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
-import { snapshotOf } from '../../results/snapshot.ts';
+import { snapshotOf, type Snapshot } from '../../results/snapshot.ts';
+import type { ResultRowView } from '../../results/store.ts';
 import { assertQuarter } from '../../services/periods.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
@@ -17,20 +20,101 @@ export const router = Router();
 // only reads the pointer; any recomputation, publication or reopen gives a new key. At 50k units a body
 // is ≈ 25 MB (its gzip adds about a tenth and is counted with it).
 const bodies = new ResponseCache({ maxEntries: 8, maxBytes: 96 * 1024 * 1024 });
+// Pages and category bodies (what integrations walk through, page after page): kept apart, so that they
+// never push the whole-period bodies out. Keyed like those, plus the query (and the reporter's unit).
+const parts = new ResponseCache({ maxEntries: 512, maxBytes: 32 * 1024 * 1024 });
+
+/** Largest page of `GET /results/:period?limit=`. */
+export const MAX_PAGE = 5000;
+
+interface PageQuery {
+  category: UnitCategory | null;
+  limit: number | null;
+  after: string | null;
+}
+
+/** ?category=&limit=&after= (each at most once, as text); 400 with a stable code otherwise. */
+function pageQuery(q: Record<string, unknown>): PageQuery {
+  const text = (name: string): string | null => {
+    const v = q[name];
+    if (v === undefined) return null;
+    if (typeof v !== 'string') throw badRequest(name === 'after' ? 'invalid_cursor' : `invalid_${name}`, `参数 ${name} 只能给一个文本值`);
+    return v;
+  };
+  const category = text('category');
+  if (category !== null && !(UNIT_CATEGORIES as readonly string[]).includes(category)) {
+    throw badRequest('invalid_category', `单位类别只能是 ${UNIT_CATEGORIES.join('、')} 之一`);
+  }
+  const limitText = text('limit');
+  let limit: number | null = null;
+  if (limitText !== null) {
+    limit = /^[1-9][0-9]{0,6}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= MAX_PAGE)) throw badRequest('invalid_limit', `每页条数 limit 应为 1 至 ${MAX_PAGE} 的整数`);
+  }
+  const after = text('after');
+  if (after === '') throw badRequest('invalid_cursor', '分页游标 after 不能为空');
+  return { category: category as UnitCategory | null, limit, after };
+}
+
+// Position of each unit in a snapshot's rows of one category (or all rows), built once per snapshot.
+const positions = new WeakMap<readonly ResultRowView[], Map<string, number>>();
+function positionOf(rows: readonly ResultRowView[], unit: string): number | undefined {
+  let m = positions.get(rows);
+  if (!m) {
+    m = new Map(rows.map((r, i) => [r.unit, i]));
+    positions.set(rows, m);
+  }
+  return m.get(unit);
+}
+
+/**
+ * One page of rows in result order (category, rank, unit code): those after the cursor's unit, at most
+ * `limit`; `next` is the last row's unit code when more rows follow, else null.
+ */
+function pageOf(snapshot: Snapshot, q: PageQuery, only: (r: ResultRowView) => boolean): { rows: ResultRowView[]; next: string | null } {
+  const all = q.category ? (snapshot.byCategory.get(q.category) ?? []) : snapshot.rows;
+  let start = 0;
+  if (q.after !== null) {
+    const at = positionOf(all, q.after);
+    if (at === undefined || !only(all[at]!)) {
+      throw badRequest('invalid_cursor', `分页游标 ${JSON.stringify(q.after).slice(0, 80)} 不在本期结果中（结果可能已重新计算），请从第一页重新读取`);
+    }
+    start = at + 1;
+  }
+  const rows: ResultRowView[] = [];
+  let i = start;
+  for (; i < all.length && (q.limit === null || rows.length < q.limit); i++) if (only(all[i]!)) rows.push(all[i]!);
+  let more = false;
+  for (; i < all.length && !more; i++) more = only(all[i]!);
+  return { rows, next: more && rows.length > 0 ? rows[rows.length - 1]!.unit : null };
+}
 
 /**
  * GET /results/:period → {period, status, schemeVersion, results: [...]} (+ computedAt, publishedAt, deadline).
+ * `?category=department|city|county`: that category's rows only. `?limit=N` (1 … MAX_PAGE) pages the rows
+ * in result order and adds `next` (the unit code to pass as `?after=` for the following page, null on the
+ * last one); `?after=` alone gives every row after that unit. Rows keep SPEC §7's shape.
  * Strong ETag; `Cache-Control: private, no-cache`: a client may keep it but must revalidate every time
  * (If-None-Match → 304 while the snapshot and its status are unchanged). Gzip for clients that accept it.
  */
 router.get('/results/:period', requireAuth, async (req, res) => {
   const p = principalOf(req);
-  const set = await readSet(assertQuarter(String(req.params.period)));
+  const period = assertQuarter(String(req.params.period));
+  const q = pageQuery(req.query as Record<string, unknown>);
+  const set = await readSet(period);
+  // Before publication a reporter sees its own row only (decided on the pointer the body is built from).
+  const ownOnly = p.role === 'reporter' && set.status !== 'final';
   let b;
-  if (p.role === 'reporter' && set.status !== 'final') {
-    // Before publication a reporter sees its own row only (decided on the pointer the body is built from).
-    const own = (await snapshotOf(set)).rows.filter((r) => r.unit === (p.unit ?? ''));
-    b = cachedBody(Buffer.from(JSON.stringify(viewOf(set, own))));
+  if (ownOnly || q.category !== null || q.limit !== null || q.after !== null) {
+    // A part of the period: a page, a category, or (a reporter before publication) one row.
+    const build = async () => {
+      const only = ownOnly ? (r: ResultRowView) => r.unit === (p.unit ?? '') : () => true;
+      const page = pageOf(await snapshotOf(set), q, only);
+      const view = viewOf(set, page.rows);
+      return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
+    };
+    if (ownOnly) b = cachedBody(await build());
+    else b = await parts.get(`${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}|${JSON.stringify([q.category, q.limit, q.after])}`, build);
   } else {
     const key = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
     b = await bodies.get(key, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
