@@ -186,11 +186,6 @@ export interface ComputationToStore {
   revisions: ReadonlyMap<string, number | null>;
 }
 
-/** A whole scoring as one batch (callers that have it all in memory anyway). */
-export function wholeScoring(scoring: PeriodScoring): Iterable<RowBatch> {
-  return [scoring];
-}
-
 /** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */
 async function insertRows(c: ComputationToStore, computeId: ObjectIdT): Promise<number> {
   let order = 0;
