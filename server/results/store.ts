@@ -8,7 +8,7 @@
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
 import type { UnitCategory } from '../domain/fields.ts';
-import type { PeriodScoring, UnitExplanation, UnitResult } from '../domain/scoring/score.ts';
+import type { UnitExplanation, UnitResult } from '../domain/scoring/score.ts';
 import { ResultRow, ResultSet, type ResultSetDoc } from '../models/result.ts';
 import { audit, type Actor } from '../services/audit.ts';
 import { markPublished } from '../services/periods.ts';
