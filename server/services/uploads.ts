@@ -163,6 +163,8 @@ export interface PreviewUnit {
   changed: boolean;
   fields: { key: FieldKey; label: string; before: number | null; after: number; changed: boolean }[];
   ratios: { id: string; name: string; before: number | null; after: number | null; changed: boolean }[];
+  /** Warnings of the upload about this unit's row. */
+  warnings: UploadError[];
 }
 
 export async function buildPreview(period: string, rows: ParsedUpload['rows']): Promise<PreviewUnit[]> {
@@ -186,6 +188,7 @@ export async function buildPreview(period: string, rows: ParsedUpload['rows']): 
       changed: fields.some((f) => f.changed),
       fields,
       ratios,
+      warnings: r.warnings ?? [],
     });
   }
   return out;
@@ -208,7 +211,12 @@ async function stagedBatchOf(p: Submitter, batchId: string) {
 
 export async function stagedPreview(p: Submitter, batchId: string) {
   const b = await stagedBatchOf(p, batchId);
-  const rows = b.rows.map((r) => ({ unit: r.unit, row: r.row ?? null, values: r.values as unknown as ReturnValues }));
+  const rows = b.rows.map((r) => ({
+    unit: r.unit,
+    row: r.row ?? null,
+    values: r.values as unknown as ReturnValues,
+    ...(r.warnings?.length ? { warnings: r.warnings.map((w) => ({ sheet: w.sheet ?? null, row: w.row ?? null, column: w.column ?? null, field: w.field ?? null, message: w.message })) } : {}),
+  }));
   return { batch: b, preview: await buildPreview(b.period, rows) };
 }
 
