@@ -425,13 +425,8 @@ async function scanSheet(wb: OpenedWorkbook, info: SheetInfo, opts: DataSheetOpt
       return;
     }
     if (name === 'sheetData') inSheetData = true;
-    else if (name === 'dimension') {
-      const ref = attr(a, 'ref');
-      const range = ref ? parseRange(ref) : null;
-      if (range && (range.r2 > lim.maxRows || range.c2 > lim.maxCols)) {
-        throw tooLarge(null, null, `声明的数据区域 ${ref!.slice(0, 30)} 有 ${range.r2} 行、${range.c2} 列`);
-      }
-    } else if (name === 'mergeCell') {
+    else if (name === 'dimension') dimension = attr(a, 'ref') ?? null;
+    else if (name === 'mergeCell') {
       if (!headerRow) throw new StopReading();
       const ref = attr(a, 'ref') ?? '';
       const m = parseRange(ref);

@@ -99,16 +99,23 @@ function checkAliases(raw: unknown, name: string): { ok: true; aliases: string[]
  * A unit's name or alias that is another unit's name or alias makes an upload's name column ambiguous:
  * refused, naming the other unit. `pending`: the other units of the same import, by code.
  */
-async function nameClashes(code: string, unit: { name: string; aliases?: string[] }, pending?: Map<string, { name: string; aliases?: string[] }>): Promise<string[]> {
+type NamedUnits = Map<string, { name: string; aliases?: string[] }>;
+
+/** Every unit's name and aliases by code (one projected read). */
+async function namedUnits(): Promise<NamedUnits> {
+  const out: NamedUnits = new Map();
+  for (const u of await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1 }).lean()) out.set(u.code, { name: u.name, aliases: u.aliases ?? [] });
+  return out;
+}
+
+function nameClashes(code: string, unit: { name: string; aliases?: string[] }, others: NamedUnits): string[] {
   const mine = new Map<string, string>();
   for (const n of unit.aliases ?? []) mine.set(normName(n), n);
   if (!mine.size) return [];
   const problems: string[] = [];
-  const others = new Map<string, { name: string; aliases: string[] }>();
-  for (const u of await Unit.find({ code: { $ne: code } }, { _id: 0, code: 1, name: 1, aliases: 1 }).lean()) others.set(u.code, { name: u.name, aliases: u.aliases ?? [] });
-  for (const [c, u] of pending ?? []) if (c !== code) others.set(c, { name: u.name, aliases: u.aliases ?? [] });
   for (const [c, u] of others) {
-    for (const n of [u.name, ...u.aliases]) {
+    if (c === code) continue;
+    for (const n of [u.name, ...(u.aliases ?? [])]) {
       const hit = mine.get(normName(n));
       if (hit !== undefined) problems.push(`简称「${hit}」已是单位 ${c}（${u.name}）的${n === u.name ? '名称' : '简称'}`);
     }
@@ -170,7 +177,7 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
   if (!checked.ok) throw unprocessable('invalid_unit', checked.errors.map((e) => e.message).join('；'), { errors: checked.errors });
   const parentProblem = await checkParentChain(code, checked.unit.parent);
   if (parentProblem) throw unprocessable('invalid_unit', parentProblem, { errors: [{ field: 'parent', message: parentProblem }] });
-  const clashes = await nameClashes(code, checked.unit);
+  const clashes = checked.unit.aliases?.length ? nameClashes(code, checked.unit, await namedUnits()) : [];
   if (clashes.length) throw unprocessable('invalid_unit', clashes.join('；'), { errors: clashes.map((message) => ({ field: 'aliases', message })) });
   const before = await Unit.findOne({ code }).lean();
   const after = await Unit.findOneAndUpdate(
@@ -193,6 +200,9 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
 // ---- import from Excel ----
 
 export type ImportRowError = UnitListError;
+
+/** Errors listed for a refused unit list (the rest are counted). */
+const MAX_IMPORT_ERRORS = 1000;
 
 const HEADER_LABEL = { code: '单位代码', name: '单位名称', category: '单位类别', parent: '上级单位代码', aliases: '简称' } as const;
 
@@ -235,9 +245,11 @@ export async function importUnits(actor: Actor, buffer: Buffer): Promise<{ creat
   }
   if (!rows.length && !errors.length) throw unprocessable('invalid_file', '文件中没有单位数据');
   const pendingParents = new Map(rows.map((x) => [x.code, x.unit.parent]));
-  const pendingNames = new Map(rows.map((x) => [x.code, x.unit]));
+  // Names and aliases as they will be after the import: the file's units over the stored ones.
+  const named = rows.some((x) => x.unit.aliases?.length) ? await namedUnits() : new Map() as NamedUnits;
+  for (const x of rows) if (named.size) named.set(x.code, { name: x.unit.name, aliases: x.unit.aliases ?? named.get(x.code)?.aliases ?? [] });
   for (const x of rows) {
-    for (const message of await nameClashes(x.code, x.unit, pendingNames)) {
+    for (const message of nameClashes(x.code, x.unit, named)) {
       errors.push({ sheet, row: x.row, column: cols.aliases ?? null, field: 'aliases', message: `第${x.row}行 ${message}` });
     }
     if (!x.unit.parent) continue;
@@ -248,7 +260,11 @@ export async function importUnits(actor: Actor, buffer: Buffer): Promise<{ creat
     const cyc = await checkParentChain(x.code, x.unit.parent, pendingParents);
     if (cyc) errors.push({ sheet, row: x.row, column: cols.parent ?? null, field: 'parent', message: `第${x.row}行 ${cyc}` });
   }
-  if (errors.length) throw unprocessable('invalid_file', `单位清单有 ${errors.length} 处错误，未导入任何单位`, { errors });
+  if (errors.length) {
+    const listed = errors.slice(0, MAX_IMPORT_ERRORS);
+    if (errors.length > MAX_IMPORT_ERRORS) listed.push({ sheet, row: null, column: null, field: null, message: `错误过多，另有 ${errors.length - MAX_IMPORT_ERRORS} 处错误未列出` });
+    throw unprocessable('invalid_file', `单位清单有 ${errors.length} 处错误，未导入任何单位`, { errors: listed });
+  }
 
   let created = 0;
   let updated = 0;
