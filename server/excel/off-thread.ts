@@ -3,7 +3,7 @@
 // limit (resourceLimits) and a time budget: past the budget the worker is terminated and the file is
 // refused (422 upload_too_complex) — never fatal to the server. A fresh worker per read: nothing of one
 // user's file stays behind, and a terminated read leaves no pool to repair. At most READ_CONCURRENCY
-// reads at once (the rest wait, up to READ_QUEUE; more → 503 upload_busy).
+// reads at once (the rest wait, up to 200; more → 503 upload_busy).
 //
 // The worker is TypeScript like the rest: it is started through a small ESM bootstrap that registers
 // tsx's loader in the worker (workers do not inherit the main thread's loader hooks).
@@ -22,7 +22,7 @@ export interface ReadBudget {
   maxMemoryMb: number;
   /** Reads at once. Default 2. */
   concurrency: number;
-  /** Reads waiting for a slot before new ones get 503. Default 20. */
+  /** Reads waiting for a slot before new ones get 503. Default 200 (each waiting upload is already in memory, ≤ UPLOAD_MAX_BYTES). */
   queue: number;
 }
 
@@ -35,7 +35,7 @@ let budget: ReadBudget = {
   timeoutMs: envInt('UPLOAD_READ_TIMEOUT_MS', 20_000, 100),
   maxMemoryMb: envInt('UPLOAD_READ_MEMORY_MB', 512, 32),
   concurrency: 2,
-  queue: 20,
+  queue: 200,
 };
 
 /** The current budget; with an argument, changes it (tests, tools) and returns the previous one. */
