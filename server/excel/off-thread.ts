@@ -2,7 +2,8 @@
 // issue 12 item 1). Each read runs in its own worker thread (node:worker_threads) with a memory
 // limit (resourceLimits) and a time budget: past the budget the worker is terminated and the file is
 // refused (422 upload_too_complex) — never fatal to the server. A fresh worker per read: nothing of one
-// user's file stays behind, and a terminated read leaves no pool to repair. At most READ_CONCURRENCY
+// user's file stays behind, and a terminated read leaves no pool to repair (one standby worker is
+// started ahead, so that a read does not wait for a worker's start-up). At most READ_CONCURRENCY
 // reads at once (the rest wait, up to 200; more → 503 upload_busy).
 //
 // The worker is TypeScript like the rest: it is started through a small ESM bootstrap that registers
@@ -91,21 +92,58 @@ const seconds = (ms: number) => `${Math.round(ms / 100) / 10} 秒`;
 const tooComplex = (why: string) =>
   new AppError(422, 'upload_too_complex', `文件过于复杂，${why}，已拒绝，未保存任何数据。请只保留填报区域（删除多余的工作表、行、列和格式）后重新上传`);
 
-/** Runs one read in a fresh worker within the budget. */
+// One standby worker, started ahead of need (its start-up — loader, modules — is most of a small read's
+// time); each read takes it and a new standby is started. It never holds any user's data before its task.
+let standby: { worker: Worker; maxMemoryMb: number } | null = null;
+
+function resourceLimits(maxMemoryMb: number) {
+  return { maxOldGenerationSizeMb: maxMemoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, maxMemoryMb >> 3)), stackSizeMb: 4 };
+}
+
+function spawnStandby(maxMemoryMb: number) {
+  boot ??= bootUrl();
+  const worker = new Worker(boot, { workerData: null, resourceLimits: resourceLimits(maxMemoryMb), stdout: false, stderr: false });
+  worker.unref(); // an idle standby never keeps the process alive
+  const entry = { worker, maxMemoryMb };
+  const drop = () => {
+    if (standby === entry) standby = null;
+  };
+  worker.once('error', drop);
+  worker.once('exit', drop);
+  standby = entry;
+}
+
+/** A worker for one task: the standby when it fits the budget, else a new one. Then a new standby. */
+function takeWorker(task: ReadTask, maxMemoryMb: number): Worker {
+  let worker: Worker;
+  const s = standby;
+  standby = null;
+  if (s && s.maxMemoryMb === maxMemoryMb) {
+    worker = s.worker;
+    worker.ref();
+    worker.removeAllListeners();
+    worker.postMessage(task, [task.data.buffer as ArrayBuffer]);
+  } else {
+    if (s) void s.worker.terminate();
+    boot ??= bootUrl();
+    worker = new Worker(boot, { workerData: task, transferList: [task.data.buffer as ArrayBuffer], resourceLimits: resourceLimits(maxMemoryMb), stdout: false, stderr: false });
+  }
+  try {
+    spawnStandby(maxMemoryMb);
+  } catch {
+    standby = null;
+  }
+  return worker;
+}
+
+/** Runs one read in its own worker within the budget. */
 async function runTask<T>(task: ReadTask): Promise<T> {
   const release = await slot();
   const { timeoutMs, maxMemoryMb } = budget;
   try {
-    boot ??= bootUrl();
     return await new Promise<T>((resolve, reject) => {
       let settled = false;
-      const worker = new Worker(boot!, {
-        workerData: task,
-        transferList: [task.data.buffer as ArrayBuffer],
-        resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, maxMemoryMb >> 3)), stackSizeMb: 4 },
-        stdout: false,
-        stderr: false,
-      });
+      const worker = takeWorker(task, maxMemoryMb);
       const done = (f: () => void) => {
         if (settled) return;
         settled = true;

@@ -20,11 +20,16 @@ async function run(task: ReadTask): Promise<unknown> {
   throw new Error(`unknown task ${(task as { kind: string }).kind}`);
 }
 
-const task = workerData as ReadTask;
-run(task).then(
+function runOnce(task: ReadTask) {
+  run(task).then(
   (result) => parentPort!.postMessage({ ok: true, result }),
   (x: unknown) => {
     if (x instanceof AppError) parentPort!.postMessage({ ok: false, error: { status: x.status, code: x.code, message: x.message, details: x.details } });
     else parentPort!.postMessage({ ok: false, error: { status: 500, code: 'read_failed', message: `读取文件时出错（${String((x as Error)?.message ?? x).slice(0, 120)}）` } });
   },
 );
+}
+
+// A task given at start, or (a standby worker, started ahead of need) the first message: one task per worker.
+if (workerData) runOnce(workerData as ReadTask);
+else parentPort!.once('message', (task: ReadTask) => runOnce(task));
