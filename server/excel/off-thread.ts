@@ -118,7 +118,7 @@ function takeWorker(task: ReadTask, maxMemoryMb: number): Worker {
   let worker: Worker;
   const s = standby;
   standby = null;
-  if (s && s.maxMemoryMb === maxMemoryMb) {
+  if (s && s.maxMemoryMb === maxMemoryMb && s.worker.threadId >= 0) { // threadId is -1 once it has exited
     worker = s.worker;
     worker.ref();
     worker.removeAllListeners();
