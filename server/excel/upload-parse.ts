@@ -2,8 +2,12 @@
 // All-or-nothing: either every data row is valid and returned, or every problem is listed.
 //
 // Rules (where the spec was silent, the decision is written here):
-// - The sheet read is the first VISIBLE worksheet in tab order (a hidden first sheet can't be what the
-//   user filled in).
+// - The sheet read (the data sheet) is the first VISIBLE worksheet in tab order with a header row among
+//   its first 20 rows: instructions, covers and hidden sheets before it are skipped (SPEC §6); a file
+//   without one gets one error naming every sheet looked at (and the hidden ones skipped).
+// - The file is read by the bounded streaming reader (xlsx-reader.ts), never by exceljs: a data sheet
+//   whose declared dimension, content or merged ranges go past 20 000 rows / 200 columns is refused
+//   (code sheet_too_large) before anything is expanded.
 // - Header row: the first row among the first 20 with a cell `单位代码` or `unit_code` (spaces,
 //   line breaks, case, full-width letters, a trailing "*" and a bracketed note like "（必填）" ignored).
 //   Rows right below it whose unit-code cell is again a header word (the template's key line
@@ -16,23 +20,28 @@
 //   wholly blank rows, rows with neither a unit code nor any value (notes in other columns), rows with
 //   a unit code but all 11 values blank (a unit not being reported in a many-unit template), and
 //   total rows whose unit-code cell says 合计 / 总计 / 小计.
-// - Unit name column (单位名称 / unit_name) is optional. When present and filled it must match the
-//   unit's registered name (after ignoring spaces / full-width differences): a mismatch is an error,
-//   because it usually means the code was typed for the wrong unit. Leave it blank to skip the check
-//   (ctx.checkNames = false turns it off).
+// - Unit name column (单位名称 / unit_name) is optional, a cross-check (SPEC §6): a name equal to the
+//   unit's registered name or one of its aliases (简称), after ignoring spaces / full-width / case, is
+//   silent; a name that is ANOTHER unit's registered name or alias is an error (code and name point to
+//   different units); any other name is a warning (units write their names informally). Blank: no
+//   check (ctx.checkNames = false turns it off).
 // - Formula cells count by their cached result; a formula with no cached result (written by a tool
 //   that does not calculate) or an error result (#DIV/0!) is an error.
 // - A value cell that is the non-first cell of a merged range is an error (it has no value of its own).
 
-import ExcelJS from 'exceljs';
 import { AppError } from '../domain/errors.ts';
 import { AT_MOST_RULES, FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { atMostMessage, parseWholeNumber } from '../domain/validation.ts';
 import { checkUpload, type UploadLimits } from './upload-check.ts';
+import { columnLetter, readDataSheet, SheetTooLarge, type CellRead, type SheetLimits, type SheetRow } from './xlsx-reader.ts';
+
+export { columnLetter };
 
 export interface UnitInfo {
   code?: string;
   name: string;
+  /** Other names the unit goes by (简称): they match its name silently. */
+  aliases?: readonly string[];
 }
 
 export type UnitLookup = ReadonlyMap<string, UnitInfo> | ((code: string) => UnitInfo | undefined | null);
@@ -50,6 +59,13 @@ export interface ParseContext {
   prechecked?: boolean;
   /** Stop listing after this many errors (one more entry says how many were left out). Default 1000. */
   maxErrors?: number;
+  /**
+   * Every unit's registered name and aliases → its code, to tell "another unit's name" (an error) from an
+   * informal name (a warning). Built from `units` when that is a Map; give it with a function lookup.
+   */
+  knownNames?: ReadonlyMap<string, string> | ((name: string) => string | undefined | null);
+  /** Size limits of the data sheet (20 000 rows, 200 columns). */
+  sheetLimits?: Partial<SheetLimits>;
 }
 
 export interface ParsedRow {
@@ -70,67 +86,17 @@ export interface UploadError {
 }
 
 export type ParseResult =
-  | { ok: true; sheet: string; headerRow: number; rows: ParsedRow[] }
-  | { ok: false; errors: UploadError[] };
+  | { ok: true; sheet: string; headerRow: number; rows: ParsedRow[]; warnings: UploadError[] }
+  | { ok: false; errors: UploadError[]; warnings?: UploadError[]; code?: string };
 
 export const HEADER_SEARCH_ROWS = 20;
 
-/** Excel column letters for a 1-based column number. */
-export function columnLetter(col: number): string {
-  let s = '';
-  let n = col;
-  while (n > 0) {
-    const r = (n - 1) % 26;
-    s = String.fromCharCode(65 + r) + s;
-    n = Math.floor((n - 1) / 26);
-  }
-  return s;
-}
-
 // ---- cell reading ----
 
-type CellRead =
-  | { kind: 'blank' }
-  | { kind: 'merged' }
-  | { kind: 'value'; raw: unknown }
-  | { kind: 'error'; message: string };
-
-function richTextOf(v: { richText: { text?: string }[] }): string {
-  return v.richText.map((r) => r.text ?? '').join('');
-}
-
-/** The value of a cell as the user sees it, without exceljs's wrappers. */
-function readCell(cell: ExcelJS.Cell): CellRead {
-  if (cell.type === ExcelJS.ValueType.Merge) return { kind: 'merged' };
-  return readValue(cell.value);
-}
-
-function readValue(v: unknown): CellRead {
-  if (v === null || v === undefined) return { kind: 'blank' };
-  if (typeof v === 'string') return v.replace(/[\s\u00a0\u3000\u200b\ufeff]/g, '') === '' ? { kind: 'blank' } : { kind: 'value', raw: v };
-  if (typeof v !== 'object' || v instanceof Date) return { kind: 'value', raw: v };
-  const o = v as Record<string, unknown>;
-  if (Array.isArray(o.richText)) return readValue(richTextOf(o as { richText: { text?: string }[] }));
-  if ('formula' in o || 'sharedFormula' in o) {
-    const result = o.result;
-    if (result === undefined || result === null) {
-      return { kind: 'error', message: '是公式但没有保存计算结果，请在 Excel 或 WPS 中打开并重新保存后上传' };
-    }
-    if (typeof result === 'object' && !(result instanceof Date) && 'error' in (result as object)) {
-      return { kind: 'error', message: `公式的结果为错误值 ${String((result as { error: unknown }).error)}` };
-    }
-    return readValue(result);
-  }
-  if ('error' in o) return { kind: 'error', message: `是错误值 ${String(o.error)}` };
-  if ('text' in o) return readValue(o.text); // hyperlink cell
-  return { kind: 'value', raw: String(v) };
-}
-
 /** Text of a header cell (any type), '' if none. */
-function cellText(cell: ExcelJS.Cell): string {
-  const r = readCell(cell);
-  if (r.kind !== 'value') return '';
-  return r.raw instanceof Date ? '' : String(r.raw);
+function cellText(read: CellRead | undefined): string {
+  if (!read || read.kind !== 'value') return '';
+  return read.raw instanceof Date ? '' : String(read.raw);
 }
 
 const SPACE_RE = /[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]/g;
@@ -187,12 +153,26 @@ function normName(s: string): string {
   return s.normalize('NFKC').replace(SPACE_RE, '').toLowerCase();
 }
 
-function lookupUnit(units: UnitLookup, code: string): { code: string; name: string } | undefined {
+function lookupUnit(units: UnitLookup, code: string): { code: string; name: string; aliases?: readonly string[] } | undefined {
   const tryOne = (c: string) => {
     const u = typeof units === 'function' ? units(c) : units.get(c);
-    return u ? { code: u.code ?? c, name: u.name } : undefined;
+    return u ? { code: u.code ?? c, name: u.name, ...(u.aliases ? { aliases: u.aliases } : {}) } : undefined;
   };
   return tryOne(code) ?? (code.toUpperCase() !== code ? tryOne(code.toUpperCase()) : undefined);
+}
+
+/** normName(name or alias) → code, for every unit of a Map lookup. */
+function namesIndexOf(units: UnitLookup): Map<string, string> | null {
+  if (typeof units === 'function') return null;
+  const out = new Map<string, string>();
+  for (const [key, u] of units) {
+    const code = u.code ?? key;
+    for (const n of [u.name, ...(u.aliases ?? [])]) {
+      const k = normName(n);
+      if (k && !out.has(k)) out.set(k, code);
+    }
+  }
+  return out;
 }
 
 // ---- the parser ----
@@ -200,94 +180,132 @@ function lookupUnit(units: UnitLookup, code: string): { code: string; name: stri
 /**
  * Parses a returns workbook. Runs {@link checkUpload} first: problems with the file itself (size,
  * format, corrupt, zip bomb) are thrown as AppError; problems with its content are returned as
- * {ok: false, errors} — every one of them, in row order.
+ * {ok: false, errors} — every one of them, in row order — and a sheet past the size limits as
+ * {ok: false, code: 'sheet_too_large', errors: [one]}.
  */
 export async function parseReturnsWorkbook(buffer: Buffer, ctx: ParseContext): Promise<ParseResult> {
-  if (!ctx.prechecked) checkUpload(buffer, ctx.limits);
-  const wb = new ExcelJS.Workbook();
+  const summary = ctx.prechecked ? undefined : checkUpload(buffer, ctx.limits);
+  let data: Awaited<ReturnType<typeof readDataSheet>>;
   try {
-    await wb.xlsx.load(buffer as unknown as ExcelJS.Buffer);
+    data = await readDataSheet(
+      buffer,
+      {
+        isHeaderCell: (text) => roleOf(text) === 'unit_code',
+        headerSearchRows: HEADER_SEARCH_ROWS,
+        headerLines: 5,
+        keepColumns: (headerRows) => headerColumns(headerRows).keep,
+        ...(ctx.sheetLimits ? { limits: ctx.sheetLimits } : {}),
+      },
+      summary?.entries,
+    );
   } catch (x) {
-    throw new AppError(422, 'corrupt_file', `文件已损坏或不是有效的 .xlsx 工作簿（${String((x as Error).message).slice(0, 80)}），请在 Excel 或 WPS 中重新保存后上传`);
+    if (x instanceof SheetTooLarge) return { ok: false, code: x.code, errors: [x.error] };
+    throw x;
   }
-  return parseWorkbook(wb, ctx);
+  if (!data.found) {
+    const hidden = data.skippedHidden.length ? `（已跳过隐藏的工作表${data.skippedHidden.map((n) => `「${n}」`).join('、')}）` : '';
+    if (data.looked.length === 0) {
+      return { ok: false, errors: [{ sheet: null, row: null, column: null, field: 'unit_code', message: `工作簿中没有可见的工作表${hidden}` }] };
+    }
+    const names = data.looked.map((n) => `「${n}」`).join('、');
+    const both = data.looked.length > 1 ? '都' : '';
+    return {
+      ok: false,
+      errors: [{
+        sheet: data.looked.length === 1 ? data.looked[0]! : null,
+        row: null,
+        column: null,
+        field: 'unit_code',
+        message: `工作表${names}的前 ${HEADER_SEARCH_ROWS} 行中${both}找不到表头行（表头行应有一格写“单位代码”或 unit_code）${hidden}`,
+      }],
+    };
+  }
+  return parseSheet(data.sheet, data.headerRow, data.rows, ctx);
 }
 
-/** The parser proper, on a loaded exceljs workbook. */
-export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseResult {
-  const sheets = wb.worksheets;
-  const ws = sheets.find((s) => s.state !== 'hidden' && s.state !== 'veryHidden') ?? sheets[0];
-  if (!ws) return { ok: false, errors: [{ sheet: null, row: null, column: null, field: null, message: '工作簿中没有工作表' }] };
-  const sheet = ws.name;
+/** Columns by role in the header row and the further header lines below it. */
+function headerColumns(headerRows: SheetRow[]) {
+  const columns = new Map<ColumnRole, number>();
+  const duplicates: { row: number; col: number; role: ColumnRole; first: number }[] = [];
+  const header = headerRows[0];
+  let firstDataRow = header ? header.r + 1 : 1;
+  const readLine = (row: SheetRow, fillOnly: boolean) => {
+    const seen = new Map<ColumnRole, number>();
+    const dup = new Set<ColumnRole>();
+    for (const col of [...row.cells.keys()].sort((a, b) => a - b)) {
+      const cell = row.cells.get(col)!;
+      if (cell.kind === 'merged') continue;
+      const role = roleOf(cellText(cell));
+      if (!role) continue;
+      if (seen.has(role)) {
+        if (!fillOnly && !dup.has(role)) {
+          dup.add(role);
+          duplicates.push({ row: row.r, col, role, first: seen.get(role)! });
+        }
+        continue;
+      }
+      seen.set(role, col);
+      if (!columns.has(role)) columns.set(role, col);
+    }
+  };
+  if (header) {
+    readLine(header, false);
+    const codeCol = columns.get('unit_code');
+    const byRow = new Map(headerRows.map((x) => [x.r, x]));
+    while (codeCol !== undefined && firstDataRow <= header.r + 5) {
+      const line = byRow.get(firstDataRow);
+      const c = line?.cells.get(codeCol);
+      if (line && c && c.kind === 'value' && roleOf(String(c.raw)) === 'unit_code') {
+        readLine(line, true);
+        firstDataRow++;
+      } else break;
+    }
+  }
+  return { columns, duplicates, firstDataRow, keep: new Set(columns.values()) };
+}
+
+const BLANK_READ: CellRead = { kind: 'blank' };
+
+/** The parser proper, on the rows of the data sheet from its header row on. */
+export function parseSheet(sheet: string, headerRow: number, sheetRows: SheetRow[], ctx: ParseContext): ParseResult {
   const maxErrors = ctx.maxErrors ?? 1000;
   const errors: UploadError[] = [];
+  const warnings: UploadError[] = [];
   let dropped = 0;
+  const place = (row: number | null, col: number | null) => {
+    const column = col === null ? null : columnLetter(col);
+    const where = row === null ? '' : `第${row}行${column === null ? '' : ` ${column}列`}`;
+    return { column, where };
+  };
   const add = (row: number | null, col: number | null, field: string | null, message: string) => {
     if (errors.length >= maxErrors) {
       dropped++;
       return;
     }
-    const column = col === null ? null : columnLetter(col);
-    const where = row === null ? '' : `第${row}行${column === null ? '' : ` ${column}列`}`;
+    const { column, where } = place(row, col);
     const sep = where === '' || message.startsWith('「') ? '' : ' ';
     errors.push({ sheet, row, column, field, message: `${where}${sep}${message}` });
+  };
+  const warn = (row: number, col: number, field: string, message: string) => {
+    if (warnings.length >= maxErrors) return;
+    const { column, where } = place(row, col);
+    warnings.push({ sheet, row, column, field, message: `${where} ${message}` });
   };
   const finish = (): ParseResult => {
     if (dropped > 0) {
       errors.push({ sheet, row: null, column: null, field: null, message: `错误过多，另有 ${dropped} 处错误未列出，请修正以上错误后重新上传` });
     }
-    return { ok: false, errors };
+    return { ok: false, errors, warnings };
   };
 
-  // 1. Header row.
-  let headerRow = 0;
-  for (let r = 1; r <= HEADER_SEARCH_ROWS && !headerRow; r++) {
-    const row = ws.findRow(r);
-    if (!row) continue;
-    row.eachCell((cell) => {
-      if (!headerRow && roleOf(cellText(cell)) === 'unit_code') headerRow = r;
-    });
+  // 1. Columns (the header row is the first of sheetRows).
+  const headerRows = sheetRows.filter((x) => x.r >= headerRow && x.r <= headerRow + 5);
+  const { columns, duplicates, firstDataRow } = headerColumns(headerRows);
+  for (const d of duplicates) {
+    const label = d.role === 'unit_code' ? '单位代码' : d.role === 'unit_name' ? '单位名称' : FIELD_LABELS[d.role];
+    add(d.row, d.col, d.role, `表头「${label}」出现了两次（${columnLetter(d.first)}列和${columnLetter(d.col)}列），请删除多余的一列`);
   }
-  if (!headerRow) {
-    add(null, null, 'unit_code', `工作表「${sheet}」的前 ${HEADER_SEARCH_ROWS} 行中找不到表头行（表头行应有一格写“单位代码”或 unit_code）`);
-    return finish();
-  }
-
-  // 2. Columns.
-  const columns = new Map<ColumnRole, number>();
-  const duplicate = new Set<ColumnRole>();
-  const readHeaderLine = (rowNo: number, fillOnly: boolean) => {
-    const row = ws.getRow(rowNo);
-    const seen = new Map<ColumnRole, number>();
-    row.eachCell((cell, col) => {
-      if (cell.type === ExcelJS.ValueType.Merge) return;
-      const role = roleOf(cellText(cell));
-      if (!role) return;
-      if (seen.has(role)) {
-        if (!fillOnly && !duplicate.has(role)) {
-          duplicate.add(role);
-          const label = role === 'unit_code' ? '单位代码' : role === 'unit_name' ? '单位名称' : FIELD_LABELS[role];
-          add(rowNo, col, role, `表头「${label}」出现了两次（${columnLetter(seen.get(role)!)}列和${columnLetter(col)}列），请删除多余的一列`);
-        }
-        return;
-      }
-      seen.set(role, col);
-      if (!columns.has(role)) columns.set(role, col);
-    });
-  };
-  readHeaderLine(headerRow, false);
   const codeCol = columns.get('unit_code')!;
-
-  // Further header lines (e.g. the template's key line) directly below.
-  let firstDataRow = headerRow + 1;
-  while (firstDataRow <= headerRow + 5) {
-    const c = readCell(ws.getRow(firstDataRow).getCell(codeCol));
-    if (c.kind === 'value' && roleOf(String(c.raw)) === 'unit_code') {
-      readHeaderLine(firstDataRow, true);
-      firstDataRow++;
-    } else break;
-  }
-
   for (const key of FIELD_KEYS) {
     if (!columns.has(key)) {
       add(headerRow, null, key, `表头缺少「${FIELD_LABELS[key]}」列（列名可写“${FIELD_LABELS[key]}”或 ${key}）`);
@@ -297,8 +315,13 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
 
   const nameCol = columns.get('unit_name');
   const checkNames = ctx.checkNames ?? true;
+  const known = ctx.knownNames ?? (checkNames && nameCol !== undefined ? namesIndexOf(ctx.units) : null);
+  const codeOfName = (n: string): string | undefined => {
+    if (!known) return undefined;
+    return (typeof known === 'function' ? known(n) : known.get(n)) ?? undefined;
+  };
 
-  // 3. Data rows. Per row: no closures, no per-cell objects or labels unless there is an error, and
+  // 2. Data rows. Per row: no closures, no per-cell objects or labels unless there is an error, and
   // each registered name normalised once (this loop runs once per unit of a many-unit file).
   const rows: ParsedRow[] = [];
   const seenUnits = new Map<string, number>();
@@ -306,21 +329,22 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
   const nKeys = FIELD_KEYS.length;
   const valueCols = FIELD_KEYS.map((key) => columns.get(key)!);
   const reads: CellRead[] = new Array(nKeys);
-  const normNames = new Map<string, string>();
-  ws.eachRow({ includeEmpty: false }, (row, r) => {
-    if (r < firstDataRow) return;
-    const codeRead = readCell(row.getCell(codeCol));
+  const normNames = new Map<string, Set<string>>();
+  for (const row of sheetRows) {
+    const r = row.r;
+    if (r < firstDataRow) continue;
+    const codeRead = row.cells.get(codeCol) ?? BLANK_READ;
     let anyValue = false;
     for (let i = 0; i < nKeys; i++) {
-      const read = readCell(row.getCell(valueCols[i]!));
+      const read = row.cells.get(valueCols[i]!) ?? BLANK_READ;
       reads[i] = read;
       if (read.kind !== 'blank') anyValue = true;
     }
     const codeText = codeRead.kind === 'value' ? normCode(String(codeRead.raw instanceof Date ? '' : codeRead.raw)) : '';
-    if (!anyValue) return; // blank row, note row, or a unit that is not reported in this file
-    if (TOTAL_ROW_WORDS.has(codeText)) return;
+    if (!anyValue) continue; // blank row, note row, or a unit that is not reported in this file
+    if (TOTAL_ROW_WORDS.has(codeText)) continue;
 
-    let unit: { code: string; name: string } | undefined;
+    let unit: { code: string; name: string; aliases?: readonly string[] } | undefined;
     if (codeRead.kind === 'merged') {
       add(r, codeCol, 'unit_code', '单位代码是合并单元格，请取消合并，每行填写一个单位代码');
     } else if (codeRead.kind === 'error') {
@@ -340,13 +364,20 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
       } else {
         seenUnits.set(unit.code, r);
         if (checkNames && nameCol !== undefined) {
-          const nameRead = readCell(row.getCell(nameCol));
+          const nameRead = row.cells.get(nameCol) ?? BLANK_READ;
           if (nameRead.kind === 'value') {
-            const given = String(nameRead.raw);
-            let registered = normNames.get(unit.name);
-            if (registered === undefined) normNames.set(unit.name, (registered = normName(unit.name)));
-            if (given !== unit.name && normName(given) !== registered) {
-              add(r, nameCol, 'unit_name', `单位名称“${given.trim().slice(0, 40)}”与单位代码 ${unit.code} 的登记名称“${unit.name}”不一致，请核对单位代码（或清空单位名称）`);
+            const given = String(nameRead.raw instanceof Date ? '' : nameRead.raw);
+            let own = normNames.get(unit.code);
+            if (own === undefined) normNames.set(unit.code, (own = new Set([unit.name, ...(unit.aliases ?? [])].map(normName))));
+            const g = normName(given);
+            if (given !== unit.name && !own.has(g)) {
+              const shown = given.trim().slice(0, 40);
+              const other = codeOfName(g);
+              if (other !== undefined && other.toUpperCase() !== unit.code.toUpperCase()) {
+                add(r, nameCol, 'unit_name', `单位名称“${shown}”是单位 ${other} 的名称，与单位代码 ${unit.code}（${unit.name}）不是同一个单位，请核对单位代码（或清空单位名称）`);
+              } else {
+                warn(r, nameCol, 'unit_name', `单位名称“${shown}”与单位代码 ${unit.code} 的登记名称“${unit.name}”不一致，已按单位代码导入，请核对`);
+              }
             }
           }
         }
@@ -379,12 +410,12 @@ export function parseWorkbook(wb: ExcelJS.Workbook, ctx: ParseContext): ParseRes
     if (unit && nValues === nKeys) {
       rows.push({ unit: unit.code, name: unit.name, values: values as ReturnValues, row: r });
     }
-  });
+  }
 
   if (errors.length > 0) return finish();
   if (rows.length === 0) {
     add(null, null, null, `工作表「${sheet}」中没有可导入的数据行：请在表头（第${headerRow}行）下方按单位逐行填写，只有单位代码而没有任何数值的行不会导入`);
     return finish();
   }
-  return { ok: true, sheet, headerRow, rows };
+  return { ok: true, sheet, headerRow, rows, warnings };
 }

@@ -5,6 +5,12 @@ import { FIELD_KEYS } from '../domain/fields.ts';
 // only `committed` (set once, by the batch commit) and `review` change after insert.
 const valuesShape = Object.fromEntries(FIELD_KEYS.map((k) => [k, { type: Number, required: true, min: 0 }]));
 
+/** A warning of the upload that made the revision: {sheet, row, column, field, message} (SPEC §7). */
+export const warningSchema = new Schema(
+  { sheet: { type: String, default: null }, row: { type: Number, default: null }, column: { type: String, default: null }, field: { type: String, default: null }, message: { type: String, required: true } },
+  { _id: false },
+);
+
 const returnRevisionSchema = new Schema(
   {
     unit: { type: String, required: true },
@@ -31,6 +37,8 @@ const returnRevisionSchema = new Schema(
       ),
       default: null,
     },
+    /** Warnings of the upload about this unit's row, shown to reviewers; absent when there were none. */
+    warnings: { type: [warningSchema], default: undefined },
   },
   { collection: 'returns' },
 );

@@ -8,6 +8,8 @@ const unitSchema = new Schema(
     category: { type: String, required: true, enum: UNIT_CATEGORIES },
     parent: { type: String, default: null },
     active: { type: Boolean, default: true },
+    /** Other names the unit goes by (简称): an upload's unit-name column matches them silently (SPEC §6). */
+    aliases: { type: [String], default: [] },
   },
   { timestamps: true },
 );

@@ -1,5 +1,6 @@
 import mongoose, { Schema, Types, type InferSchemaType } from 'mongoose';
 import { FIELD_KEYS } from '../domain/fields.ts';
+import { warningSchema } from './return-revision.ts';
 
 // One submission batch: an Excel upload (one or many units) or, never needed for single PUTs, a web form.
 // Life cycle (see services/returns.ts, "commit protocol"):
@@ -23,7 +24,13 @@ const uploadBatchSchema = new Schema(
     rows: {
       type: [
         new Schema(
-          { unit: { type: String, required: true }, row: { type: Number, default: null }, values: { type: new Schema(valuesShape, { _id: false }), required: true } },
+          {
+            unit: { type: String, required: true },
+            row: { type: Number, default: null },
+            values: { type: new Schema(valuesShape, { _id: false }), required: true },
+            /** Warnings about this row (unit name …), kept for its revision; absent when none. */
+            warnings: { type: [warningSchema], default: undefined },
+          },
           { _id: false },
         ),
       ],
@@ -58,10 +65,19 @@ export const UploadBatch = mongoose.model('UploadBatch', uploadBatchSchema);
 // fields the schema does not declare) — test/intake/stored-shape.test.ts compares the two field by field,
 // so a change to the schema above must be mirrored here.
 
+export interface UploadWarningShape {
+  sheet: string | null;
+  row: number | null;
+  column: string | null;
+  field: string | null;
+  message: string;
+}
+
 export interface UploadBatchRowShape {
   unit: string;
   row: number | null;
   values: Record<(typeof FIELD_KEYS)[number], number>;
+  warnings?: UploadWarningShape[];
 }
 
 export interface UploadBatchInsertShape {
@@ -92,7 +108,7 @@ export interface UploadBatchInput {
   createdBy: string;
   createdByUnit?: string | null;
   createdAt: Date;
-  rows: readonly { unit: string; row?: number | null; values: Readonly<Record<string, unknown>> }[];
+  rows: readonly { unit: string; row?: number | null; values: Readonly<Record<string, unknown>>; warnings?: readonly UploadWarningShape[] | null }[];
   file?: Types.ObjectId | null;
   fileName?: string | null;
   fileSize?: number | null;
@@ -130,6 +146,12 @@ export function uploadBatchDocument(input: UploadBatchInput): UploadBatchInsertS
       values[key] = v;
     }
     rows[i] = { unit: r.unit, row, values: values as UploadBatchRowShape['values'] };
+    if (r.warnings && r.warnings.length) {
+      rows[i]!.warnings = r.warnings.map((w) => {
+        if (typeof w.message !== 'string' || !w.message) invalid(`rows.${i}.warnings.message is required`);
+        return { sheet: w.sheet ?? null, row: w.row ?? null, column: w.column ?? null, field: w.field ?? null, message: w.message };
+      });
+    }
   }
   return {
     _id: new Types.ObjectId(),

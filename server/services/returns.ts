@@ -58,6 +58,16 @@ export interface RevisionView {
   batch: string | null;
   file: string | null;
   review: { decision: 'approve' | 'reject'; reason: string | null; by: string; at: string } | null;
+  /** Warnings of the upload that made it ({sheet, row, column, field, message}); [] for none. */
+  warnings: RevisionWarning[];
+}
+
+export interface RevisionWarning {
+  sheet: string | null;
+  row: number | null;
+  column: string | null;
+  field: string | null;
+  message: string;
 }
 
 type RevisionLean = {
@@ -73,6 +83,7 @@ type RevisionLean = {
   committed: boolean;
   file?: Types.ObjectId | null;
   review?: { decision: string; reason?: string | null; by: string; at: Date } | null;
+  warnings?: RevisionWarning[] | null;
 };
 
 const LEASE_MS = 30_000;
@@ -112,6 +123,7 @@ function toView(doc: RevisionLean, late: boolean): RevisionView {
     review: doc.review
       ? { decision: doc.review.decision as 'approve' | 'reject', reason: doc.review.reason ?? null, by: doc.review.by, at: doc.review.at.toISOString() }
       : null,
+    warnings: (doc.warnings ?? []).map((w) => ({ sheet: w.sheet ?? null, row: w.row ?? null, column: w.column ?? null, field: w.field ?? null, message: w.message })),
   };
 }
 
@@ -269,7 +281,7 @@ export interface BatchRow {
  */
 async function fastInsert(
   period: string,
-  rows: { unit: string; values: ReturnValues }[],
+  rows: { unit: string; values: ReturnValues; warnings?: RevisionWarning[] | null }[],
   base: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt' | 'unit' | 'period' | 'values'>,
 ): Promise<Map<string, number>> {
   const done = new Map<string, number>();
@@ -290,7 +302,7 @@ async function fastInsert(
   }
   // Same keys in the same order as `{ ...base, unit, … }` always gave (the stored shape is unchanged).
   const { source, submittedBy, batch, committed, file } = base;
-  const docs = prefix.map((r) => ({ source, submittedBy, batch, committed, file, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null }));
+  const docs = prefix.map((r) => ({ source, submittedBy, batch, committed, file, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null, ...(r.warnings?.length ? { warnings: r.warnings } : {}) }));
   if (!docs.length) return done;
   let failed = new Set<number>();
   try {
@@ -314,7 +326,7 @@ export interface BatchToCommit {
   source: string;
   createdBy: string;
   file?: Types.ObjectId | null;
-  rows: readonly { unit: string; values: Readonly<Record<string, unknown>> }[];
+  rows: readonly { unit: string; values: Readonly<Record<string, unknown>>; warnings?: readonly RevisionWarning[] | null }[];
 }
 
 /**
@@ -339,14 +351,14 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
       if (!b || b.status !== 'pending') throw conflict('batch_not_pending', '该批次已提交或已作废');
       batch = b as unknown as BatchToCommit;
     }
-    const rows = batch.rows.map((r) => ({ unit: r.unit, values: cleanValues(r.values as never) }));
+    const rows = batch.rows.map((r) => ({ unit: r.unit, values: cleanValues(r.values as never), ...(r.warnings?.length ? { warnings: [...r.warnings] } : {}) }));
     const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
     const base = { source: batch.source, submittedBy: batch.createdBy, batch: batchId, committed: false, file: batch.file ?? null };
     const numbers = await fastInsert(batch.period, sorted, base);
     let renewed = Date.now();
     for (const r of sorted) {
       if (numbers.has(r.unit)) continue;
-      const { revision } = await appendRevision({ unit: r.unit, period: batch.period, values: r.values, ...base });
+      const { revision } = await appendRevision({ unit: r.unit, period: batch.period, values: r.values, ...base, ...(r.warnings ? { warnings: r.warnings } : {}) });
       numbers.set(r.unit, revision);
       if (Date.now() - renewed > LEASE_MS / 6) {
         renewed = Date.now();

@@ -1,6 +1,7 @@
 // Units (SPEC §1): list, create / update (upsert by code), import a unit list from Excel.
-import ExcelJS from 'exceljs';
 import { AppError, notFound, unprocessable } from '../domain/errors.ts';
+import { readUnitListOffThread } from '../excel/off-thread.ts';
+import { splitAliases, type UnitListError } from '../excel/unit-list.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../domain/fields.ts';
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
@@ -12,6 +13,8 @@ export interface UnitView {
   category: UnitCategory;
   parent: string | null;
   active: boolean;
+  /** Other names the unit goes by (简称), matched silently by an upload's unit-name column (always set by toUnitView). */
+  aliases?: string[];
 }
 
 export interface UnitInput {
@@ -19,12 +22,16 @@ export interface UnitInput {
   category?: unknown;
   parent?: unknown;
   active?: unknown;
+  /** An array of names (API), or one text of names separated by 、 , ; (forms, the unit import). Absent: unchanged. */
+  aliases?: unknown;
 }
+
+export const MAX_ALIASES = 20;
 
 const CODE_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
-export function toUnitView(u: { code: string; name: string; category: string; parent?: string | null; active?: boolean | null }): UnitView {
-  return { code: u.code, name: u.name, category: u.category as UnitCategory, parent: u.parent ?? null, active: u.active !== false };
+export function toUnitView(u: { code: string; name: string; category: string; parent?: string | null; active?: boolean | null; aliases?: string[] | null }): UnitView {
+  return { code: u.code, name: u.name, category: u.category as UnitCategory, parent: u.parent ?? null, active: u.active !== false, aliases: [...(u.aliases ?? [])] };
 }
 
 export async function listUnits(opts: { activeOnly?: boolean; category?: UnitCategory } = {}): Promise<UnitView[]> {
@@ -65,6 +72,56 @@ interface CleanUnit {
   category: UnitCategory;
   parent: string | null;
   active?: boolean;
+  aliases?: string[];
+}
+
+const normName = (s: string) => s.normalize('NFKC').replace(/[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]/g, '').toLowerCase();
+
+/** Aliases from an array or a text; the unit's own name and repeats dropped. */
+function checkAliases(raw: unknown, name: string): { ok: true; aliases: string[] } | { ok: false; message: string } {
+  let list: string[];
+  if (typeof raw === 'string') list = splitAliases(raw);
+  else if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) list = raw.map((x: string) => x.trim()).filter((x) => x !== '');
+  else return { ok: false, message: '简称（aliases）应为字符串数组，如 ["省发改委"]' };
+  const out: string[] = [];
+  const seen = new Set([normName(name)]);
+  for (const a of list) {
+    if (a.length > 100) return { ok: false, message: `简称「${a.slice(0, 20)}…」不能超过 100 个字` };
+    const k = normName(a);
+    if (!k || seen.has(k)) continue;
+    seen.add(k);
+    out.push(a);
+  }
+  if (out.length > MAX_ALIASES) return { ok: false, message: `简称最多 ${MAX_ALIASES} 个` };
+  return { ok: true, aliases: out };
+}
+
+/**
+ * A unit's name or alias that is another unit's name or alias makes an upload's name column ambiguous:
+ * refused, naming the other unit. `pending`: the other units of the same import, by code.
+ */
+type NamedUnits = Map<string, { name: string; aliases?: string[] }>;
+
+/** Every unit's name and aliases by code (one projected read). */
+async function namedUnits(): Promise<NamedUnits> {
+  const out: NamedUnits = new Map();
+  for (const u of await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1 }).lean()) out.set(u.code, { name: u.name, aliases: u.aliases ?? [] });
+  return out;
+}
+
+function nameClashes(code: string, unit: { name: string; aliases?: string[] }, others: NamedUnits): string[] {
+  const mine = new Map<string, string>();
+  for (const n of unit.aliases ?? []) mine.set(normName(n), n);
+  if (!mine.size) return [];
+  const problems: string[] = [];
+  for (const [c, u] of others) {
+    if (c === code) continue;
+    for (const n of [u.name, ...(u.aliases ?? [])]) {
+      const hit = mine.get(normName(n));
+      if (hit !== undefined) problems.push(`简称「${hit}」已是单位 ${c}（${u.name}）的${n === u.name ? '名称' : '简称'}`);
+    }
+  }
+  return problems;
 }
 
 /** Field-level checks of one unit; returns problems as {field, message}. */
@@ -87,8 +144,14 @@ function checkUnitInput(code: string, input: UnitInput): { ok: true; unit: Clean
     if (typeof input.active === 'boolean') active = input.active;
     else errors.push({ field: 'active', message: 'active 应为 true 或 false' });
   }
+  let aliases: string[] | undefined;
+  if (input.aliases !== undefined && input.aliases !== null) {
+    const a = checkAliases(input.aliases, name);
+    if (a.ok) aliases = a.aliases;
+    else errors.push({ field: 'aliases', message: a.message });
+  }
   if (errors.length) return { ok: false, errors };
-  return { ok: true, unit: { name, category: category!, parent, ...(active === undefined ? {} : { active }) } };
+  return { ok: true, unit: { name, category: category!, parent, ...(active === undefined ? {} : { active }), ...(aliases === undefined ? {} : { aliases }) } };
 }
 
 async function checkParentChain(code: string, parent: string | null, pending = new Map<string, string | null>()): Promise<string | null> {
@@ -115,6 +178,8 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
   if (!checked.ok) throw unprocessable('invalid_unit', checked.errors.map((e) => e.message).join('；'), { errors: checked.errors });
   const parentProblem = await checkParentChain(code, checked.unit.parent);
   if (parentProblem) throw unprocessable('invalid_unit', parentProblem, { errors: [{ field: 'parent', message: parentProblem }] });
+  const clashes = checked.unit.aliases?.length ? nameClashes(code, checked.unit, await namedUnits()) : [];
+  if (clashes.length) throw unprocessable('invalid_unit', clashes.join('；'), { errors: clashes.map((message) => ({ field: 'aliases', message })) });
   const before = await Unit.findOne({ code }).lean();
   const after = await Unit.findOneAndUpdate(
     { code },
@@ -137,109 +202,45 @@ export async function upsertUnit(actor: Actor, code: string, input: UnitInput): 
 
 // ---- import from Excel ----
 
-export interface ImportRowError {
-  sheet: string;
-  row: number;
-  column: string;
-  field: string;
-  message: string;
-}
+export type ImportRowError = UnitListError;
 
-const HEADERS: Record<string, string[]> = {
-  code: ['单位代码', 'code', 'unit_code'],
-  name: ['单位名称', 'name', 'unit_name'],
-  category: ['单位类别', '类别', 'category'],
-  parent: ['上级单位代码', '上级单位', 'parent'],
-};
+/** Errors listed for a refused unit list (the rest are counted). */
+const MAX_IMPORT_ERRORS = 1000;
 
-const norm = (s: unknown) => String(s ?? '').replace(/[\s\u3000]/g, '').toLowerCase();
-
-function cellText(v: ExcelJS.CellValue): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'object') {
-    if ('result' in v) return cellText((v as ExcelJS.CellFormulaValue).result as ExcelJS.CellValue);
-    if ('richText' in v) return (v as ExcelJS.CellRichTextValue).richText.map((r) => r.text).join('');
-    if ('text' in v) return String((v as ExcelJS.CellHyperlinkValue).text);
-    if (v instanceof Date) return v.toISOString();
-    return '';
-  }
-  return String(v).trim();
-}
-
-function colLetter(n: number): string {
-  let s = '';
-  while (n > 0) {
-    const m = (n - 1) % 26;
-    s = String.fromCharCode(65 + m) + s;
-    n = Math.floor((n - 1) / 26);
-  }
-  return s;
-}
+const HEADER_LABEL = { code: '单位代码', name: '单位名称', category: '单位类别', parent: '上级单位代码', aliases: '简称' } as const;
 
 /**
- * Imports a unit list (columns 单位代码, 单位名称, 单位类别, optional 上级单位代码; header row among the first 20).
+ * Imports a unit list (columns 单位代码, 单位名称, 单位类别, optional 上级单位代码 and 简称 / 别名; the first
+ * visible sheet with a header row among its first 20 rows), read off the event loop within bounds.
  * All rows are checked first; any problem refuses the whole file (422, every problem listed).
- * Then each unit is upserted (idempotent: re-running the same file gives the same result).
+ * Then each unit is upserted (idempotent: re-running the same file gives the same result). A file
+ * without an aliases column leaves the units' aliases as they are; an empty aliases cell clears them.
  */
 export async function importUnits(actor: Actor, buffer: Buffer): Promise<{ created: number; updated: number }> {
-  const wb = new ExcelJS.Workbook();
-  try {
-    await wb.xlsx.load(buffer as unknown as ArrayBuffer);
-  } catch {
-    throw unprocessable('invalid_file', '无法读取该文件，请上传 .xlsx 格式的单位清单');
-  }
-  const ws = wb.worksheets[0];
-  if (!ws) throw unprocessable('invalid_file', '文件中没有工作表');
-  let headerRow = 0;
-  const cols: Partial<Record<keyof typeof HEADERS, number>> = {};
-  for (let r = 1; r <= Math.min(20, ws.rowCount); r++) {
-    const row = ws.getRow(r);
-    const found: Partial<Record<keyof typeof HEADERS, number>> = {};
-    row.eachCell((cell, c) => {
-      const t = norm(cellText(cell.value));
-      for (const [k, names] of Object.entries(HEADERS)) if (names.some((n) => norm(n) === t) && !found[k as keyof typeof HEADERS]) found[k as keyof typeof HEADERS] = c;
-    });
-    if (found.code) {
-      headerRow = r;
-      Object.assign(cols, found);
-      break;
-    }
-  }
-  const sheet = ws.name;
+  const list = await readUnitListOffThread(buffer);
+  if (!list.ok) throw unprocessable(list.code, list.message, { errors: list.errors });
+  const { sheet, columns: cols } = list;
   const errors: ImportRowError[] = [];
-  if (!headerRow) {
-    throw unprocessable('invalid_file', '前 20 行中没有找到「单位代码」表头', { errors: [{ sheet, row: 0, column: '', field: 'code', message: '前 20 行中没有找到「单位代码」表头' }] });
-  }
-  for (const k of ['name', 'category'] as const) {
-    if (!cols[k]) errors.push({ sheet, row: headerRow, column: '', field: k, message: `缺少「${HEADERS[k]![0]}」列` });
-  }
-  if (errors.length) throw unprocessable('invalid_file', errors.map((e) => e.message).join('；'), { errors });
-
   const rows: { row: number; code: string; unit: CleanUnit }[] = [];
   const seen = new Map<string, number>();
-  for (let r = headerRow + 1; r <= ws.rowCount; r++) {
-    const row = ws.getRow(r);
-    const get = (k: keyof typeof HEADERS) => (cols[k] ? cellText(row.getCell(cols[k]!).value) : '');
-    const code = get('code');
-    const name = get('name');
-    const category = get('category');
-    const parent = get('parent');
-    if (!code && !name && !category && !parent) continue;
+  for (const x of list.rows) {
+    const r = x.row;
+    const { code, name, category, parent } = x;
+    if (!code && !name && !category && !parent && !x.aliases.length) continue;
     if (!code) {
-      errors.push({ sheet, row: r, column: colLetter(cols.code!), field: 'code', message: `第${r}行 单位代码为空` });
+      errors.push({ sheet, row: r, column: cols.code ?? null, field: 'code', message: `第${r}行 单位代码为空` });
       continue;
     }
     const prev = seen.get(code);
     if (prev) {
-      errors.push({ sheet, row: r, column: colLetter(cols.code!), field: 'code', message: `第${r}行 单位「${code}」与第${prev}行重复` });
+      errors.push({ sheet, row: r, column: cols.code ?? null, field: 'code', message: `第${r}行 单位「${code}」与第${prev}行重复` });
       continue;
     }
     seen.set(code, r);
-    const checked = checkUnitInput(code, { name, category, parent: parent || null });
+    const checked = checkUnitInput(code, { name, category, parent: parent || null, ...(cols.aliases ? { aliases: x.aliases } : {}) });
     if (!checked.ok) {
       for (const e of checked.errors) {
-        const col = cols[e.field as keyof typeof HEADERS];
-        errors.push({ sheet, row: r, column: col ? colLetter(col) : '', field: e.field, message: `第${r}行 ${e.message}` });
+        errors.push({ sheet, row: r, column: cols[e.field as keyof typeof HEADER_LABEL] ?? null, field: e.field, message: `第${r}行 ${e.message}` });
       }
       continue;
     }
@@ -247,16 +248,26 @@ export async function importUnits(actor: Actor, buffer: Buffer): Promise<{ creat
   }
   if (!rows.length && !errors.length) throw unprocessable('invalid_file', '文件中没有单位数据');
   const pendingParents = new Map(rows.map((x) => [x.code, x.unit.parent]));
+  // Names and aliases as they will be after the import: the file's units over the stored ones.
+  const named = rows.some((x) => x.unit.aliases?.length) ? await namedUnits() : new Map() as NamedUnits;
+  for (const x of rows) if (named.size) named.set(x.code, { name: x.unit.name, aliases: x.unit.aliases ?? named.get(x.code)?.aliases ?? [] });
   for (const x of rows) {
+    for (const message of nameClashes(x.code, x.unit, named)) {
+      errors.push({ sheet, row: x.row, column: cols.aliases ?? null, field: 'aliases', message: `第${x.row}行 ${message}` });
+    }
     if (!x.unit.parent) continue;
     if (!pendingParents.has(x.unit.parent) && !(await Unit.exists({ code: x.unit.parent }))) {
-      errors.push({ sheet, row: x.row, column: cols.parent ? colLetter(cols.parent) : '', field: 'parent', message: `第${x.row}行 上级单位「${x.unit.parent}」不存在` });
+      errors.push({ sheet, row: x.row, column: cols.parent ?? null, field: 'parent', message: `第${x.row}行 上级单位「${x.unit.parent}」不存在` });
       continue;
     }
     const cyc = await checkParentChain(x.code, x.unit.parent, pendingParents);
-    if (cyc) errors.push({ sheet, row: x.row, column: cols.parent ? colLetter(cols.parent) : '', field: 'parent', message: `第${x.row}行 ${cyc}` });
+    if (cyc) errors.push({ sheet, row: x.row, column: cols.parent ?? null, field: 'parent', message: `第${x.row}行 ${cyc}` });
   }
-  if (errors.length) throw unprocessable('invalid_file', `单位清单有 ${errors.length} 处错误，未导入任何单位`, { errors });
+  if (errors.length) {
+    const listed = errors.slice(0, MAX_IMPORT_ERRORS);
+    if (errors.length > MAX_IMPORT_ERRORS) listed.push({ sheet, row: null, column: null, field: null, message: `错误过多，另有 ${errors.length - MAX_IMPORT_ERRORS} 处错误未列出` });
+    throw unprocessable('invalid_file', `单位清单有 ${errors.length} 处错误，未导入任何单位`, { errors: listed });
+  }
 
   let created = 0;
   let updated = 0;

@@ -5,11 +5,11 @@ import { clock } from '../clock.ts';
 import { currentConfig } from '../config.ts';
 import { AppError, conflict, forbidden, notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
-import { checkUpload } from '../excel/upload-check.ts';
-import { parseReturnsWorkbook, type ParseResult, type UploadError } from '../excel/upload-parse.ts';
+import { parseReturnsOffThread } from '../excel/off-thread.ts';
+import type { ParseResult, UploadError } from '../excel/upload-parse.ts';
 import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
-import { commitBatch, latestReturns, newOwner, type Submitter } from './returns.ts';
+import { commitBatch, latestReturns, newOwner, type BatchToCommit, type Submitter } from './returns.ts';
 import { Unit } from '../models/unit.ts';
 
 export type { UploadError };
@@ -24,40 +24,48 @@ export class UploadRejected extends AppError {
 export const STAGED_TTL_MS = 24 * 3600 * 1000;
 
 export interface ParsedUpload {
-  rows: { unit: string; row: number | null; values: ReturnValues }[];
+  /** Each row with the warnings about it (kept with its revision). */
+  rows: { unit: string; row: number | null; values: ReturnValues; warnings?: UploadError[] }[];
+  /** Every warning of the file, in row order (SPEC §7 `warnings`). */
+  warnings: UploadError[];
 }
 
 interface UnitState {
   code: string;
   name: string;
+  aliases: string[];
   active: boolean;
 }
 
-/** Every unit's code, name and state, by code: all an upload checks (one projected read, no sort). */
+/** Every unit's code, name, aliases and state, by code: all an upload checks (one projected read, no sort). */
 async function unitStates(): Promise<Map<string, UnitState>> {
-  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, active: 1 }).lean();
+  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1, active: 1 }).lean();
   const out = new Map<string, UnitState>();
-  for (const u of docs) out.set(u.code, { code: u.code, name: u.name, active: u.active !== false });
+  for (const u of docs) out.set(u.code, { code: u.code, name: u.name, aliases: u.aliases ?? [], active: u.active !== false });
   return out;
 }
 
 /** Runs every check of SPEC §6 on the file; throws UploadRejected (422) or AppError (413). */
 export async function parseUpload(p: Submitter, period: string, buffer: Buffer): Promise<ParsedUpload> {
   const byCode = await unitStates();
-  const lookup: ReadonlyMap<string, { code: string; name: string }> = byCode;
   let result: ParseResult;
   try {
+    // Off the event loop, within a memory and time budget (server/excel/off-thread.ts).
     const limits = { maxBytes: currentConfig().uploadMaxBytes };
-    checkUpload(buffer, limits);
-    result = await parseReturnsWorkbook(buffer, { units: lookup, limits, prechecked: true, ...(p.role === 'reporter' ? { onlyUnit: p.unit ?? '\u0000' } : {}) });
+    result = await parseReturnsOffThread(buffer, { units: byCode, limits, ...(p.role === 'reporter' ? { onlyUnit: p.unit ?? '\u0000' } : {}) });
   } catch (err) {
     if (err instanceof AppError && err.status === 422) {
       throw new UploadRejected([{ sheet: null, row: null, column: null, field: null, message: err.message }], err.code, err.message);
     }
     throw err;
   }
-  if (!result.ok) throw new UploadRejected(result.errors);
-  const rows = result.rows.map((x) => ({ unit: x.unit, row: x.row, values: x.values }));
+  if (!result.ok) throw new UploadRejected(result.errors, result.code);
+  const warningsAt = new Map<number, UploadError[]>();
+  for (const w of result.warnings) if (w.row !== null) warningsAt.set(w.row, [...(warningsAt.get(w.row) ?? []), w]);
+  const rows = result.rows.map((x) => {
+    const ws = warningsAt.get(x.row);
+    return { unit: x.unit, row: x.row, values: x.values, ...(ws ? { warnings: ws } : {}) };
+  });
   if (!rows.length) {
     throw new UploadRejected([{ sheet: result.sheet, row: null, column: null, field: null, message: '文件中没有任何单位的数据行' }], 'no_rows');
   }
@@ -72,7 +80,7 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
     }
   }
   if (errs.length) throw new UploadRejected(errs);
-  return { rows };
+  return { rows, warnings: result.warnings };
 }
 
 function assertCanUpload(p: Submitter): void {
@@ -132,7 +140,7 @@ export async function uploadAndCommit(p: Submitter, period: string, buffer: Buff
   const doc = uploadBatchDocument({ ...record, status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
   await UploadBatch.collection.insertOne(doc);
   const accepted = await commitBatch(doc._id, doc);
-  return { batch: String(doc._id), accepted };
+  return { batch: String(doc._id), accepted, warnings: parsed.warnings };
 }
 
 // ---- preview ----
@@ -155,6 +163,8 @@ export interface PreviewUnit {
   changed: boolean;
   fields: { key: FieldKey; label: string; before: number | null; after: number; changed: boolean }[];
   ratios: { id: string; name: string; before: number | null; after: number | null; changed: boolean }[];
+  /** Warnings of the upload about this unit's row. */
+  warnings: UploadError[];
 }
 
 export async function buildPreview(period: string, rows: ParsedUpload['rows']): Promise<PreviewUnit[]> {
@@ -178,6 +188,7 @@ export async function buildPreview(period: string, rows: ParsedUpload['rows']): 
       changed: fields.some((f) => f.changed),
       fields,
       ratios,
+      warnings: r.warnings ?? [],
     });
   }
   return out;
@@ -202,7 +213,12 @@ async function stagedBatchOf(p: Submitter, batchId: string) {
 
 export async function stagedPreview(p: Submitter, batchId: string) {
   const b = await stagedBatchOf(p, batchId);
-  const rows = b.rows.map((r) => ({ unit: r.unit, row: r.row ?? null, values: r.values as unknown as ReturnValues }));
+  const rows = b.rows.map((r) => ({
+    unit: r.unit,
+    row: r.row ?? null,
+    values: r.values as unknown as ReturnValues,
+    ...(r.warnings?.length ? { warnings: r.warnings.map((w) => ({ sheet: w.sheet ?? null, row: w.row ?? null, column: w.column ?? null, field: w.field ?? null, message: w.message })) } : {}),
+  }));
   return { batch: b, preview: await buildPreview(b.period, rows) };
 }
 
@@ -229,7 +245,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
   );
   if (res.modifiedCount !== 1) throw conflict('batch_not_staged', '该上传已在提交中或已作废');
   // Now pending and ours; its rows (read above) never change after insert.
-  const accepted = await commitBatch(b._id, { period: b.period, source: b.source, createdBy: b.createdBy, file: b.file ?? null, rows: b.rows });
+  const accepted = await commitBatch(b._id, { period: b.period, source: b.source, createdBy: b.createdBy, file: b.file ?? null, rows: b.rows as unknown as BatchToCommit['rows'] });
   return { period: b.period, accepted, already: false };
 }
 

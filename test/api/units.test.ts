@@ -17,7 +17,7 @@ describe('units API', () => {
     const a = t.api(admin);
     const c = await a.put('/api/v1/units/C0571', { name: ' 杭州市 ', category: 'city' });
     expect(c.status, c.text).to.equal(201);
-    expect(c.body).to.deep.equal({ code: 'C0571', name: '杭州市', category: 'city', parent: null, active: true });
+    expect(c.body).to.deep.equal({ code: 'C0571', name: '杭州市', category: 'city', parent: null, active: true, aliases: [] });
     const x = await a.put('/api/v1/units/X330102', { name: '上城区', category: 'county', parent: 'C0571' });
     expect(x.status).to.equal(201);
     const u = await a.put('/api/v1/units/C0571', { name: '杭州市人民政府', category: 'city' });
@@ -26,8 +26,8 @@ describe('units API', () => {
     const list = await t.api(await t.tokenFor('office')).get('/api/v1/units');
     expect(list.status).to.equal(200);
     expect(list.body).to.deep.equal([
-      { code: 'C0571', name: '杭州市人民政府', category: 'city', parent: null, active: true },
-      { code: 'X330102', name: '上城区', category: 'county', parent: 'C0571', active: true },
+      { code: 'C0571', name: '杭州市人民政府', category: 'city', parent: null, active: true, aliases: [] },
+      { code: 'X330102', name: '上城区', category: 'county', parent: 'C0571', active: true, aliases: [] },
     ]);
   });
 
@@ -48,6 +48,24 @@ describe('units API', () => {
     expect((await t.api(await t.tokenFor('reviewer')).put('/api/v1/units/D009', { name: 'x', category: 'city' })).status).to.equal(403);
     expect((await t.api().put('/api/v1/units/D009', { name: 'x', category: 'city' })).status).to.equal(401);
     expect((await a.get('/api/v1/units')).body).to.have.length(2);
+  });
+
+  it('aliases (简称): an optional array, kept when absent, cleaned, and never another unit\'s name or alias', async () => {
+    const a = t.api(admin);
+    const d = await a.put('/api/v1/units/D101', { name: '省发展和改革委员会', category: 'department', aliases: [' 省发改委 ', '发改委', '省发改委', '省发展和改革委员会', ''] });
+    expect(d.status, d.text).to.equal(201);
+    expect(d.body.aliases).to.deep.equal(['省发改委', '发改委']);
+    // Absent: unchanged; [] clears.
+    expect((await a.put('/api/v1/units/D101', { name: '省发展和改革委员会', category: 'department' })).body.aliases).to.deep.equal(['省发改委', '发改委']);
+    const other = await a.put('/api/v1/units/D102', { name: '省教育厅', category: 'department', aliases: ['发改委'] });
+    expect(other.status).to.equal(422);
+    expect(other.body.error).to.include({ code: 'invalid_unit', message: '简称「发改委」已是单位 D101（省发展和改革委员会）的简称' });
+    const name = await a.put('/api/v1/units/D102', { name: '省教育厅', category: 'department', aliases: ['省发展和改革委员会'] });
+    expect(name.body.error.message).to.equal('简称「省发展和改革委员会」已是单位 D101（省发展和改革委员会）的名称');
+    expect((await a.put('/api/v1/units/D102', { name: '省教育厅', category: 'department', aliases: 'x' })).status).to.equal(201);
+    expect((await a.put('/api/v1/units/D103', { name: '某厅', category: 'department', aliases: [1] })).body.error.message).to.contain('字符串数组');
+    expect((await a.put('/api/v1/units/D101', { name: '省发展和改革委员会', category: 'department', aliases: [] })).body.aliases).to.deep.equal([]);
+    expect((await a.get('/api/v1/units')).body.find((u: { code: string }) => u.code === 'D102').aliases).to.deep.equal(['x']);
   });
 
   it('deactivates a unit (active: false): no more submissions for it', async () => {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AT_MOST_RULES, FIELD_KEYS, FIELD_LABELS, type FieldKey } from '../../server/domain/fields.ts';
-import { columnLetter, parseReturnsWorkbook, type ParseContext, type ParseResult, type UploadError } from '../../server/excel/upload-parse.ts';
+import { columnLetter, parseReturnsWorkbook, type ParseContext, type ParseResult, type UnitInfo, type UploadError } from '../../server/excel/upload-parse.ts';
 import { SIMPLE_VALUES, validValues } from '../fixtures/build-fixtures.ts';
 import { MANY_UNITS, unitMap } from '../fixtures/units.ts';
 
@@ -98,7 +98,7 @@ describe('parseReturnsWorkbook', () => {
       { sheet: '填报', row: 9, column: 'C', field: 'systems_extranet', message: `第9行 C列「${L('systems_extranet')}」公式的结果为错误值 #DIV/0!` },
       { sheet: '填报', row: 9, column: 'D', field: 'systems_cloud', message: `第9行 D列「${L('systems_cloud')}」是公式但没有保存计算结果，请在 Excel 或 WPS 中打开并重新保存后上传` },
       { sheet: '填报', row: 10, column: 'A', field: 'unit_code', message: '第10行 A列 单位代码未填写（填写了数据的行必须有单位代码）' },
-      { sheet: '填报', row: 11, column: 'M', field: 'unit_name', message: '第11行 M列 单位名称“省教育厅”与单位代码 D005 的登记名称“省财政厅”不一致，请核对单位代码（或清空单位名称）' },
+      { sheet: '填报', row: 11, column: 'M', field: 'unit_name', message: '第11行 M列 单位名称“省教育厅”是单位 D002 的名称，与单位代码 D005（省财政厅）不是同一个单位，请核对单位代码（或清空单位名称）' },
       { sheet: '填报', row: 12, column: 'G', field: 'catalogue_items', message: `第12行 G列「${L('catalogue_items')}」“12,34”的千位分隔符位置不正确，应填写不小于 0 的整数（如 1,234）` },
       { sheet: '填报', row: 12, column: 'H', field: 'catalogue_shared', message: `第12行 H列「${L('catalogue_shared')}」“99999999999999999”超出允许的最大值 9007199254740991` },
       { sheet: '填报', row: 12, column: 'J', field: 'requests_on_time', message: '第12行 J列「按时响应的共享申请数」21 大于「收到的共享申请数」20' },
@@ -143,17 +143,37 @@ describe('parseReturnsWorkbook', () => {
     ]);
   });
 
-  it('unit names: checked when filled, ignored when blank or when checkNames is off', async () => {
+  it('unit names: another unit\'s name is an error, an informal name a warning, an alias silent; blank or checkNames off: no check', async () => {
     const buf = await bufferOf((ws) => {
       ws.addRow(['单位名称', '单位代码', ...FIELD_KEYS]);
       ws.addRow([' 省教育厅 ', 'D002', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D002![k])]);
       ws.addRow([null, 'D001', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D001![k])]);
       ws.addRow(['公安厅', 'D003', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
     });
-    const errors = errorsOf(await parseReturnsWorkbook(buf, ctx));
-    expect(errors.map((e) => [e.row, e.column, e.field])).to.deep.equal([[4, 'A', 'unit_name']]);
-    const ok = rowsOf(await parseReturnsWorkbook(buf, { ...ctx, checkNames: false }));
-    expect(ok.map((r) => r.unit)).to.deep.equal(['D002', 'D001', 'D003']);
+    const r = await parseReturnsWorkbook(buf, ctx);
+    expect(rowsOf(r).map((x) => x.unit)).to.deep.equal(['D002', 'D001', 'D003']);
+    expect(r.warnings).to.deep.equal([
+      { sheet: 'Sheet1', row: 4, column: 'A', field: 'unit_name', message: '第4行 A列 单位名称“公安厅”与单位代码 D003 的登记名称“省公安厅”不一致，已按单位代码导入，请核对' },
+    ]);
+    // An alias (简称) of the unit matches silently.
+    const withAlias = new Map<string, UnitInfo>(unitMap());
+    withAlias.set('D003', { ...withAlias.get('D003')!, aliases: ['公安厅'] });
+    const aliased = await parseReturnsWorkbook(buf, { units: withAlias });
+    expect(rowsOf(aliased)).to.have.length(3);
+    expect(aliased.warnings).to.deep.equal([]);
+    // Another unit's registered name, or another unit's alias: an error (code and name point to different units).
+    const other = await bufferOf((ws) => {
+      ws.addRow(['单位代码', '单位名称', ...FIELD_KEYS]);
+      ws.addRow(['D001', '省教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D001![k])]);
+      ws.addRow(['D002', '公安厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D002![k])]);
+    });
+    expect(errorsOf(await parseReturnsWorkbook(other, { units: withAlias }))).to.deep.equal([
+      { sheet: 'Sheet1', row: 2, column: 'B', field: 'unit_name', message: '第2行 B列 单位名称“省教育厅”是单位 D002 的名称，与单位代码 D001（省发展和改革委员会）不是同一个单位，请核对单位代码（或清空单位名称）' },
+      { sheet: 'Sheet1', row: 3, column: 'B', field: 'unit_name', message: '第3行 B列 单位名称“公安厅”是单位 D003 的名称，与单位代码 D002（省教育厅）不是同一个单位，请核对单位代码（或清空单位名称）' },
+    ]);
+    const off = await parseReturnsWorkbook(other, { ...ctx, checkNames: false });
+    expect(rowsOf(off).map((x) => x.unit)).to.deep.equal(['D001', 'D002']);
+    expect(off.warnings).to.deep.equal([]);
   });
 
   it('the unit lookup may be a function; codes are matched case-insensitively and full-width tolerant', async () => {
@@ -184,8 +204,13 @@ describe('parseReturnsWorkbook', () => {
       ws.addRow(['A3', 'ｓｈｅｎｇ 教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
       ws.addRow(['A4', '省教育厅', ...FIELD_KEYS.map((k) => SIMPLE_VALUES.D003![k])]);
     });
-    const errors = errorsOf(await parseReturnsWorkbook(bad, { units: (code) => (/^A[1-4]$/.test(code) ? same : undefined) }));
-    expect(errors.map((e) => [e.row, e.column, e.field])).to.deep.equal([[3, 'B', 'unit_name'], [4, 'B', 'unit_name']]);
+    const r = await parseReturnsWorkbook(bad, { units: (code) => (/^A[1-4]$/.test(code) ? same : undefined) });
+    expect(rowsOf(r)).to.have.length(4);
+    expect(r.warnings!.map((e) => [e.row, e.column, e.field])).to.deep.equal([[3, 'B', 'unit_name'], [4, 'B', 'unit_name']]);
+    // With a function lookup, knownNames tells another unit's name.
+    const known = new Map([['省公安厅', 'D003']]);
+    const errors = errorsOf(await parseReturnsWorkbook(bad, { units: (code) => (/^A[1-4]$/.test(code) ? same : undefined), knownNames: known }));
+    expect(errors.map((e) => [e.row, e.column, e.field])).to.deep.equal([[3, 'B', 'unit_name']]);
   });
 
   it('stops listing after maxErrors, saying how many more there were', async () => {
@@ -208,6 +233,7 @@ describe('parseReturnsWorkbook', () => {
     const r = await parseReturnsWorkbook(buf, ctx);
     expect(r).to.deep.equal({
       ok: false,
+      warnings: [],
       errors: [{ sheet: 'Sheet1', row: 150, column: 'B', field: 'systems_total', message: '第150行 B列「信息系统总数」“x”不是数字，应填写不小于 0 的整数（没有请填 0）' }],
     });
   });

@@ -72,7 +72,7 @@ router.post('/returns/upload', requireRole('admin', 'reporter'), singleFile('fil
   if (!req.file) throw badRequest('file_required', '请用 multipart/form-data 的 file 字段上传 .xlsx 文件');
   try {
     const r = await uploadAndCommit(sub(p), period, req.file.buffer, uploadedName(req.file.originalname), 'excel');
-    res.json({ accepted: r.accepted, batch: r.batch });
+    res.json({ accepted: r.accepted, warnings: r.warnings, batch: r.batch });
   } catch (err) {
     if (err instanceof UploadRejected) return sendRejected(res, err);
     throw err;

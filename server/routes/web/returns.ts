@@ -140,6 +140,7 @@ router.get('/returns/uploads/:id', requireRole('reporter', 'admin'), async (req,
     styles: STYLES,
     batch: { id: String(batch._id), period: batch.period, status: batch.status, fileName: batch.fileName, staged: batch.status === 'staged', accepted: batch.accepted },
     preview,
+    warnings: preview.flatMap((u) => u.warnings),
     changedCount: preview.filter((u) => u.changed).length,
     backUnit: p.role === 'reporter' ? p.unit : preview[0]?.unit,
   });

@@ -29,7 +29,7 @@ async function renderUnits(req: Request, res: import('express').Response, extra:
   res.status(extra.importErrors || extra.formError ? 422 : 200).render('pages/units-admin/index', {
     title: '单位管理',
     styles: STYLES,
-    units: units.filter((u) => !cat || u.category === cat).map((u) => ({ ...u, categoryLabel: UNIT_CATEGORY_LABELS[u.category], parentName: u.parent ? names.get(u.parent) ?? '' : '' })),
+    units: units.filter((u) => !cat || u.category === cat).map((u) => ({ ...u, aliasesText: (u.aliases ?? []).join('、'), categoryLabel: UNIT_CATEGORY_LABELS[u.category], parentName: u.parent ? names.get(u.parent) ?? '' : '' })),
     total: units.length,
     categories: categories.map((c) => ({ ...c, selected: c.value === cat })),
     form: {},
@@ -48,6 +48,7 @@ router.get('/admin/units/:code', requireRole('admin'), async (req, res) => {
     title: `编辑单位 · ${unit.name}`,
     styles: STYLES,
     unit,
+    aliasesText: (unit.aliases ?? []).join('、'),
     categories: categories.map((c) => ({ ...c, selected: c.value === unit.category })),
     units: (await listUnits()).filter((u) => u.code !== unit.code),
   });
@@ -65,6 +66,7 @@ router.post('/admin/units', requireRole('admin'), async (req, res) => {
       name: b.name,
       category: b.category,
       parent: typeof b.parent === 'string' && b.parent ? b.parent : null,
+      ...(typeof b.aliases === 'string' ? { aliases: b.aliases } : {}),
       ...(editing ? { active: b.active === '1' } : {}),
     });
     setFlash(req, 'ok', `${created ? '已新增' : '已保存'}单位 ${unit.code} ${unit.name}`);
