@@ -76,6 +76,10 @@ export interface CaseView {
   rectificationCount: number;
   /** A request to extend the due date awaits a decision. */
   extensionPending: boolean;
+  /** The latest rectification report and the decision on it (workbooks, lists). */
+  lastRectification: { at: string; decision: 'accept' | 'return' | null; decidedAt: string | null; comment: string } | null;
+  /** The due date before the first granted extension, when one was granted. */
+  extendedFrom: string | null;
   history?: HistoryView[];
   rectifications?: RectificationView[];
   extensions?: ExtensionView[];
@@ -109,6 +113,12 @@ function rectificationState(c: CaseDocLean): RectificationState {
   return last.decision.decision === 'accept' ? 'accepted' : 'returned';
 }
 
+function lastRect(c: CaseDocLean): CaseView['lastRectification'] {
+  const r = c.rectifications?.at(-1);
+  if (!r) return null;
+  return { at: r.at.toISOString(), decision: r.decision?.decision ?? null, decidedAt: r.decision ? r.decision.at.toISOString() : null, comment: r.decision?.comment ?? '' };
+}
+
 function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): CaseView {
   const v: CaseView = {
     id: String(c._id),
@@ -125,6 +135,11 @@ function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): C
     rectification: rectificationState(c),
     rectificationCount: c.rectifications?.length ?? 0,
     extensionPending: !!c.extensions?.some((e) => !e.decision),
+    lastRectification: lastRect(c),
+    extendedFrom: (() => {
+      const g = c.extensions?.find((e) => e.decision?.decision === 'grant');
+      return g?.dueAt ? g.dueAt.toISOString() : null;
+    })(),
   };
   if (files) {
     const att = (ids: readonly unknown[] | null | undefined) => (ids ?? []).map((i) => files.get(String(i))).filter((x): x is AttachmentView => !!x);

@@ -3,6 +3,7 @@
 // the case's history; scope (another unit's reporter sees and touches nothing; office reads only);
 // due-date extensions (申请延期), decided once per request.
 import { expect } from 'chai';
+import ExcelJS from 'exceljs';
 import { Attachment } from '../../server/models/attachment.ts';
 import { AuditLog } from '../../server/models/audit-log.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -221,5 +222,29 @@ describe('accountability: the rectification loop (整改 → 核查 → 销号)'
     c = await getCase(reviewer, ids.d4);
     expect(c.history.at(-1)).to.include({ action: 'rectification.accept', from: 'overdue', to: 'resolved' });
     expect(c.resolvedAt! > c.dueAt!).to.equal(true); // wasOverdue() (SPEC §4 merit rule) sees it
+  });
+
+  it('the workbook’s cases sheet and the single-unit sheet show rectification, decision, extension and 销号', async () => {
+    const r = await t.api(reviewer).get('/api/v1/results/2026Q1/sheet.xlsx');
+    expect(r.status, r.text).to.equal(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(r.buffer as never);
+    const ws = wb.getWorksheet('问责情况')!;
+    const rows: string[][] = [];
+    ws.eachRow((row) => rows.push((row.values as unknown[]).slice(1).map((v) => String(v ?? ''))));
+    const header = rows.find((x) => x[0] === '单位代码')!;
+    const col = (h: string) => header.indexOf(h);
+    const d3 = rows.find((x) => x[0] === 'D3')!;
+    const d4 = rows.find((x) => x[0] === 'D4')!;
+    expect(d3[col('整改与核查')]).to.include('已提交 2 次').and.to.include('核查通过（销号）：核查属实，予以销号');
+    expect(d3[col('销号时间')]).to.include('2026-05-12');
+    expect(d4[col('延期')]).to.include('延至 2026-06-30');
+    const u = await t.api(repD4).get('/api/v1/results/2026Q1/units/D4/sheet.xlsx');
+    expect(u.status, u.text).to.equal(200);
+    const uw = new ExcelJS.Workbook();
+    await uw.xlsx.load(u.buffer as never);
+    const all: string[] = [];
+    uw.worksheets[0]!.eachRow((row) => all.push((row.values as unknown[]).map((v) => String(v ?? '')).join(' ')));
+    expect(all.join('\n')).to.include('整改：已提交 2 次').and.to.include('由 2026-05-20 延期').and.to.include('销号');
   });
 });
