@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { at, pdf, png, publishedCases } from './helpers.ts';
+import { PERFECT } from '../results/fixtures.ts';
 
 describe('accountability pages: case page, 提交整改报告, 核查队列', function () {
   let t: TestApp;
@@ -53,5 +54,37 @@ describe('accountability pages: case page, 提交整改报告, 核查队列', fu
     const final = await r.get(`/accountability/cases/${ids.d3}`);
     expect(final.text).to.include('核查通过，案件已销号').and.to.include('核查通过，销号').and.to.include('已销号');
     expect((await r.get('/accountability/queue')).text).not.to.include(`data-case="${ids.d3}"`);
+  });
+
+  it('the reporter uploads 佐证材料 from the return form; the review page lists them; carrying over is a tick box', async () => {
+    const rep = await t.userFor('reporter', 'D2');
+    const w = t.web();
+    await w.login(rep.username, rep.password);
+    const put = await w.api().put('/api/v1/returns/2026Q2/D2', { values: PERFECT });
+    expect(put.status, put.text).to.equal(200);
+    const form = await w.get('/returns/2026Q2/D2');
+    expect(form.status).to.equal(200);
+    const action = /action="(\/returns\/2026Q2\/D2\/evidence\?_csrf=[^"]+)"/.exec(form.text)![1]!;
+    const body = new FormData();
+    body.append('files', new Blob([new Uint8Array(pdf())]), '接入清单.pdf');
+    await t.settle();
+    const sent = await fetch(t.baseUrl + action, { method: 'POST', body, headers: { cookie: `sid=${w.cookie()}`, accept: 'text/html' }, redirect: 'manual' });
+    expect(sent.status).to.equal(303);
+    const again = await w.get('/returns/2026Q2/D2');
+    expect(again.text).to.include('接入清单.pdf').and.to.include('沿用上一版佐证材料');
+
+    const revUser = await t.userFor('reviewer');
+    const r = t.web();
+    await r.login(revUser.username, revUser.password);
+    const review = await r.get('/review/2026Q2/D2');
+    expect(review.status).to.equal(200);
+    expect(review.text).to.include('佐证材料').and.to.include('接入清单.pdf');
+
+    // A new revision from the form with the box ticked keeps the evidence; without it, none.
+    const fields = Object.fromEntries(Object.entries(PERFECT).map(([k, v]) => [k, String(v)]));
+    expect((await w.postForm('/returns/2026Q2/D2', { ...fields, carryEvidence: '1' })).status).to.equal(303);
+    expect((await r.get('/review/2026Q2/D2')).text).to.include('接入清单.pdf');
+    expect((await w.postForm('/returns/2026Q2/D2', fields)).status).to.equal(303);
+    expect((await r.get('/review/2026Q2/D2')).text).not.to.include('接入清单.pdf');
   });
 });
