@@ -28,6 +28,7 @@ import { router as api_scheme } from './routes/api/scheme.ts';
 import { router as api_jobs } from './routes/api/jobs.ts';
 import { router as api_accountability } from './routes/api/accountability.ts';
 import { router as api_years } from './routes/api/years.ts';
+import { router as api_attachments } from './routes/api/attachments.ts';
 import { router as web_auth } from './routes/web/auth.ts';
 import { router as web_admin } from './routes/web/admin.ts';
 import { router as web_dashboard } from './routes/web/dashboard.ts';
@@ -64,6 +65,7 @@ export const API_ROUTERS: readonly { name: string; router: Router }[] = [
   { name: 'jobs', router: api_jobs },
   { name: 'accountability', router: api_accountability },
   { name: 'years', router: api_years },
+  { name: 'attachments', router: api_attachments },
 ];
 export const WEB_ROUTERS: readonly { name: string; router: Router }[] = [
   { name: 'auth', router: web_auth },

@@ -33,6 +33,8 @@ export interface Config {
   sessionTtlSeconds: number;
   /** Largest accepted upload (Excel returns), bytes. */
   uploadMaxBytes: number;
+  /** Largest attachment (整改报告附件、佐证材料) accepted, each (ATTACHMENT_MAX_BYTES, default 20 MB). */
+  attachmentMaxBytes: number;
   /** Largest accepted JSON / form body, bytes. */
   bodyMaxBytes: number;
   logLevel: LogLevel;
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 90 * 24 * 3600),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 8 * 3600, 60, 90 * 24 * 3600),
     uploadMaxBytes: integer(env, 'UPLOAD_MAX_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     bodyMaxBytes: integer(env, 'BODY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     logLevel: logLevelRaw as LogLevel,
     bcryptRounds: integer(env, 'BCRYPT_ROUNDS', 10, 4, 15),

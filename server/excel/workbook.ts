@@ -68,6 +68,23 @@ export interface CaseRow {
   dueAt?: string | Date | null;
   openedAt?: string | Date | null;
   reason?: string | null;
+  resolvedAt?: string | Date | null;
+  /** Rectification reports submitted, and the latest one with the reviewer's decision (整改、核查). */
+  rectificationCount?: number;
+  lastRectification?: { at: string | Date; decision: 'accept' | 'return' | null; decidedAt: string | Date | null; comment: string } | null;
+  /** The due date before the first granted extension (延期), when one was granted. */
+  extendedFrom?: string | Date | null;
+}
+
+const DECISION_LABELS: Record<string, string> = { accept: '核查通过（销号）', return: '退回整改' };
+
+/** 整改情况 of a case in one line (dates by `fmt`); '' when none was submitted. */
+function rectificationText(c: CaseRow, fmt: (d: string | Date) => string): string {
+  const r = c.lastRectification;
+  if (!r) return '';
+  const head = `已提交 ${c.rectificationCount ?? 1} 次，最近 ${fmt(r.at)}`;
+  if (!r.decision) return `${head}，待核查`;
+  return `${head}；${fmt(r.decidedAt ?? r.at)} ${DECISION_LABELS[r.decision] ?? r.decision}${r.comment ? `：${r.comment}` : ''}`;
 }
 
 /** What the period workbook and the single-unit sheet both take. */
@@ -500,6 +517,9 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
       { header: '整改期限', width: 19 },
       { header: '立案时间', width: 19 },
       { header: '原因', width: 40, text: true },
+      { header: '整改与核查', width: 48, text: true },
+      { header: '延期', width: 24 },
+      { header: '销号时间', width: 19 },
     ];
     const cs = tableSheet(wb, '问责情况', ccols, { state: 'frozen', ySplit: 3, topLeftCell: 'A4', activeCell: 'A4' }, hf, `${pTitle}问责情况`, left);
     for (const c of input.cases ?? []) {
@@ -513,6 +533,9 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
         c.dueAt ? fmtDate(c.dueAt) : '',
         c.openedAt ? fmtDate(c.openedAt) : '',
         c.reason ?? '',
+        rectificationText(c, fmtDate),
+        c.extendedFrom && c.dueAt ? `由 ${fmtDate(c.extendedFrom)} 延至 ${fmtDate(c.dueAt)}` : '',
+        c.status === 'resolved' && c.resolvedAt ? fmtDate(c.resolvedAt) : '',
       ], c.status === 'overdue' ? 'FFFFC7CE' : undefined, [5]);
     }
     cs.commit();
@@ -634,7 +657,12 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
     const cases = input.cases ?? [];
     if (cases.length === 0) pair('问责', '无');
     for (const c of cases) {
-      pair(labelOf(RULE_LABELS, c.rule), `${c.type} · ${labelOf(CASE_STATUS_LABELS, c.status)}${c.dueAt ? ` · 整改期限 ${formatDateTime(c.dueAt, tz).slice(0, 10)}` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}`);
+      const day = (d: string | Date) => formatDateTime(d, tz).slice(0, 10);
+      const rect = rectificationText(c, day);
+      pair(
+        labelOf(RULE_LABELS, c.rule),
+        `${c.type} · ${labelOf(CASE_STATUS_LABELS, c.status)}${c.dueAt ? ` · 整改期限 ${day(c.dueAt)}` : ''}${c.extendedFrom ? `（由 ${day(c.extendedFrom)} 延期）` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}${rect ? ` · 整改：${safeText(rect)}` : ''}${c.status === 'resolved' && c.resolvedAt ? ` · ${day(c.resolvedAt)} 销号` : ''}`,
+      );
     }
 
     // Signature block.

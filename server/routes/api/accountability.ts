@@ -1,7 +1,20 @@
 import { Router } from 'express';
 import { badRequest } from '../../domain/errors.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
-import { getCase, listCases, updateCaseStatus } from '../../services/accountability.ts';
+import { MAX_ATTACHMENTS_PER_RECTIFICATION } from '../../domain/attachments.ts';
+import {
+  decideExtension,
+  decideRectification,
+  getCase,
+  listCases,
+  rectificationQueue,
+  requestExtension,
+  submitRectification,
+  updateCaseStatus,
+  type CaseActor,
+} from '../../services/accountability.ts';
+import { filesUpload, incomingFiles } from './attachments.ts';
+import type { Principal } from '../../http/auth.ts';
 import { assertQuarter, getPeriod } from '../../services/periods.ts';
 
 // /api/v1/accountability (SPEC §7). Reporters see their own unit's cases only.
@@ -37,4 +50,39 @@ router.patch('/accountability/cases/:id', requireRole('reviewer', 'admin'), asyn
   const p = principalOf(req);
   const b = (req.body ?? {}) as Record<string, unknown>;
   res.json(await updateCaseStatus({ username: p.username, role: p.role }, String(req.params.id), b));
+});
+
+const actor = (p: Principal): CaseActor => ({ username: p.username, role: p.role, ...(p.unit ? { unit: p.unit } : {}) });
+
+/** GET /accountability/rectifications/pending → rectifications awaiting 核查, oldest first (reviewers, admins, office). */
+router.get('/accountability/rectifications/pending', requireRole('reviewer', 'admin', 'office'), async (_req, res) => {
+  res.json(await rectificationQueue());
+});
+
+/** POST /accountability/cases/:id/rectifications (the unit's reporter; multipart `report` + `files`) → 201 {id}. */
+router.post(
+  '/accountability/cases/:id/rectifications',
+  requireRole('reporter'),
+  filesUpload(MAX_ATTACHMENTS_PER_RECTIFICATION, '每份整改报告'),
+  async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const r = await submitRectification(actor(principalOf(req)), String(req.params.id), { report: b.report }, incomingFiles(req));
+    res.status(201).json({ id: r.id, status: r.case.status });
+  },
+);
+
+/** POST /accountability/cases/:id/decision {decision: accept|return, comment} (reviewer) → the case. */
+router.post('/accountability/cases/:id/decision', requireRole('reviewer', 'admin'), async (req, res) => {
+  res.json(await decideRectification(actor(principalOf(req)), String(req.params.id), (req.body ?? {}) as Record<string, unknown>));
+});
+
+/** POST /accountability/cases/:id/extensions {reason} (the unit's reporter: 申请延期) → 201 {id}. */
+router.post('/accountability/cases/:id/extensions', requireRole('reporter'), async (req, res) => {
+  const r = await requestExtension(actor(principalOf(req)), String(req.params.id), (req.body ?? {}) as Record<string, unknown>);
+  res.status(201).json({ id: r.id });
+});
+
+/** POST /accountability/cases/:id/extensions/:eid/decision {decision: grant|deny, dueAt?, comment?} (reviewer) → the case. */
+router.post('/accountability/cases/:id/extensions/:eid/decision', requireRole('reviewer', 'admin'), async (req, res) => {
+  res.json(await decideExtension(actor(principalOf(req)), String(req.params.id), String(req.params.eid), (req.body ?? {}) as Record<string, unknown>));
 });

@@ -11,6 +11,9 @@ import { assertCanRead, latestRevision, periodReturns, reviewReturn, revisionsOf
 import { listUploads, originalFile, uploadAndCommit, UploadRejected } from '../../services/uploads.ts';
 import { getUnit } from '../../services/units.ts';
 import { templateFor } from '../../services/templates.ts';
+import { MAX_ATTACHMENTS_PER_REVISION } from '../../domain/attachments.ts';
+import { addEvidence, carryOverEvidence, evidenceOf } from '../../services/attachments.ts';
+import { filesUpload, incomingFiles } from './attachments.ts';
 
 // /api/v1 returns (SPEC §3, §6, §7).
 export const router = Router();
@@ -117,7 +120,15 @@ router.get('/returns/:period/:unit', requireAuth, async (req, res) => {
     if (!(await getUnit(unit))) throw notFound('unit_not_found', `单位「${unit}」不存在`);
     throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
   }
-  res.json(latest);
+  res.json({ ...latest, evidence: await evidenceOf(period, unit, latest.revision) });
+});
+
+/** POST /returns/:period/:unit/evidence (multipart `files`; the unit's reporter, or admin): 佐证材料 on the latest revision. */
+router.post('/returns/:period/:unit/evidence', requireRole('admin', 'reporter'), filesUpload(MAX_ATTACHMENTS_PER_REVISION, '每一版填报数据的佐证材料'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const r = await addEvidence(sub(p), period, String(req.params.unit), incomingFiles(req));
+  res.status(201).json({ unit: String(req.params.unit), period, revision: r.revision, evidence: r.evidence });
 });
 
 router.get('/returns/:period/:unit/revisions', requireAuth, async (req, res) => {
@@ -138,10 +149,13 @@ router.get('/returns/:period/:unit/audit', requireRole('reviewer', 'admin'), asy
 router.put('/returns/:period/:unit', requireAuth, async (req, res) => {
   const p = principalOf(req);
   const period = assertQuarter(req.params.period);
-  const body = (req.body ?? {}) as { values?: unknown };
+  const body = (req.body ?? {}) as { values?: unknown; carryEvidence?: unknown };
   if (body.values === undefined) throw badRequest('values_required', '请求体应为 {"values": {指标: 数值, …}}');
+  if (body.carryEvidence !== undefined && typeof body.carryEvidence !== 'boolean') throw badRequest('invalid_carry_evidence', 'carryEvidence 应为 true 或 false（沿用上一版佐证材料）');
   const rev = await submitValues(sub(p), period, String(req.params.unit), body.values, 'api');
-  res.json({ revision: rev.revision, unit: rev.unit, period: rev.period, late: rev.late, submittedAt: rev.submittedAt });
+  // 沿用上一版佐证材料: only when asked; a new revision otherwise starts without evidence.
+  const evidence = body.carryEvidence === true ? await carryOverEvidence(sub(p), period, rev.unit, rev.revision) : [];
+  res.json({ revision: rev.revision, unit: rev.unit, period: rev.period, late: rev.late, submittedAt: rev.submittedAt, evidence });
 });
 
 router.post('/returns/:period/:unit/review', requireRole('reviewer', 'admin'), async (req, res) => {

@@ -3,9 +3,21 @@ import { AppError } from '../../domain/errors.ts';
 import { UNIT_CATEGORY_LABELS, type UnitCategory } from '../../domain/fields.ts';
 import { parseQuarter } from '../../domain/periods.ts';
 import { CASE_STATUS_LABELS } from '../../domain/scoring/accountability.ts';
-import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { canSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
+import { MAX_ATTACHMENTS_PER_RECTIFICATION } from '../../domain/attachments.ts';
+import { filesUpload, incomingFiles } from '../api/attachments.ts';
 import { setFlash } from '../../http/flash.ts';
-import { updateCaseStatus } from '../../services/accountability.ts';
+import {
+  decideExtension,
+  decideRectification,
+  getCase,
+  pendingExtensions,
+  rectificationQueue,
+  requestExtension,
+  submitRectification,
+  updateCaseStatus,
+  type CaseActor,
+} from '../../services/accountability.ts';
 import { accountability, caseById, CASE_FILTERS } from '../../pages/accountability.ts';
 import { annualResults, assertYear } from '../../services/eligibility.ts';
 import { periodQuery, q, viewerOf } from './_present.ts';
@@ -92,4 +104,90 @@ router.post('/accountability/cases/:id/status', requireRole('reviewer', 'admin')
     setFlash(req, 'error', err.message);
   }
   res.redirect(303, back);
+});
+
+// ---- the rectification loop: case page (timeline, 提交整改报告, 申请延期, 核查), reviewers' queue ----
+
+const ACTION_LABELS: Record<string, string> = {
+  'rectification.submit': '提交整改报告',
+  'rectification.accept': '核查通过，销号',
+  'rectification.return': '核查退回',
+  'extension.request': '申请延期',
+  'extension.grant': '同意延期',
+  'extension.deny': '不同意延期',
+};
+const RECT_LABELS: Record<string, string> = { none: '未提交', pending: '待核查', returned: '已退回', accepted: '已通过' };
+const STATUS_TEXT: Record<string, string> = { open: '待整改', rectifying: '整改中', resolved: '已销号', overdue: '逾期' };
+
+const caseActor = (req: import('express').Request): CaseActor => {
+  const p = principalOf(req);
+  return { username: p.username, role: p.role, ...(p.unit ? { unit: p.unit } : {}) };
+};
+
+async function step(req: import('express').Request, res: import('express').Response, id: string, ok: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+    setFlash(req, 'ok', ok);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    setFlash(req, 'error', err.message);
+  }
+  res.redirect(303, `/accountability/cases/${encodeURIComponent(id)}`);
+}
+
+/** 核查队列: rectifications awaiting a decision, oldest first, overdue marked; pending extension requests. */
+router.get('/accountability/queue', requireRole('reviewer', 'admin', 'office'), async (req, res) => {
+  const [queue, extensions] = await Promise.all([rectificationQueue(), pendingExtensions()]);
+  res.render('pages/accountability/queue', {
+    title: '整改核查',
+    styles: ['/public/css/pages.css'],
+    queue: queue.map((c) => ({ ...c, statusText: STATUS_TEXT[c.status] })),
+    extensions,
+  });
+});
+
+router.get('/accountability/cases/:id', requireAuth, async (req, res) => {
+  const p = principalOf(req);
+  const c = await getCase(String(req.params.id));
+  if (!canSeeUnit(p, c.unit)) throw new AppError(403, 'forbidden_unit', '无权查看其他单位的问责案件');
+  const own = p.role === 'reporter' && p.unit === c.unit;
+  const reviewer = p.role === 'reviewer' || p.role === 'admin';
+  const pendingExt = c.extensions?.find((e) => !e.decision) ?? null;
+  res.render('pages/accountability/case', {
+    title: `问责案件 ${c.period} ${c.rule}`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/public/js/pages.js'],
+    c: { ...c, statusText: STATUS_TEXT[c.status], rectText: RECT_LABELS[c.rectification], cls: CASE_CLS[c.status] ?? 'muted' },
+    timeline: (c.history ?? []).map((h) => ({ ...h, label: h.action ? ACTION_LABELS[h.action] ?? h.action : `状态：${STATUS_TEXT[h.to] ?? h.to}` })),
+    rectifications: (c.rectifications ?? []).map((r, i) => ({ ...r, n: i + 1, decisionText: r.decision ? (r.decision.decision === 'accept' ? '核查通过（销号）' : '退回整改') : '待核查' })),
+    canSubmit: own && c.status !== 'resolved' && c.rectification !== 'pending',
+    canRequestExtension: own && !!c.dueAt && c.status !== 'resolved' && c.status !== 'overdue' && !pendingExt,
+    canDecide: reviewer && c.rectification === 'pending',
+    pendingExt: reviewer ? pendingExt : null,
+    latestRect: c.rectifications?.at(-1)?.id ?? '',
+    maxFiles: MAX_ATTACHMENTS_PER_RECTIFICATION,
+  });
+});
+
+router.post('/accountability/cases/:id/rectifications', requireRole('reporter'), filesUpload(MAX_ATTACHMENTS_PER_RECTIFICATION, '每份整改报告'), async (req, res) => {
+  const id = String(req.params.id);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await step(req, res, id, '整改报告已提交，等待核查', () => submitRectification(caseActor(req), id, { report: b.report }, incomingFiles(req)));
+});
+
+router.post('/accountability/cases/:id/decision', requireRole('reviewer', 'admin'), async (req, res) => {
+  const id = String(req.params.id);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await step(req, res, id, b.decision === 'accept' ? '核查通过，案件已销号' : '已退回整改，并通知该单位', () => decideRectification(caseActor(req), id, b));
+});
+
+router.post('/accountability/cases/:id/extensions', requireRole('reporter'), async (req, res) => {
+  const id = String(req.params.id);
+  await step(req, res, id, '延期申请已提交', () => requestExtension(caseActor(req), id, (req.body ?? {}) as Record<string, unknown>));
+});
+
+router.post('/accountability/cases/:id/extensions/:eid/decision', requireRole('reviewer', 'admin'), async (req, res) => {
+  const id = String(req.params.id);
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  await step(req, res, id, b.decision === 'grant' ? '已同意延期' : '已不同意延期', () => decideExtension(caseActor(req), id, String(req.params.eid), b));
 });

@@ -10,6 +10,9 @@ import { assertQuarter, getPeriod, listPeriods, timeZone } from '../../services/
 import { collectingPeriod } from '../../pages/common.ts';
 import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
 import { formValue } from '../../domain/validation.ts';
+import { addEvidence, carryOverEvidence, evidenceOf } from '../../services/attachments.ts';
+import { MAX_ATTACHMENTS_PER_REVISION } from '../../domain/attachments.ts';
+import { filesUpload, incomingFiles } from '../api/attachments.ts';
 import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
 import { singleFile, uploadedName } from '../api/returns.ts';
@@ -79,6 +82,7 @@ async function renderForm(req: Request, res: Response, period: string, code: str
   if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
   const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads(sub(p), period, code)]);
   const latest = revs[revs.length - 1] ?? null;
+  const evidence = latest ? await evidenceOf(period, code, latest.revision) : [];
   const errorsBy = new Map((extra.errors ?? []).map((e) => [e.field, e.message]));
   const fields = RETURN_FIELDS.map((f) => ({
     key: f.key,
@@ -105,6 +109,8 @@ async function renderForm(req: Request, res: Response, period: string, code: str
     uploadErrors: extra.uploadErrors ?? [],
     history,
     uploads,
+    evidence,
+    evidenceAction: `/returns/${period}/${encodeURIComponent(code)}/evidence`,
     ratios: latest ? RATIOS.map((r) => ({ name: r.name, value: r.value(latest.values) })) : [],
   });
 }
@@ -187,6 +193,8 @@ router.post('/returns/:period/:unit', requireRole('reporter', 'admin'), async (r
   const values = Object.fromEntries(FIELD_KEYS.map((k) => [k, typeof body[k] === 'string' && (body[k] as string).trim() === '' ? null : body[k]]));
   try {
     const rev = await submitValues(sub(p), period, code, values, 'web');
+    // 沿用上一版佐证材料: only when the box is ticked.
+    if (body.carryEvidence === '1') await carryOverEvidence(sub(p), period, code, rev.revision);
     setFlash(req, 'ok', `已提交 ${period} 期数据（第 ${rev.revision} 版）${rev.late ? '。注意：本期已过截止时间，将记为逾期报送' : ''}`);
     res.redirect(303, `/returns/${period}/${encodeURIComponent(code)}`);
   } catch (err) {
@@ -200,4 +208,19 @@ router.post('/returns/:period/:unit', requireRole('reporter', 'admin'), async (r
     }
     throw err;
   }
+});
+
+/** 上传佐证材料 (multipart `files`, CSRF in the query) onto the latest revision. */
+router.post('/returns/:period/:unit/evidence', requireRole('reporter', 'admin'), filesUpload(MAX_ATTACHMENTS_PER_REVISION, '每一版填报数据的佐证材料'), async (req, res) => {
+  const p = principalOf(req);
+  const period = assertQuarter(req.params.period);
+  const code = String(req.params.unit);
+  try {
+    const r = await addEvidence(sub(p), period, code, incomingFiles(req));
+    setFlash(req, 'ok', `已为第 ${r.revision} 版上传佐证材料，共 ${r.evidence.length} 个文件`);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    setFlash(req, 'error', err.message);
+  }
+  res.redirect(303, `/returns/${period}/${encodeURIComponent(code)}`);
 });

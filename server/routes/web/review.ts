@@ -9,6 +9,7 @@ import { auditTrail } from '../../services/audit.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../../services/periods.ts';
 import { collectingPeriod } from '../../pages/common.ts';
 import { periodReturns, reviewReturn, revisionsOf } from '../../services/returns.ts';
+import { evidenceOf } from '../../services/attachments.ts';
 import { listUploads, RATIOS } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
 
@@ -64,6 +65,7 @@ router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req
   if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
   const [per, revs, uploads, trail] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads({ username: p.username, role: p.role }, period, code), auditTrail('return', `${period}/${code}`)]);
   const latest = revs[revs.length - 1] ?? null;
+  const evidence = latest ? await evidenceOf(period, code, latest.revision) : [];
   const previous = revs.length > 1 ? revs[revs.length - 2]! : null;
   const fields = FIELD_KEYS.map((k) => ({ key: k, label: FIELD_LABELS[k], value: latest?.values[k] ?? null, previous: previous?.values[k] ?? null, changed: !!previous && previous.values[k] !== latest?.values[k] }));
   const ratios = latest ? RATIOS.map((r) => ({ name: `${r.id} ${r.name}`, value: r.value(latest.values), previous: previous ? r.value(previous.values) : null })) : [];
@@ -79,10 +81,13 @@ router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req
     ratios,
     history: [...revs].reverse().map((r) => ({ ...r, stateLabel: STATE_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] })),
     uploads,
+    evidence,
     trail: [...trail].reverse().map((e) => ({
       at: e.at,
       actor: e.actor,
-      what: e.action === 'return.review'
+      what: e.action.startsWith('return.evidence')
+        ? `${e.action === 'return.evidence' ? '上传' : '沿用上一版'}第 ${(e.after as { revision?: number })?.revision ?? '?'} 版的佐证材料`
+        : e.action === 'return.review'
         ? `${(e.after as { review?: { decision?: string; reason?: string } })?.review?.decision === 'reject' ? '退回' : '审核通过'}第 ${(e.after as { revision?: number })?.revision ?? '?'} 版${(e.after as { review?: { reason?: string } })?.review?.reason ? `：${(e.after as { review: { reason: string } }).review.reason}` : ''}`
         : `提交第 ${(e.after as { revision?: number })?.revision ?? '?'} 版（${SOURCE_LABEL[(e.after as { source?: string })?.source ?? ''] ?? ''}）`,
     })),
