@@ -22,7 +22,7 @@ import { assessmentWorkbookBuffer } from '../server/excel/workbook.ts';
 import { ReturnRevision } from '../server/models/return-revision.ts';
 import { ResultSet } from '../server/models/result.ts';
 import { Unit } from '../server/models/unit.ts';
-import { listCases, openCasesForPeriod } from '../server/services/accountability.ts';
+import { listCases } from '../server/services/accountability.ts';
 import { computeAndStore } from '../server/results/compute.ts';
 import { publishPeriod, runScoreJob, SYSTEM_ACTOR } from '../server/results/publication.ts';
 import { ROW_PROJECTION } from '../server/results/store.ts';

@@ -29,7 +29,6 @@
 //   that does not calculate) or an error result (#DIV/0!) is an error.
 // - A value cell that is the non-first cell of a merged range is an error (it has no value of its own).
 
-import { AppError } from '../domain/errors.ts';
 import { AT_MOST_RULES, FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS, type FieldKey, type ReturnValues } from '../domain/fields.ts';
 import { atMostMessage, parseWholeNumber } from '../domain/validation.ts';
 import { checkUpload, type UploadLimits } from './upload-check.ts';

@@ -32,7 +32,12 @@ export const LOGIN_CSRF_COOKIE = 'lcsrf';
  * multipart request must carry the X-CSRF-Token header: a route that never parses its body can never
  * skip the check.
  */
-const MULTIPART_FORMS: readonly RegExp[] = [/^\/returns\/upload$/, /^\/admin\/units\/import$/];
+const MULTIPART_FORMS: readonly RegExp[] = [
+  /^\/returns\/upload$/,
+  /^\/admin\/units\/import$/,
+  /^\/accountability\/cases\/[0-9a-f]{24}\/rectifications$/,
+  /^\/returns\/\d{4}Q[1-4]\/[^/]+\/evidence$/,
+];
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -2,7 +2,7 @@
 // period's snapshot, the trend over recent periods, a reporter's own unit.
 import { clock } from '../clock.ts';
 import { forbidden } from '../domain/errors.ts';
-import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
+import { UNIT_CATEGORY_LABELS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
 import { GRADES, type Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';

@@ -6,6 +6,9 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { at, pdf, png, publishedCases } from './helpers.ts';
 import { PERFECT } from '../results/fixtures.ts';
 
+/** The page's CSRF token (every form carries it as a `_csrf` field, never in its URL). */
+const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+
 describe('accountability pages: case page, 提交整改报告, 核查队列', function () {
   let t: TestApp;
   let ids: { d3: string; d4: string };
@@ -29,8 +32,9 @@ describe('accountability pages: case page, 提交整改报告, 核查队列', fu
     expect((await w.get(`/accountability/cases/${ids.d4}`)).status).to.equal(403);
 
     at('2026-05-01T02:00:00Z');
-    const action = /action="(\/accountability\/cases\/[0-9a-f]+\/rectifications\?_csrf=[^"]+)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
+    const action = /action="(\/accountability\/cases\/[0-9a-f]+\/rectifications)"/.exec(page.text)![1]!;
     const form = new FormData();
+    form.append('_csrf', csrfOf(page.text));
     form.append('report', '网页提交的整改报告');
     form.append('files', new Blob([new Uint8Array(pdf())]), '报告.pdf');
     form.append('files', new Blob([new Uint8Array(png())]), '照片.png');
@@ -64,8 +68,9 @@ describe('accountability pages: case page, 提交整改报告, 核查队列', fu
     expect(put.status, put.text).to.equal(200);
     const form = await w.get('/returns/2026Q2/D2');
     expect(form.status).to.equal(200);
-    const action = /action="(\/returns\/2026Q2\/D2\/evidence\?_csrf=[^"]+)"/.exec(form.text)![1]!;
+    const action = /action="(\/returns\/2026Q2\/D2\/evidence)"/.exec(form.text)![1]!;
     const body = new FormData();
+    body.append('_csrf', csrfOf(form.text));
     body.append('files', new Blob([new Uint8Array(pdf())]), '接入清单.pdf');
     await t.settle();
     const sent = await fetch(t.baseUrl + action, { method: 'POST', body, headers: { cookie: `sid=${w.cookie()}`, accept: 'text/html' }, redirect: 'manual' });

@@ -13,7 +13,7 @@ import {
   updateCaseStatus,
   type CaseActor,
 } from '../../services/accountability.ts';
-import { filesUpload, incomingFiles } from './attachments.ts';
+import { filesUpload, incomingFiles } from '../../http/uploads.ts';
 import type { Principal } from '../../http/auth.ts';
 import { assertQuarter, getPeriod } from '../../services/periods.ts';
 

@@ -1,9 +1,6 @@
-import { Router, type Request, type RequestHandler } from 'express';
-import multer from 'multer';
-import { currentConfig } from '../../config.ts';
-import { AppError, badRequest, forbidden, notFound } from '../../domain/errors.ts';
+import { Router, type Request } from 'express';
+import { badRequest, forbidden, notFound } from '../../domain/errors.ts';
 import { requireAuth, requireRole, principalOf, type Principal } from '../../http/auth.ts';
-import { verifyMultipartCsrf } from '../../http/csrf.ts';
 import { auditTrail } from '../../services/audit.ts';
 import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter } from '../../services/periods.ts';
@@ -13,7 +10,7 @@ import { getUnit } from '../../services/units.ts';
 import { templateFor } from '../../services/templates.ts';
 import { MAX_ATTACHMENTS_PER_REVISION } from '../../domain/attachments.ts';
 import { addEvidence, carryOverEvidence, evidenceOf } from '../../services/attachments.ts';
-import { filesUpload, incomingFiles } from './attachments.ts';
+import { filesUpload, incomingFiles, singleFile, uploadedName } from '../../http/uploads.ts';
 
 // /api/v1 returns (SPEC §3, §6, §7).
 export const router = Router();
@@ -22,30 +19,6 @@ const sub = (p: Principal): Submitter => ({ username: p.username, role: p.role, 
 
 function periodParam(req: Request): string {
   return assertQuarter(typeof req.query.period === 'string' ? req.query.period : req.params.period);
-}
-
-/** multer memory storage with the configured size limit; a too-large file is 413; then a page form's CSRF field is checked. */
-export function singleFile(field = 'file'): RequestHandler {
-  return (req, res, next) => {
-    const max = currentConfig().uploadMaxBytes;
-    const mw = multer({ storage: multer.memoryStorage(), limits: { fileSize: max, files: 1, fields: 20 } }).single(field);
-    mw(req, res, (err: unknown) => {
-      if (!err) return verifyMultipartCsrf(req, next);
-      const e = err as { code?: string; name?: string };
-      if (e.code === 'LIMIT_FILE_SIZE') {
-        return next(new AppError(413, 'file_too_large', `文件过大，上传的文件不能超过 ${Math.round((max / 1024 / 1024) * 10) / 10} MB`));
-      }
-      if (e.name === 'MulterError') return next(badRequest('invalid_upload', `上传内容无效（${String(e.code)}），请使用字段 ${field} 上传一个文件`));
-      next(err);
-    });
-  };
-}
-
-/** multer (busboy) hands over file names as latin1; browsers and fetch send UTF-8. */
-export function uploadedName(raw: string | undefined): string {
-  if (!raw) return 'upload.xlsx';
-  const utf8 = Buffer.from(raw, 'latin1').toString('utf8');
-  return /[^\u0000-\u00ff]/.test(raw) || utf8.includes('\ufffd') ? raw : utf8;
 }
 
 /** Sends an upload refusal as SPEC §7 writes it: 422 {errors: [...]}, plus the usual {error: {code, message}}. */

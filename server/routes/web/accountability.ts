@@ -5,7 +5,7 @@ import { parseQuarter } from '../../domain/periods.ts';
 import { CASE_STATUS_LABELS } from '../../domain/scoring/accountability.ts';
 import { canSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { MAX_ATTACHMENTS_PER_RECTIFICATION } from '../../domain/attachments.ts';
-import { filesUpload, incomingFiles } from '../api/attachments.ts';
+import { filesUpload, incomingFiles } from '../../http/uploads.ts';
 import { setFlash } from '../../http/flash.ts';
 import {
   decideExtension,

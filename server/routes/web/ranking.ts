@@ -6,7 +6,6 @@ import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { withFlash } from '../../http/flash.ts';
 import { assertQuarter, getPeriod } from '../../services/periods.ts';
 import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publication.ts';
-import { numberFormat } from '../../http/view-helpers.ts';
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
@@ -15,10 +14,6 @@ import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_pres
 
 // 排名 (/ranking): one category of one period, sorted on the server (links work without JS).
 export const router = Router();
-
-// The table's numbers are formatted here, once per cell (same text as `{{formatNumber x digits=2}}`):
-// per-cell helper calls dominated the page's CPU. '—' when absent.
-const num2 = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? numberFormat(2).format(x) : '—');
 
 // The page's body (everything inside the layout: header, period list, tabs, table) as UTF-8 bytes,
 // per (snapshot and its pointer fields, category, sort, direction, indicator columns, period list,

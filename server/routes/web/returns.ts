@@ -12,10 +12,10 @@ import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../.
 import { formValue } from '../../domain/validation.ts';
 import { addEvidence, carryOverEvidence, evidenceOf } from '../../services/attachments.ts';
 import { MAX_ATTACHMENTS_PER_REVISION } from '../../domain/attachments.ts';
-import { filesUpload, incomingFiles } from '../api/attachments.ts';
+import { filesUpload, incomingFiles } from '../../http/uploads.ts';
 import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
-import { singleFile, uploadedName } from '../api/returns.ts';
+import { singleFile, uploadedName } from '../../http/uploads.ts';
 
 // Reporter pages: my unit's returns by period, the web form, template download, Excel upload with a
 // preview before confirming. Admins use the same pages for any unit. Mounted by server/app.ts at /.

@@ -9,7 +9,7 @@ import { assessmentStart, getPeriod, listPeriods, quarterAt, setClosed, timeZone
 import { openForAssessment } from '../../results/publication.ts';
 import { clock } from '../../clock.ts';
 import { getUnit, importUnits, listUnits, upsertUnit } from '../../services/units.ts';
-import { singleFile } from '../api/returns.ts';
+import { singleFile } from '../../http/uploads.ts';
 
 // Admin pages for units (/admin/units: list, create, edit, import from Excel) and periods
 // (/admin/periods: deadline, open / closed). The unit DETAIL page /units/:code is the dashboard's.
