@@ -1,6 +1,7 @@
 // Handlebars helpers available in every view. Formatting is zh-CN, in the configured time zone.
+import { actorLabel } from '../domain/vocabulary.ts';
 import { UNIT_CATEGORY_LABELS, type UnitCategory } from '../domain/fields.ts';
-import { ROLE_LABELS } from '../services/users.ts';
+import { ROLE_LABELS } from '../domain/vocabulary.ts';
 import type { Role } from '../domain/fields.ts';
 
 type HelperOptions = { hash?: Record<string, unknown> };
@@ -107,6 +108,8 @@ export function makeHelpers(tz: string): Record<string, (...a: unknown[]) => unk
       const s = JSON.stringify(args(a)[0] ?? null);
       return s.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
     },
+    /** Who did it: the system's own actions read 系统自动. */
+    actorLabel: (...a) => actorLabel(args(a)[0] as string | null | undefined),
     roleLabel: (...a) => ROLE_LABELS[args(a)[0] as Role] ?? String(args(a)[0] ?? ''),
     categoryLabel: (...a) => UNIT_CATEGORY_LABELS[args(a)[0] as UnitCategory] ?? String(args(a)[0] ?? ''),
   };

@@ -1,5 +1,5 @@
 // The 问责 pages of the rectification loop: the reporter's case page with its 提交整改报告 form
-// (multipart, CSRF in the query), the reviewers' queue (oldest first, overdue marked), the decision
+// (multipart, CSRF in a form field), the reviewers' queue (oldest first, overdue marked), the decision
 // form, the timeline, and the overview counts by status.
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -28,6 +28,8 @@ describe('accountability pages: case page, 提交整改报告, 核查队列', fu
     expect(overview.text).to.include('已销号').and.to.include(`/accountability/cases/${ids.d3}`);
     const page = await w.get(`/accountability/cases/${ids.d3}`);
     expect(page.status).to.equal(200);
+    // The case was opened by the publication: its timeline names the system in words.
+    expect(page.text).to.include('系统自动').and.not.to.match(/· system\b/);
     expect(page.text).to.include('提交整改报告').and.to.include('enctype="multipart/form-data"').and.not.to.include('<script>');
     expect((await w.get(`/accountability/cases/${ids.d4}`)).status).to.equal(403);
 
