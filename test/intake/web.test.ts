@@ -128,6 +128,8 @@ describe('intake web pages', () => {
     expect(board.text).to.match(/data-unit="D002" data-state="submitted"/);
     expect(board.text).to.match(/data-unit="D001" data-state="missing"/);
     expect(board.text).to.contain('逾期');
+    // The 类别 column shows the category (a helper of the same name once hid the row's field).
+    expect(board.text).to.match(/<td>D002<\/td>\s*<td>[^<]*<\/td>\s*<td>省直部门<\/td>/);
     const late = await reviewer.get('/review?period=2026Q2&state=late');
     expect(late.text).to.contain('data-unit="D002"');
     expect(late.text).to.not.contain('data-unit="D001"');
@@ -155,6 +157,7 @@ describe('intake web pages', () => {
     const list = await adminWeb.get('/admin/units');
     expect(list.status).to.equal(200);
     expect(list.text).to.contain('C0571');
+    expect(list.text).to.match(/<td><a href="\/units\/C0571">[^<]*<\/a><\/td>\s*<td>[^<]*<\/td>\s*<td>设区市<\/td>/);
     const created = await adminWeb.postForm('/admin/units', { code: 'D010', name: '省大数据管理局', category: 'department', parent: '' });
     expect(created.status).to.equal(303);
     const dup = await adminWeb.postForm('/admin/units', { code: 'D010', name: '重复', category: 'department' });
