@@ -9,7 +9,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { clock } from '../server/clock.ts';
 import { timeZone } from '../server/services/periods.ts';
-import { executeJob, JOB_NAMES, type JobName, type JobRunRecord } from '../server/services/jobs.ts';
+import { executeJob, JOB_NAMES, slotSucceeded, type JobName, type JobRunRecord } from '../server/services/jobs.ts';
 import { leaseKey, MongoLeaseCoordinator } from './lease.ts';
 
 export const DEFAULT_SCHEDULES: Readonly<Record<JobName, string>> = {
@@ -55,6 +55,7 @@ export class Scheduler {
         expr,
         async (ctx) => {
           // node-cron already won the lease for this slot through the coordinator.
+          if (ctx.date && (await slotSucceeded(job, ctx.date))) return;
           await executeJob(job, { trigger: 'scheduled', slot: ctx.date, instance: this.coordinator.instanceId });
         },
         {
@@ -88,6 +89,8 @@ export class Scheduler {
     const key = leaseKey(job, slot);
     if (!(await this.coordinator.shouldRun(key, this.leaseMs))) return null;
     try {
+      // A taken-over slot whose holder recorded success before it died is done: release it, run nothing.
+      if (await slotSucceeded(job, slot)) return null;
       return await executeJob(job, { trigger, slot, instance: this.coordinator.instanceId });
     } finally {
       await this.coordinator.onComplete(key);

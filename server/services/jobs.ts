@@ -163,6 +163,14 @@ export async function executeJob(job: JobName, opts: ExecuteOptions): Promise<Jo
   return runView(doc as RunDoc);
 }
 
+/**
+ * Whether a scheduled slot of `job` already ran to success — a runner killed after recording its outcome
+ * but before releasing the lease leaves the slot to be taken over; the taker then must not run it again.
+ */
+export async function slotSucceeded(job: JobName, slot: Date): Promise<boolean> {
+  return (await JobRun.exists({ job, slot, outcome: 'success', trigger: { $ne: 'manual' } })) !== null;
+}
+
 /** POST /api/v1/jobs/:name/run: validates, runs in this request, returns the run record. */
 export async function runJobNow(name: string, body: { period?: unknown }, by: string): Promise<JobRunRecord> {
   if (!isJobName(name)) throw notFound('job_not_found', `任务「${name}」不存在，可选：${JOB_NAMES.join('、')}`);
