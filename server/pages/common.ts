@@ -7,7 +7,7 @@ import { parseQuarter } from '../domain/periods.ts';
 import { CASE_STATUS_LABELS, effectiveStatus, type CaseStatus } from '../domain/scoring/accountability.ts';
 import type { ResultsView } from '../results/read.ts';
 import { readPointers, resultSetOf, type ResultSetPointer } from '../results/store.ts';
-import { assertQuarter, currentReportingPeriod, getPeriod, listPeriods, quarterAt, type PeriodView } from '../services/periods.ts';
+import { assertQuarter, currentReportingPeriod, getPeriod, listPeriods, periodNotOpen, quarterAt, type PeriodView } from '../services/periods.ts';
 import { listUnits, type UnitView } from '../services/units.ts';
 
 /** Who is looking (a request's principal, without the request). */
@@ -72,8 +72,8 @@ export async function collectingPeriod(at = clock.now()): Promise<string | null>
  * Periods a viewer may pick, newest first: the opened ones. Reporters: published periods only.
  * `sets`: the result pointers when already read.
  */
-export async function periodOptions(v: Viewer, sets?: readonly PeriodPointer[]): Promise<PeriodOption[]> {
-  const [opened, pointers] = await Promise.all([listPeriods(), sets ?? readPointers()]);
+export async function periodOptions(v: Viewer, sets?: readonly PeriodPointer[], openedPeriods?: readonly PeriodView[]): Promise<PeriodOption[]> {
+  const [opened, pointers] = await Promise.all([openedPeriods ?? listPeriods(), sets ?? readPointers()]);
   const status = new Map(pointers.map((s) => [s.period, s.status]));
   const list = opened.map((p) => ({ period: p.period, label: periodLabel(p.period), status: status.get(p.period) ?? ('none' as const) }));
   return v.role === 'reporter' ? list.filter((p) => p.status === 'final') : list;
@@ -82,11 +82,13 @@ export async function periodOptions(v: Viewer, sets?: readonly PeriodPointer[]):
 /**
  * The requested period (validated, opened and allowed), or the default: the latest published period,
  * else the period being collected. 404 period_not_open for a period never opened or when none is.
+ * `sets` / `opened`: the result pointers and the opened periods when the caller has read them.
  */
-export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readonly PeriodPointer[]): Promise<string> {
+export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readonly PeriodPointer[], opened?: readonly PeriodView[]): Promise<string> {
   if (requested !== undefined && requested !== '') {
     const period = assertQuarter(requested);
-    await getPeriod(period);
+    if (!opened) await getPeriod(period);
+    else if (!opened.some((p) => p.period === period)) throw periodNotOpen(period, opened[0]?.period ?? null);
     if (v.role === 'reporter') {
       const set = sets ? sets.find((s) => s.period === period) : await resultSetOf(period);
       if (set?.status !== 'final') throw forbidden(`${period} 期考核结果尚未发布，发布后方可查看排名`);
@@ -98,7 +100,7 @@ export async function resolvePeriod(v: Viewer, requested: unknown, sets?: readon
     .reduce<PeriodPointer | null>((a, s) => (a === null || s.period > a.period ? s : a), null);
   if (latestFinal) return latestFinal.period;
   if (v.role === 'reporter') throw notFound('no_published_results', '目前还没有已发布的考核结果');
-  const collecting = await collectingPeriod();
+  const collecting = opened ? collectingIn(opened, clock.now()) : await collectingPeriod();
   if (!collecting) throw notFound('period_not_open', '尚未开放任何考核期次，请管理员在“期次管理”中开放');
   return collecting;
 }

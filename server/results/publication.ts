@@ -137,9 +137,9 @@ export interface ScoreJobCounts {
 }
 
 /** Opened periods the nightly job looks at: not published, quarter already started. */
-async function scorablePeriods(): Promise<string[]> {
+function scorablePeriods(opened: readonly PeriodView[]): string[] {
   const now = clock.now().getTime();
-  return (await listPeriods())
+  return opened
     .filter((p) => p.status === 'open' && quarterStart(p.period, timeZone()).getTime() <= now)
     .map((p) => p.period)
     .sort();
@@ -152,11 +152,12 @@ async function scorablePeriods(): Promise<string[]> {
  * before its snapshot became final. Never touches a period not opened. Deterministic.
  */
 export async function runScoreJob(opts: { period?: string } = {}): Promise<ScoreJobCounts> {
-  const opened = opts.period ? [] : await openDueQuartersWithResults(clock.now());
+  const openedNow = opts.period ? [] : await openDueQuartersWithResults(clock.now());
   if (opts.period) await getPeriod(assertQuarter(opts.period));
-  const interrupted = opts.period ? [] : (await listPeriods()).filter((p) => p.status === 'published').map((p) => p.period);
-  const periods = opts.period ? [opts.period] : await scorablePeriods();
-  const counts: ScoreJobCounts = { periods: periods.length, opened: opened.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
+  const all = opts.period ? [] : await listPeriods();
+  const interrupted = all.filter((p) => p.status === 'published').map((p) => p.period);
+  const periods = opts.period ? [opts.period] : scorablePeriods(all);
+  const counts: ScoreJobCounts = { periods: periods.length, opened: openedNow.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
   for (const period of interrupted) {
     if ((await resultSetOf(period))?.status === 'final') continue;
     const view = await publishPeriod(SYSTEM_ACTOR, period);

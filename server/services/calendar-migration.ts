@@ -15,10 +15,10 @@ import { Case } from '../models/case.ts';
 import { Notice } from '../models/notice.ts';
 import { DatabaseInfo, Period } from '../models/period.ts';
 import { countRows, removeResults, resultSetSummaries } from '../results/store.ts';
-import { ReturnRevision } from '../models/return-revision.ts';
 import { User } from '../models/user.ts';
 import { audit } from './audit.ts';
 import { timeZone } from './periods.ts';
+import { periodsWithReturns } from './returns.ts';
 
 export const MIGRATION_ACTOR = { username: 'migration', role: 'system' };
 
@@ -37,7 +37,7 @@ async function recordDatabaseCreation(): Promise<void> {
 
 export async function migrateCalendar(): Promise<CalendarMigration> {
   await recordDatabaseCreation();
-  const withReturns = new Set((await ReturnRevision.distinct('period')).filter((p): p is string => typeof p === 'string' && isQuarter(p)));
+  const withReturns = new Set((await periodsWithReturns()).filter(isQuarter));
   const adminTouched = new Set(
     (await AuditLog.distinct('entityId', { entity: 'period', action: { $in: ['period.deadline', 'period.close', 'period.open'] } })).map(String),
   );

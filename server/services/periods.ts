@@ -283,15 +283,13 @@ export function currentReportingPeriod(at = clock.now()): string {
 // ---------------------------------------------------------------------------------------------
 // The calendar: ASSESSMENT_START and the automatic opening of quarters
 
-/** When the database was created (recorded on its first start with this version; see the README). */
+/**
+ * When the database was created: recorded once at start-up by the calendar migration
+ * (services/calendar-migration.ts); read only here, so pages that show it never write.
+ */
 export async function databaseCreatedAt(): Promise<Date> {
-  const now = clock.now();
-  const doc = await DatabaseInfo.findOneAndUpdate(
-    { _id: 'database' },
-    { $setOnInsert: { _id: 'database', createdAt: now, calendarMigratedAt: null } },
-    { upsert: true, returnDocument: 'after' },
-  ).lean();
-  return doc!.createdAt;
+  const doc = await DatabaseInfo.findOne({ _id: 'database' }, { createdAt: 1 }).lean();
+  return doc?.createdAt ?? clock.now();
 }
 
 /** The first assessed quarter: ASSESSMENT_START, else the quarter in which the database was created. */

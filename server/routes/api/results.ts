@@ -104,6 +104,7 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   const set = await readSet(period);
   // Before publication a reporter sees its own row only (decided on the pointer the body is built from).
   const ownOnly = p.role === 'reporter' && set.status !== 'final';
+  const pointerKey = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
   let b;
   if (ownOnly || q.category !== null || q.limit !== null || q.after !== null) {
     // A part of the period: a page, a category, or (a reporter before publication) one row.
@@ -114,10 +115,9 @@ router.get('/results/:period', requireAuth, async (req, res) => {
       return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
     };
     if (ownOnly) b = cachedBody(await build());
-    else b = await parts.get(`${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}|${JSON.stringify([q.category, q.limit, q.after])}`, build);
+    else b = await parts.get(`${pointerKey}|${JSON.stringify([q.category, q.limit, q.after])}`, build);
   } else {
-    const key = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
-    b = await bodies.get(key, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
+    b = await bodies.get(pointerKey, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
   }
   let { body, etag } = b;
   res.vary('Accept-Encoding');

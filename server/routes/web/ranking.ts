@@ -4,7 +4,7 @@ import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../../
 import { clock } from '../../clock.ts';
 import { principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { withFlash } from '../../http/flash.ts';
-import { assertQuarter, getPeriod } from '../../services/periods.ts';
+import { assertQuarter, listPeriods } from '../../services/periods.ts';
 import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publication.ts';
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
@@ -60,14 +60,14 @@ async function sendPage(req: Request, res: Response, layoutLocals: Record<string
 
 router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const v = viewerOf(req);
-  // One read of every period's pointer serves the period list, the default period and the results.
-  const sets = await periodPointers();
-  const period = await resolvePeriod(v, q(req, 'period'), sets);
+  // One read of every period's pointer and of the opened periods serves the period list, the default period and the results.
+  const [sets, opened] = await Promise.all([periodPointers(), listPeriods()]);
+  const period = await resolvePeriod(v, q(req, 'period'), sets, opened);
   const rawCat = q(req, 'category');
   const category: UnitCategory = (UNIT_CATEGORIES as readonly string[]).includes(rawCat ?? '') ? (rawCat as UnitCategory) : 'department';
   const { set, snapshot } = await resultsOf(period, { set: sets.find((s) => s.period === period) });
   const r = presentRanking(v, set, snapshot, { category, sort: q(req, 'sort'), dir: q(req, 'dir') });
-  const periods = await periodOptions(v, sets);
+  const periods = await periodOptions(v, sets, opened);
 
   const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
   const bodyKey = JSON.stringify([
@@ -142,7 +142,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
   let page = body;
   if (v.role === 'reviewer' || v.role === 'admin') {
-    const per = await getPeriod(period);
+    const per = opened.find((p) => p.period === period)!;
     const actions = await renderView(req.app, 'pages/ranking/_actions', {
       layout: false,
       ...res.locals,
