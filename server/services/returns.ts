@@ -35,6 +35,7 @@ import { notify } from './notices.ts';
 import { assertOpen, assertQuarter, assertUnpublished, deadlineOf, markStale } from './periods.ts';
 import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
+import { plausibilityWarnings } from './plausibility.ts';
 
 export type Source = 'web' | 'excel' | 'api';
 export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
@@ -506,6 +507,8 @@ export async function submitValues(p: Submitter, period: string, unit: string, i
   if (!v.ok) {
     throw unprocessable('invalid_values', v.errors.map((e) => e.message).join('；'), { errors: v.errors });
   }
+  // Plausibility against the unit's history: warnings kept on the revision, never a refusal.
+  const warnings = (await plausibilityWarnings(period, [{ unit, values: v.values }])).get(unit) ?? [];
   const { revision, submittedAt } = await appendRevision({
     unit,
     period,
@@ -515,6 +518,7 @@ export async function submitValues(p: Submitter, period: string, unit: string, i
     batch: null,
     committed: true,
     file: null,
+    ...(warnings.length ? { warnings } : {}),
   });
   await audit(
     { username: p.username, role: p.role },

@@ -11,6 +11,7 @@ import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
 import { commitBatch, latestReturns, newOwner, type BatchToCommit, type Submitter } from './returns.ts';
 import { Unit } from '../models/unit.ts';
+import { plausibilityWarnings } from './plausibility.ts';
 
 export type { UploadError };
 
@@ -80,7 +81,15 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
     }
   }
   if (errs.length) throw new UploadRejected(errs);
-  return { rows, warnings: result.warnings };
+  // Plausibility against each unit's history (warnings only), after the parser's own warnings.
+  const plausible = await plausibilityWarnings(period, rows, { sheet: result.sheet });
+  if (!plausible.size) return { rows, warnings: result.warnings };
+  const withHistory = rows.map((x) => {
+    const more = plausible.get(x.unit);
+    return more ? { ...x, warnings: [...(x.warnings ?? []), ...more] } : x;
+  });
+  const all = [...result.warnings, ...[...plausible.values()].flat()].sort((a, b) => (a.row ?? 0) - (b.row ?? 0)); // stable: per row, the parser's first
+  return { rows: withHistory, warnings: all };
 }
 
 function assertCanUpload(p: Submitter): void {

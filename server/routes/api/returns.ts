@@ -128,7 +128,7 @@ router.put('/returns/:period/:unit', requireAuth, async (req, res) => {
   const rev = await submitValues(sub(p), period, String(req.params.unit), body.values, 'api');
   // 沿用上一版佐证材料: only when asked; a new revision otherwise starts without evidence.
   const evidence = body.carryEvidence === true ? await carryOverEvidence(sub(p), period, rev.unit, rev.revision) : [];
-  res.json({ revision: rev.revision, unit: rev.unit, period: rev.period, late: rev.late, submittedAt: rev.submittedAt, evidence });
+  res.json({ revision: rev.revision, unit: rev.unit, period: rev.period, late: rev.late, submittedAt: rev.submittedAt, evidence, warnings: rev.warnings });
 });
 
 router.post('/returns/:period/:unit/review', requireRole('reviewer', 'admin'), async (req, res) => {

@@ -1,0 +1,164 @@
+// The plausibility rule set as data (异常提示规则, issue 14 item 3): stored and versioned like the scheme
+// (v1 seeded from DEFAULT_PLAUSIBILITY_RULES on first use; an edit inserts version n+1, audited), and
+// the check every intake path runs: a return's values against the unit's previous quarter and the
+// same quarter a year before → warnings in the SPEC §7 shape, kept on the revision.
+//
+// History: for each comparison base, the unit's latest revision of that quarter when it is usable
+// (SPEC §3: the latest revision, unless it was rejected — then the unit had no usable return and there
+// is nothing to compare with). A quarter that was never opened has no history.
+//
+// Note: services/returns.ts calls plausibilityWarnings and this module reads returns through
+// latestReturns — a cycle of function references only (nothing is called at import time).
+import { clock } from '../clock.ts';
+import { conflict, notFound } from '../domain/errors.ts';
+import type { ReturnValues } from '../domain/fields.ts';
+import { formatQuarter, parseQuarter, previousQuarter } from '../domain/periods.ts';
+import {
+  assertValidRules,
+  checkPlausibility,
+  cloneRules,
+  DEFAULT_PLAUSIBILITY_RULES,
+  rulesFromStored,
+  type PlausibilityFinding,
+  type PlausibilityHistory,
+  type PlausibilityRules,
+} from '../domain/plausibility.ts';
+import { PlausibilityRuleSet } from '../models/plausibility-rules.ts';
+import { audit, isDuplicateKey, type Actor } from './audit.ts';
+import { findPeriod } from './periods.ts';
+import { latestReturns, type RevisionWarning } from './returns.ts';
+
+export interface RulesRecord {
+  version: number;
+  rules: PlausibilityRules;
+  note: string;
+  createdBy: string;
+  createdAt: Date;
+}
+
+type RulesDoc = { version: number; definition: unknown; note?: string | null; createdBy: string; createdAt: Date };
+
+function toRecord(doc: RulesDoc): RulesRecord {
+  return { version: doc.version, rules: rulesFromStored(doc.definition, doc.version), note: doc.note ?? '', createdBy: doc.createdBy, createdAt: doc.createdAt };
+}
+
+async function seed(): Promise<void> {
+  try {
+    await PlausibilityRuleSet.create({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: '默认规则', createdBy: 'system', createdAt: clock.now() });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+  }
+}
+
+async function latestDoc(): Promise<RulesDoc | null> {
+  return (await PlausibilityRuleSet.collection.findOne({}, { sort: { version: -1 } })) as RulesDoc | null;
+}
+
+/** The rule set in force: the latest version (v1 seeded on first use). */
+export async function currentRules(): Promise<RulesRecord> {
+  let doc = await latestDoc();
+  if (!doc) {
+    await seed();
+    doc = await latestDoc();
+  }
+  return toRecord(doc!);
+}
+
+export async function listRuleVersions(): Promise<Omit<RulesRecord, 'rules'>[]> {
+  await currentRules();
+  const docs = await PlausibilityRuleSet.find({}, { version: 1, note: 1, createdBy: 1, createdAt: 1 }).sort({ version: -1 }).lean();
+  return docs.map((d) => ({ version: d.version, note: d.note ?? '', createdBy: d.createdBy, createdAt: d.createdAt }));
+}
+
+export async function ruleVersion(version: number): Promise<RulesRecord> {
+  await currentRules();
+  const doc = await PlausibilityRuleSet.findOne({ version }).lean();
+  if (!doc) throw notFound('plausibility_rules_not_found', `异常提示规则第 ${version} 版不存在`);
+  return toRecord(doc as RulesDoc);
+}
+
+/**
+ * Saves a draft as version n+1 (422 invalid_plausibility_rules with every problem listed; nothing
+ * stored). `baseVersion`: the version the editor started from — 409 when another admin saved meanwhile.
+ */
+export async function saveRules(actor: Actor, draft: unknown, opts: { baseVersion?: number; note?: string } = {}): Promise<RulesRecord> {
+  const current = await currentRules();
+  if (opts.baseVersion !== undefined && opts.baseVersion !== current.version) {
+    throw conflict('plausibility_rules_changed', `异常提示规则已被修改为第 ${current.version} 版，请刷新后重新编辑`);
+  }
+  const next = current.version + 1;
+  const rules = assertValidRules(draft, current.rules, next);
+  const note = (opts.note ?? '').trim().slice(0, 500);
+  try {
+    await PlausibilityRuleSet.create({ version: next, definition: rules, note, createdBy: actor.username, createdAt: clock.now() });
+  } catch (err) {
+    if (isDuplicateKey(err)) throw conflict('plausibility_rules_changed', '异常提示规则刚被他人修改，请刷新后重新编辑');
+    throw err;
+  }
+  await audit(actor, {
+    action: 'plausibility.save',
+    entity: 'plausibility_rules',
+    entityId: String(next),
+    before: { version: current.version, rules: current.rules.rules },
+    after: { version: next, rules: rules.rules, note },
+  });
+  return ruleVersion(next);
+}
+
+// ---- the check ----
+
+/** The quarter a year before `period` (2026Q3 → 2025Q3). */
+export function yearAgoQuarter(period: string): string | null {
+  const q = parseQuarter(period);
+  return q ? formatQuarter({ year: q.year - 1, quarter: q.quarter }) : null;
+}
+
+/** Each unit's usable return of `period` (latest revision unless rejected); empty when never opened. */
+async function usableValues(period: string | null, units: readonly string[]): Promise<Map<string, ReturnValues>> {
+  const out = new Map<string, ReturnValues>();
+  if (!period || !units.length || !(await findPeriod(period))) return out;
+  for (const [unit, r] of await latestReturns(period, units)) if (r.latest.status !== 'rejected') out.set(unit, r.latest.values);
+  return out;
+}
+
+/** The comparison bases of `period` for each unit: previous quarter and same quarter last year. */
+export async function historyFor(period: string, units: readonly string[]): Promise<Map<string, PlausibilityHistory & { previousPeriod: string | null; yearAgoPeriod: string | null }>> {
+  const prevP = previousQuarter(period);
+  const yearP = yearAgoQuarter(period);
+  const [prev, year] = await Promise.all([usableValues(prevP, units), usableValues(yearP, units)]);
+  const out = new Map<string, PlausibilityHistory & { previousPeriod: string | null; yearAgoPeriod: string | null }>();
+  for (const u of units) {
+    const p = prev.get(u);
+    const y = year.get(u);
+    out.set(u, { previous: p && prevP ? { period: prevP, values: p } : null, yearAgo: y && yearP ? { period: yearP, values: y } : null, previousPeriod: prevP, yearAgoPeriod: yearP });
+  }
+  return out;
+}
+
+export interface CheckedRow {
+  unit: string;
+  values: ReturnValues;
+  /** Worksheet row of an upload; absent for a single return (API, web form). */
+  row?: number | null;
+}
+
+function toWarning(f: PlausibilityFinding, row: number | null, sheet: string | null): RevisionWarning {
+  return { sheet, row, column: null, field: f.field, message: row !== null ? `第${row}行 ${f.message}` : f.message };
+}
+
+/**
+ * The plausibility warnings of some rows of one period, by unit ({sheet, row, column, field, message};
+ * units without any are absent). One read of the rule set and one per comparison quarter.
+ */
+export async function plausibilityWarnings(period: string, rows: readonly CheckedRow[], opts: { sheet?: string | null } = {}): Promise<Map<string, RevisionWarning[]>> {
+  const out = new Map<string, RevisionWarning[]>();
+  if (!rows.length) return out;
+  const [{ rules }, history] = await Promise.all([currentRules(), historyFor(period, rows.map((r) => r.unit))]);
+  for (const r of rows) {
+    const h = history.get(r.unit);
+    if (!h || (!h.previous && !h.yearAgo)) continue;
+    const found = checkPlausibility(rules, r.values, h);
+    if (found.length) out.set(r.unit, found.map((f) => toWarning(f, r.row ?? null, opts.sheet ?? null)));
+  }
+  return out;
+}
