@@ -27,8 +27,9 @@
 //      catalogue_shared, duties_with_data), by at least 1: sharing progress that goes backwards.
 //   P4 reappear vs the previous quarter of networks_standalone: standalone networks counted 0 last
 //      quarter and again > 0 now.
-// A field gets at most one warning per comparison base: the first rule (in rule-set order) that flags
-// it wins (a halved shared count is one jump warning, not also a fall warning).
+// A field gets at most one warning per comparison base: the most specific rule that flags it wins
+// (reappear, then fall, then jump; among rules of one kind, rule-set order) — standalone networks
+// going 0 → 8 are one "reappear" warning, a halved shared count one "fall" warning.
 import { FIELD_KEYS, FIELD_LABELS, isFieldKey, type FieldKey, type ReturnValues } from './fields.ts';
 import { AppError } from './errors.ts';
 
@@ -137,9 +138,15 @@ function check(rule: PlausibilityRule, field: FieldKey, before: number, after: n
   }
 }
 
+const SPECIFICITY: Readonly<Record<RuleKind, number>> = { reappear: 0, fall: 1, jump: 2 };
+
+function bySpecificity(rules: readonly PlausibilityRule[]): PlausibilityRule[] {
+  return rules.map((r, i) => ({ r, i })).sort((a, b) => SPECIFICITY[a.r.kind] - SPECIFICITY[b.r.kind] || a.i - b.i).map((x) => x.r);
+}
+
 /**
  * The warnings for `values` against the unit's history under `rules`: one per field and comparison
- * base at most, in field order (then rule order). No history → no warnings. Never throws on values.
+ * base at most (the most specific rule), in field order. No history → no warnings. Never throws on values.
  */
 export function checkPlausibility(rules: PlausibilityRules, values: Readonly<ReturnValues>, history: PlausibilityHistory): PlausibilityFinding[] {
   const out: PlausibilityFinding[] = [];
@@ -147,7 +154,7 @@ export function checkPlausibility(rules: PlausibilityRules, values: Readonly<Ret
   for (const field of FIELD_KEYS) {
     const after = Number(values[field]);
     if (!Number.isFinite(after)) continue;
-    for (const rule of rules.rules) {
+    for (const rule of bySpecificity(rules.rules)) {
       if (!rule.enabled || !rule.fields.includes(field)) continue;
       const point = history[rule.base];
       if (!point) continue;
