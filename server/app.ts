@@ -41,6 +41,7 @@ import { router as web_units } from './routes/web/units.ts';
 import { router as web_units_admin } from './routes/web/units-admin.ts';
 import { router as web_scheme } from './routes/web/scheme.ts';
 import { router as web_jobs } from './routes/web/jobs.ts';
+import { router as web_plausibility } from './routes/web/plausibility.ts';
 import { configureAuth, resolveSecret } from './services/auth.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,6 +81,7 @@ export const WEB_ROUTERS: readonly { name: string; router: Router }[] = [
   { name: 'units-admin', router: web_units_admin },
   { name: 'scheme', router: web_scheme },
   { name: 'jobs', router: web_jobs },
+  { name: 'plausibility', router: web_plausibility },
 ];
 
 export async function createApp(opts: AppOptions): Promise<Express> {
