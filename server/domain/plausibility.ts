@@ -208,7 +208,7 @@ export function validateRules(input: unknown, template: PlausibilityRules, versi
       for (const f of fieldsRaw) {
         if (typeof f === 'string' && isFieldKey(f)) {
           if (!fields.includes(f)) fields.push(f);
-        } else errors.push({ path: `rules[${i}].fields`, message: `${name}的适用指标中有未知指标「${String(f).slice(0, 40)}」` });
+        } else errors.push({ path: `rules[${i}].fields`, message: `${name}的适用指标中有未知指标「${typeof f === 'string' ? f.slice(0, 40) : typeof f}」` });
       }
       if (enabled && !fields.length) errors.push({ path: `rules[${i}].fields`, message: `${name}已启用，请至少选择一项适用指标` });
     }

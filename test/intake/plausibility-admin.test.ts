@@ -60,15 +60,19 @@ describe('admin: 异常提示规则 (plausibility rules as data)', function () {
   });
 
   it('refuses a draft with every problem in Chinese and saves nothing; no CSRF token → 403', async () => {
-    const bad = defaults().map(([k, v]) => [k, k === 'rules[0][factor]' ? '1' : k === 'rules[2][minDrop]' ? '' : v] as [string, string]).filter(([k]) => k !== 'rules[3][fields]');
+    const bad = defaults()
+      .map(([k, v]) => [k, k === 'rules[0][factor]' ? '1' : k === 'rules[2][minDrop]' ? '' : k === 'rules[1][floor]' ? '十' : v] as [string, string])
+      .filter(([k]) => k !== 'rules[3][fields]');
     const r = await post(bad);
     expect(r.status).to.equal(422);
     expect(r.text).to.contain('规则有误，未保存');
     expect(r.text).to.contain('规则 P1（与上季度相比大幅增减）的倍数应为大于 1、不超过 1000 的数');
+    expect(r.text).to.contain('规则 P2（与去年同期相比大幅增减）的最小变化量应为不小于 0 的整数');
     expect(r.text).to.contain('规则 P3（共享类累计数比上季度减少）的最小减少量应为不小于 1 的整数');
     expect(r.text).to.contain('规则 P4（独立运行的专网降为 0 后又出现）已启用，请至少选择一项适用指标');
     // What was typed is shown again.
     expect(decoded(r.text)).to.contain('name="rules[0][factor]" value="1"');
+    expect(decoded(r.text)).to.contain('name="rules[1][floor]" value="十"');
     expect((await post(defaults(), false)).status).to.equal(403);
     expect(await versions()).to.equal(1);
   });
@@ -100,6 +104,27 @@ describe('admin: 异常提示规则 (plausibility rules as data)', function () {
     const stale = await post(defaults()); // baseVersion 1
     expect(stale.status).to.equal(409);
     expect(stale.text).to.contain('异常提示规则已被修改为第 2 版，请刷新后重新编辑');
+    expect(await versions()).to.equal(2);
+  });
+  it('hostile shapes in the fields of these forms (rules, bulk approval, decision filters): a 4xx or a redirect, never a 500', async () => {
+    const SHAPES: unknown[] = [{ toString: 1 }, { valueOf: 1, toString: 1 }, { $ne: null }, [1, 2], { a: { b: { toString: 1 } } }, [{ enabled: { toString: 1 }, fields: [{ toString: 1 }], factor: { valueOf: 1 } }]];
+    const ROUTES: [string, string[]][] = [
+      ['/admin/plausibility', ['baseVersion', 'note', 'rules']],
+      ['/review/2026Q3', ['scope', 'pick', 'state', 'warn']],
+      ['/review/2026Q3/D001', ['from', 'state', 'warn', 'decision']],
+    ];
+    const failures: string[] = [];
+    for (const [path, fields] of ROUTES) {
+      for (const field of fields) {
+        for (const shape of SHAPES) {
+          const body: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, 'x']));
+          body[field] = shape;
+          const r = await t.api(admin).post(path, body, { accept: 'text/html' });
+          if (r.status >= 500) failures.push(`${path} ${field} = ${JSON.stringify(shape)}: ${r.status} ${r.text.slice(0, 120)}`);
+        }
+      }
+    }
+    expect(failures, failures.join('\n')).to.deep.equal([]);
     expect(await versions()).to.equal(2);
   });
 });

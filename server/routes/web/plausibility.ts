@@ -28,12 +28,29 @@ function draftFromForm(base: PlausibilityRules, b: Record<string, unknown>): { r
   };
 }
 
-async function render(res: Response, opts: { draft?: { rules: Record<string, unknown>[] }; errors?: { path: string; message: string }[]; note?: string; status?: number }) {
+/** What was typed in a rule's number inputs (strings only: a body can hold objects), to show it again. */
+function typedOf(base: PlausibilityRules, b: Record<string, unknown>): Record<string, string>[] {
+  const rows = (typeof b.rules === 'object' && b.rules !== null ? b.rules : {}) as Record<string, unknown>;
+  return base.rules.map((_, i) => {
+    const f = rows[i] ?? rows[String(i)];
+    const out: Record<string, string> = {};
+    if (typeof f === 'object' && f !== null) {
+      for (const k of ['factor', 'floor', 'minDrop']) {
+        const v = (f as Record<string, unknown>)[k];
+        if (typeof v === 'string') out[k] = v.slice(0, 40);
+      }
+    }
+    return out;
+  });
+}
+
+async function render(res: Response, opts: { draft?: { rules: Record<string, unknown>[] }; typed?: Record<string, string>[]; errors?: { path: string; message: string }[]; note?: string; status?: number }) {
   const [current, versions] = await Promise.all([currentRules(), listRuleVersions()]);
   const rules = current.rules.rules.map((r, i) => {
     const d = opts.draft?.rules[i] ?? (r as unknown as Record<string, unknown>);
     const chosen = list(d.fields);
-    const value = (k: string) => (typeof d[k] === 'number' && Number.isFinite(d[k]) ? String(d[k]) : '');
+    const typed = opts.typed?.[i] ?? {};
+    const value = (k: string) => typed[k] ?? (typeof d[k] === 'number' && Number.isFinite(d[k]) ? String(d[k]) : '');
     return {
       index: i,
       id: r.id,
@@ -63,13 +80,13 @@ router.post('/admin/plausibility', requireRole('admin'), async (req: Request, re
   const draft = draftFromForm(current.rules, b);
   const note = typeof b.note === 'string' ? b.note : '';
   try {
-    const baseVersion = Number(b.baseVersion);
+    const baseVersion = typeof b.baseVersion === 'string' ? Number(b.baseVersion) : Number.NaN;
     const rec = await saveRules({ username: principalOf(req).username, role: 'admin' }, draft, { baseVersion: Number.isInteger(baseVersion) ? baseVersion : undefined, note });
     setFlash(req, 'ok', `已保存为异常提示规则第 ${rec.version} 版，此后提交的数据按新规则提示`);
     res.redirect(303, '/admin/plausibility');
   } catch (err) {
     if (!(err instanceof AppError) || err.status >= 500) throw err;
     const errors = Array.isArray(err.details) ? (err.details as { path: string; message: string }[]) : [{ path: '', message: err.message }];
-    await render(res, { draft, errors, note, status: err.status });
+    await render(res, { draft, typed: typedOf(current.rules, b), errors, note, status: err.status });
   }
 });
