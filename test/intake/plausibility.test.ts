@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_Q3, FILE_Q4, PREVIOUS_Q2, YEAR_AGO_Q4 } from '../fixtures/build-plausibility-sources.ts';
 import type { TestApp, WebClient } from '../helpers/app.ts';
-import { createUnits, startWithAdmin, vals } from './helpers.ts';
+import { buildWorkbook, createUnits, startWithAdmin, vals } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'xlsx');
 const fixture = (name: string) => readFileSync(join(FIX, name));
@@ -125,6 +125,21 @@ describe('plausibility warnings on every intake path (issue 14 item 3)', functio
     expect(g.body.source).to.equal('web');
     expect(g.body.warnings).to.deep.equal([
       { sheet: null, row: null, column: null, field: 'catalogue_items', message: '「数据资源目录编目数」为 100000，上季度（2026Q2）为 12345，增至 8.1 倍，请核实' },
+    ]);
+  });
+  it('a file of many units (over 1 000) reads each comparison quarter whole: the same warnings', async () => {
+    const { Unit } = await import('../../server/models/unit.ts');
+    const codes = Array.from({ length: 1001 }, (_, i) => `Z${String(i).padStart(4, '0')}`);
+    await Unit.insertMany(codes.map((code) => ({ code, name: `单位${code}`, category: 'county' })));
+    const base = vals(1);
+    expect((await put('2025Q4', 'Z0500', base)).status).to.equal(200);
+    expect((await put('2025Q4', 'Z0007', base)).status).to.equal(200);
+    const rows = codes.map((code) => ({ code, values: code === 'Z0500' ? { ...base, duties_total: base.duties_total * 3 } : base }));
+    const r = await t.api(admin).postFile('/api/v1/returns/upload?period=2026Q1', 'file', await buildWorkbook(rows), 'many.xlsx');
+    expect(r.status, r.text.slice(0, 300)).to.equal(200);
+    expect(r.body.accepted).to.have.length(1001);
+    expect(r.body.warnings).to.deep.equal([
+      { sheet: '填报', row: 503, column: null, field: 'duties_total', message: `第503行 「权责清单事项数」为 ${base.duties_total * 3}，上季度（2025Q4）为 ${base.duties_total}，增至 3 倍，请核实` },
     ]);
   });
 });
