@@ -32,7 +32,7 @@ import { ReturnRevision } from '../models/return-revision.ts';
 import { UploadBatch } from '../models/upload-batch.ts';
 import { audit, auditMany, isDuplicateKey } from './audit.ts';
 import { notify } from './notices.ts';
-import { assertOpen, assertQuarter, assertUnpublished, deadlineOf, markStale } from './periods.ts';
+import { assertOpen, assertQuarter, deadlineOf, markStale, withinIntake } from './periods.ts';
 import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
 
@@ -366,12 +366,14 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
       }
     }
     const accepted = rows.map((r) => ({ unit: r.unit, revision: numbers.get(r.unit)! }));
-    // The period may have been published or closed while the rows were written: then nothing is committed.
-    await assertOpen(batch.period);
+    // The period may have been published or closed while the rows were written: then nothing is
+    // committed. Inside the intake fence, so that a publication either sees the commit or refuses it.
     const committedAt = clock.now();
     // THE commit record: one atomic, conditional write. Through the driver: `accepted` is n plain
     // {unit, revision} pairs, stored exactly as the schema's casting would store them.
-    const res = await UploadBatch.collection.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt, accepted } });
+    const res = await withinIntake(batch.period, 'open', () =>
+      UploadBatch.collection.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt, accepted } }),
+    );
     if (res.modifiedCount !== 1) throw new AppError(503, 'batch_aborted', '提交耗时过长已被中止，未保存任何数据，请重新提交');
     committed = true;
     const valuesOf = new Map(rows.map((r) => [r.unit, r.values]));
@@ -506,16 +508,9 @@ export async function submitValues(p: Submitter, period: string, unit: string, i
   if (!v.ok) {
     throw unprocessable('invalid_values', v.errors.map((e) => e.message).join('；'), { errors: v.errors });
   }
-  const { revision, submittedAt } = await appendRevision({
-    unit,
-    period,
-    values: v.values,
-    source,
-    submittedBy: p.username,
-    batch: null,
-    committed: true,
-    file: null,
-  });
+  const { revision, submittedAt } = await withinIntake(period, 'open', () =>
+    appendRevision({ unit, period, values: v.values, source, submittedBy: p.username, batch: null, committed: true, file: null }),
+  );
   await audit(
     { username: p.username, role: p.role },
     { action: 'return.submit', entity: 'return', entityId: `${period}/${unit}`, after: { revision, values: v.values, source }, at: submittedAt },
@@ -539,15 +534,17 @@ export async function reviewReturn(
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (decision === 'reject' && !reason) throw unprocessable('reason_required', '退回时必须填写退回原因', { errors: [{ field: 'reason', message: '退回时必须填写退回原因' }] });
   if (reason.length > 1000) throw unprocessable('reason_too_long', '退回原因不能超过 1000 字');
-  await assertUnpublished(period);
-  const latest = await latestRevision(period, unit);
-  if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
-  if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
-    throw conflict('stale_revision', `该单位已提交新的版本（第 ${latest.revision} 版），请刷新后再审核`);
-  }
-  const review = { decision, reason: reason || null, by: p.username, at: clock.now() };
-  const res = await ReturnRevision.updateOne({ unit, period, revision: latest.revision }, { $set: { review } });
-  if (res.matchedCount !== 1) throw new AppError(500, 'internal', '审核保存失败');
+  const { latest, review } = await withinIntake(period, 'unpublished', async () => {
+    const latest = await latestRevision(period, unit);
+    if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
+    if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
+      throw conflict('stale_revision', `该单位已提交新的版本（第 ${latest.revision} 版），请刷新后再审核`);
+    }
+    const review = { decision, reason: reason || null, by: p.username, at: clock.now() };
+    const res = await ReturnRevision.updateOne({ unit, period, revision: latest.revision }, { $set: { review } });
+    if (res.matchedCount !== 1) throw new AppError(500, 'internal', '审核保存失败');
+    return { latest, review };
+  });
   await audit(
     { username: p.username, role: p.role },
     { action: 'return.review', entity: 'return', entityId: `${period}/${unit}`, before: { revision: latest.revision, review: latest.review }, after: { revision: latest.revision, review } },
