@@ -13,20 +13,24 @@ import { at, byUnit, PERFECT, putUnit, results, submit, uniform } from './fixtur
 
 const P = '2026Q1';
 
-/** Holds the next `ReturnRevision.create` / `updateOne` until released; resolves `reached` when held. */
-function holdNext(method: 'create' | 'updateOne') {
-  const model = ReturnRevision as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const original = model[method]!;
+/**
+ * Holds the next call of `target[method]` that `which` accepts until released; `reached` resolves
+ * when it is held. Other calls go through.
+ */
+function holdNext(target: object, method: string, which: (args: unknown[]) => boolean = () => true) {
+  const obj = target as Record<string, (...a: unknown[]) => unknown>;
+  const original = obj[method]!;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let reached!: () => void;
   const hit = new Promise<void>((r) => (reached = r));
-  model[method] = function (this: unknown, ...args: unknown[]) {
-    model[method] = original;
+  obj[method] = function (this: unknown, ...args: unknown[]) {
+    if (!which(args)) return original.apply(this, args);
+    obj[method] = original;
     reached();
     return released.then(() => original.apply(this, args));
   };
-  return { reached: hit, release, restore: () => (model[method] = original) };
+  return { reached: hit, release, restore: () => (obj[method] = original) };
 }
 
 async function untilPublishedMarked(): Promise<void> {
@@ -58,7 +62,7 @@ describe('intake fence: writes in flight when a period is published', function (
 
   it('a submission held between its check and its write is in the final results (the publication waits for it)', async () => {
     at('2026-04-20T02:00:00Z');
-    const hold = holdNext('create');
+    const hold = holdNext(ReturnRevision, 'create');
     try {
       const put = t.api(admin).put(`/api/v1/returns/${P}/D1`, { values: uniform(11, 20) });
       const sent = put.then((r) => r);
@@ -88,7 +92,7 @@ describe('intake fence: writes in flight when a period is published', function (
 
   it('a review held between its check and its write is in the final results', async () => {
     at('2026-04-20T02:00:00Z');
-    const hold = holdNext('updateOne');
+    const hold = holdNext(ReturnRevision, 'updateOne');
     try {
       const review = t.api(reviewer).post(`/api/v1/returns/${P}/D1/review`, { decision: 'reject', reason: '数据有误' }).then((r) => r);
       await hold.reached;
@@ -113,27 +117,15 @@ describe('intake fence: writes in flight when a period is published', function (
 
   it("an upload held just before its commit record is in the final results, or refused whole", async () => {
     at('2026-04-20T02:00:00Z');
-    const coll = UploadBatch.collection as unknown as { updateOne: (...a: unknown[]) => Promise<unknown> };
-    const original = coll.updateOne;
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const hit = new Promise<void>((r) => (reached = r));
-    coll.updateOne = function (this: unknown, ...args: unknown[]) {
-      const set = (args[1] as { $set?: { status?: string } }).$set;
-      if (set?.status !== 'committed') return original.apply(this, args);
-      coll.updateOne = original;
-      reached();
-      return released.then(() => original.apply(this, args));
-    };
+    const hold = holdNext(UploadBatch.collection, 'updateOne', (args) => (args[1] as { $set?: { status?: string } }).$set?.status === 'committed');
     try {
       const file = await buildWorkbook([{ code: 'D1', values: uniform(11, 20) }]);
       const up = t.api(admin).postFile(`/api/v1/returns/upload?period=${P}`, 'file', file, 'd1.xlsx').then((r) => r);
-      await hit;
+      await hold.reached;
       const pub = t.api(reviewer).post(`/api/v1/results/${P}/publish`).then((r) => r);
       await untilPublishedMarked();
       await new Promise((r) => setTimeout(r, 300));
-      release();
+      hold.release();
       const [u, p] = await Promise.all([up, pub]);
       expect(p.status, p.text).to.equal(200);
       const rows = byUnit((await results(t.api(admin), P)).results);
@@ -143,7 +135,7 @@ describe('intake fence: writes in flight when a period is published', function (
         expect(rows.D1!.total).to.equal(100);
       }
     } finally {
-      coll.updateOne = original;
+      hold.restore();
     }
   });
 
