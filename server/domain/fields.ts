@@ -123,6 +123,15 @@ export function fieldNote(f: FieldDefinition): string {
   return [f.key, `口径：${f.definition}`, `单位：${f.unit}`, `规则：${fieldRuleText(f)}`].join('\n');
 }
 
+/** The fields by subject, as the web form groups them (each group: a total and what it contains). */
+export const FIELD_GROUPS: readonly { id: string; label: string; keys: readonly FieldKey[] }[] = [
+  { id: 'systems', label: '信息系统', keys: ['systems_total', 'systems_extranet', 'systems_cloud'] },
+  { id: 'networks', label: '业务专网', keys: ['networks_private', 'networks_standalone'] },
+  { id: 'catalogue', label: '数据资源目录', keys: ['catalogue_items', 'catalogue_shared'] },
+  { id: 'requests', label: '数据共享申请', keys: ['requests_received', 'requests_on_time'] },
+  { id: 'duties', label: '权责清单', keys: ['duties_total', 'duties_with_data'] },
+];
+
 export function isFieldKey(key: string): key is FieldKey {
   return (FIELD_KEYS as readonly string[]).includes(key);
 }
