@@ -237,5 +237,14 @@ describe('returns web form: 口径, re-render, error table, prefill', () => {
     expect(rows).to.have.length(1);
     expect(rows[0]!.slice(0, 5)).to.deep.equal(['⚠ 提示', '填报', '3', 'B', '单位名称']);
     expect(rows[0]![5]).to.match(/^单位名称“省发改委”与单位代码 D001 的登记名称“省发展和改革委员会”不一致/);
+
+    // Confirmed: the form shows the new revision's warnings in the same table.
+    const confirm = await rep.postForm(`${res.headers.get('location')}/confirm`, {});
+    expect(confirm.status).to.equal(303);
+    const page = await rep.get(`/returns/${P}/D001`);
+    const at = page.text.indexOf('id="latest-warnings"');
+    expect(at).to.be.greaterThan(0);
+    expect(page.text.slice(at, at + 200)).to.contain('第 2 版的提示（1）');
+    expect(issueRows(page.text, at)).to.deep.equal(rows);
   });
 });

@@ -139,6 +139,7 @@ async function renderForm(req: Request, res: Response, period: string, code: str
     unit,
     latest,
     latestStatusLabel: latest ? STATUS_LABEL[latest.status] : null,
+    latestIssues: issueTable([], latest?.warnings ?? []),
     fields: FIELD_DEFINITIONS.map((d) => ({ key: d.key, label: d.label })),
     groups,
     errorCount: extra.errors?.length ?? 0,
