@@ -112,7 +112,7 @@ describe('browser: the returns web form (layout, live indicators, prefill)', fun
     // Editing one input clears its mark only (and its name leaves the hidden list); the indicators follow.
     await page.fill('#f-systems_total', String(v5.systems_total * 2));
     expect(await page.locator('#m-systems_total').count()).to.equal(0);
-    expect(await page.getAttribute('#f-systems_total', 'aria-describedby')).to.equal('d-systems_total');
+    expect(await page.getAttribute('#f-systems_total', 'aria-describedby')).to.equal('u-systems_total d-systems_total');
     expect(await page.locator('[data-field="systems_total"]').getAttribute('class')).to.not.contain('is-prefilled');
     expect(await page.locator('[data-prefill-mark]').count()).to.equal(FIELD_KEYS.length - 1);
     expect((await page.inputValue('[data-prefilled-list]')).split(',')).to.deep.equal(FIELD_KEYS.filter((k) => k !== 'systems_total'));

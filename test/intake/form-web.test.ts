@@ -61,9 +61,9 @@ describe('returns web form: 口径, re-render, error table, prefill', () => {
       const at = page.text.indexOf(`<input id="f-${f.key}"`);
       expect(at, f.key).to.be.greaterThan(0);
       const block = page.text.slice(at, page.text.indexOf('</div>\n      </div>', at));
-      expect(block, f.key).to.contain(`<span class="unit">${f.unit}</span>`);
+      expect(block, f.key).to.contain(`<span class="unit" id="u-${f.key}">${f.unit}</span>`);
       expect(page.text, f.key).to.contain(`<p class="field-def" id="d-${f.key}">口径：${f.definition}`);
-      expect(inputOf(page.text, f.key)['aria-describedby']).to.equal(`d-${f.key}`);
+      expect(inputOf(page.text, f.key)['aria-describedby']).to.equal(`u-${f.key} d-${f.key}`);
     }
     expect(page.text.match(/<fieldset class="field-group"/g)).to.have.length(5);
     const json = /data-live-ratios="([^"]*)"/.exec(page.text)![1]!;
@@ -87,7 +87,7 @@ describe('returns web form: 口径, re-render, error table, prefill', () => {
       const a = inputOf(res.text, k);
       if (bad.includes(k)) {
         expect(a['aria-invalid'], k).to.equal('true');
-        expect(a['aria-describedby'], k).to.equal(`d-${k} e-${k}`);
+        expect(a['aria-describedby'], k).to.equal(`u-${k} d-${k} e-${k}`);
         expect(res.text, k).to.match(new RegExp(`<div class="field has-error" data-field="${k}">\\s*<label for="f-${k}"><span class="error-mark" aria-hidden="true">✖</span>`));
       } else expect(a['aria-invalid'], k).to.equal(undefined);
     }
@@ -135,7 +135,7 @@ describe('returns web form: 口径, re-render, error table, prefill', () => {
       const a = inputOf(pre.text, k);
       expect(a.value, k).to.equal(String(v5[k]));
       expect(a['data-prefilled'], k).to.equal(String(v5[k]));
-      expect(a['aria-describedby'], k).to.equal(`d-${k} m-${k}`);
+      expect(a['aria-describedby'], k).to.equal(`u-${k} d-${k} m-${k}`);
       expect(pre.text, k).to.contain(`<span class="prefill-mark" id="m-${k}" data-prefill-mark>上期值</span>`);
     }
     expect(/name="prefilled" value="([^"]*)"/.exec(pre.text)![1]!.split(',')).to.deep.equal([...FIELD_KEYS]);
