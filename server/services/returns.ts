@@ -35,6 +35,7 @@ import { notify } from './notices.ts';
 import { assertOpen, assertQuarter, deadlineOf, markStale, withinIntake } from './periods.ts';
 import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
+import { previousQuarter } from '../domain/periods.ts';
 
 export type Source = 'web' | 'excel' | 'api';
 export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
@@ -561,3 +562,26 @@ export async function reviewReturn(
   return (await latestRevision(period, unit))!;
 }
 
+
+// ---- prefill (the web form's 按上期数据预填) ----
+
+export interface PrefillSource {
+  period: string;
+  revision: number;
+  status: ReturnStatus;
+  values: ReturnValues;
+}
+
+/**
+ * The previous quarter's latest usable revision of a unit — the newest visible revision that was not
+ * rejected — to pre-fill the web form with; null when there is none (no previous quarter opened, no
+ * return, or only rejected revisions). A read: writes nothing.
+ */
+export async function previousQuarterValues(period: string, unit: string): Promise<PrefillSource | null> {
+  const prev = previousQuarter(assertQuarter(period));
+  if (!prev) return null;
+  const docs = (await ReturnRevision.find({ unit, period: prev }).sort({ revision: 1 }).lean()) as unknown as RevisionLean[];
+  const usable = (await visibleOnly(docs)).filter((d) => statusOf(d) !== 'rejected');
+  const d = usable[usable.length - 1];
+  return d ? { period: prev, revision: d.revision, status: statusOf(d), values: cleanValues(d.values) } : null;
+}
