@@ -1,13 +1,16 @@
 // Start-up steps on the database that every process serving the app runs, in this order, after the
 // indexes (server/main.ts; the test harness runs the same): finish upload batches a previous process left
-// half-committed, then the calendar migration of databases made before periods were records.
+// half-committed, then the calendar migration of databases made before periods were records, then the
+// default scheme (v1) when none is stored — so that no read ever has to write it.
 import { log } from './log.ts';
 import { migrateCalendar } from './services/calendar-migration.ts';
 import { recoverInterruptedBatches } from './services/returns.ts';
+import { ensureDefaultScheme } from './services/scheme.ts';
 
 export async function prepareDatabase(): Promise<void> {
   const recovered = await recoverInterruptedBatches();
   if (recovered.rolledForward || recovered.discarded) log.info(recovered, 'interrupted upload batches recovered');
   const migrated = await migrateCalendar();
   if (migrated.opened.length || migrated.removed.length) log.info(migrated, 'calendar migration: periods opened / never-opened results removed');
+  await ensureDefaultScheme();
 }

@@ -10,12 +10,36 @@
     var errors = form.querySelector('[data-upload-errors]');
     var button = form.querySelector('button[type="submit"]');
 
+    // The same table as views/partials/issue-table.hbs (lines of server/domain/issues.ts issueTable).
+    var tbody = errors.querySelector('tbody');
+    function cell(tr, text) {
+      var td = document.createElement('td');
+      td.textContent = text;
+      tr.appendChild(td);
+      return td;
+    }
     function showErrors(list) {
-      errors.textContent = '';
+      tbody.textContent = '';
       list.forEach(function (e) {
-        var li = document.createElement('li');
-        li.textContent = (e.sheet ? '[' + e.sheet + '] ' : '') + e.message;
-        errors.appendChild(li);
+        var tr = document.createElement('tr');
+        tr.className = 'issue issue-' + e.kind + (e.wholeRow ? ' whole-row' : '');
+        var kind = cell(tr, '');
+        var tag = document.createElement('span');
+        tag.className = 'tag ' + (e.kind === 'error' ? 'bad' : 'warn');
+        tag.textContent = e.kind === 'error' ? '✖ 错误' : '⚠ 提示';
+        kind.appendChild(tag);
+        cell(tr, e.sheet || '—');
+        cell(tr, e.row ? String(e.row) : '—').className = 'num';
+        cell(tr, e.column || '—');
+        cell(tr, e.fieldLabel || '—');
+        var msg = cell(tr, e.message);
+        if (e.wholeRow) {
+          var note = document.createElement('strong');
+          note.className = 'whole-row-note';
+          note.textContent = ' 整行不能导入' + (e.folded ? '（该行另有 ' + e.folded + ' 处问题不再逐一列出）' : '');
+          msg.appendChild(note);
+        }
+        tbody.appendChild(tr);
       });
       errors.hidden = list.length === 0;
     }
@@ -57,7 +81,7 @@
         bar.hidden = true;
         if (body && body.errors) {
           status.textContent = '文件有 ' + body.errors.length + ' 处错误，未保存任何数据：';
-          showErrors(body.errors);
+          showErrors(body.issues || []);
         } else if (body && body.error) {
           status.textContent = body.error.message;
         } else {

@@ -5,10 +5,12 @@
 // (unit_code, unit_name, systems_total …) that the upload parser recognises as a header line too,
 // then one row per unit with code and name filled in. Value cells carry data validation (whole
 // number ≥ 0) and a conditional format that turns a broken "≤" rule red while typing.
-// Sheet 2 (说明): what each field means and the rules, for people filling it in.
+// Sheet 2 (说明): what each field counts (口径), its unit and its checks, for people filling it in.
+// 口径, unit and checks come from server/domain/fields.ts (FIELD_DEFINITIONS), as on the web form;
+// the header cells' notes say the same (fieldNote).
 
 import ExcelJS from 'exceljs';
-import { FIELD_LABELS, RETURN_FIELDS, type FieldKey } from '../domain/fields.ts';
+import { FIELD_DEFINITIONS, FIELD_LABELS, fieldNote, fieldRuleText, RETURN_FIELDS, type FieldKey } from '../domain/fields.ts';
 import { columnLetter } from './upload-parse.ts';
 
 export interface TemplateUnit {
@@ -25,21 +27,6 @@ export interface TemplateInput {
   timeZone: string;
   units: TemplateUnit[];
 }
-
-/** What each field means (shown in the 说明 sheet and as the header cells' notes). */
-export const FIELD_HELP: Readonly<Record<FieldKey, string>> = {
-  systems_total: '本单位在用的信息系统总数（含自建和上级部署在本单位使用的系统）。',
-  systems_extranet: '已接入电子政务外网的信息系统数量。',
-  systems_cloud: '已迁移或部署到政务云上的信息系统数量。',
-  networks_private: '本单位的业务专网总数。',
-  networks_standalone: '尚未与电子政务外网整合、仍独立运行的业务专网数量。',
-  catalogue_items: '已在数据资源目录中编目的目录条数。',
-  catalogue_shared: '已编目的目录中，已发布到共享平台可供共享的目录条数。',
-  requests_received: '本期收到的其他单位的数据共享申请数。',
-  requests_on_time: '本期收到的共享申请中，在规定时限内答复的数量。',
-  duties_total: '本单位权责清单中的事项数。',
-  duties_with_data: '权责清单事项中，已有数据资源支撑的事项数。',
-};
 
 const HEADER_ROW = 3;
 const KEY_ROW = 4;
@@ -133,9 +120,8 @@ export async function buildTemplate(input: TemplateInput): Promise<Buffer> {
     k.border = BORDER;
     k.alignment = { horizontal: 'center' };
   });
-  RETURN_FIELDS.forEach((f, i) => {
-    const rule = 'atMost' in f ? `\n不得大于「${FIELD_LABELS[f.atMost]}」` : '';
-    header.getCell(i + 3).note = `${f.key}\n${FIELD_HELP[f.key]}${rule}`;
+  FIELD_DEFINITIONS.forEach((f, i) => {
+    header.getCell(i + 3).note = fieldNote(f);
   });
   header.height = 48;
 
@@ -212,7 +198,8 @@ function addInstructions(wb: ExcelJS.Workbook, period: string, deadline: string,
     { header: '列', key: 'col', width: 6 },
     { header: '指标（表头）', key: 'label', width: 28 },
     { header: '键（英文表头）', key: 'key', width: 22 },
-    { header: '含义', key: 'help', width: 56 },
+    { header: '口径（统计什么）', key: 'help', width: 56 },
+    { header: '计量单位', key: 'unit', width: 10 },
     { header: '校验规则', key: 'rule', width: 40 },
   ];
   const head = ws.getRow(1);
@@ -221,12 +208,10 @@ function addInstructions(wb: ExcelJS.Workbook, period: string, deadline: string,
     c.fill = fill('FFDDEBF7');
     c.border = BORDER;
   });
-  ws.addRow({ col: 'A', label: '单位代码', key: 'unit_code', help: '系统登记的单位代码，已预先填好，请勿修改。', rule: '必填；必须是已登记的单位；每个单位只能有一行' });
-  ws.addRow({ col: 'B', label: '单位名称', key: 'unit_name', help: '已预先填好，便于核对。', rule: '可留空；如填写，须与单位代码对应的登记名称一致' });
-  RETURN_FIELDS.forEach((f, i) => {
-    const rule = ['必填', '不小于 0 的整数'];
-    if ('atMost' in f) rule.push(`不得大于「${FIELD_LABELS[f.atMost]}」`);
-    ws.addRow({ col: columnLetter(i + 3), label: f.label, key: f.key, help: FIELD_HELP[f.key], rule: rule.join('；') });
+  ws.addRow({ col: 'A', label: '单位代码', key: 'unit_code', help: '系统登记的单位代码，已预先填好，请勿修改。', unit: '', rule: '必填；必须是已登记的单位；每个单位只能有一行' });
+  ws.addRow({ col: 'B', label: '单位名称', key: 'unit_name', help: '已预先填好，便于核对。', unit: '', rule: '可留空；与登记名称或简称不一致时给出提示；如写成其他单位的名称则不予导入' });
+  FIELD_DEFINITIONS.forEach((f, i) => {
+    ws.addRow({ col: columnLetter(i + 3), label: f.label, key: f.key, help: f.definition, unit: f.unit, rule: fieldRuleText(f) });
   });
   ws.eachRow((row, n) => {
     if (n === 1) return;
@@ -239,7 +224,7 @@ function addInstructions(wb: ExcelJS.Workbook, period: string, deadline: string,
   const general = [
     `报送期次：${periodTitle(period)}（${period}）；报送截止时间：${deadline}（${timeZone}）。截止时间后首次报送的视为逾期，按考核方案扣分。`,
     '文件要求：只接受 .xlsx 格式（旧版 .xls、WPS .et、CSV 请先“另存为” .xlsx），不超过 10 MB，不要设置打开密码。',
-    '系统读取第一个工作表：表头为含“单位代码”的那一行（须在前 20 行内），表头上方的标题行和空行会被忽略；列的顺序可以调整，可以增加备注等其他列。',
+    '系统读取第一个有表头的可见工作表（本表前面的说明页、封面页和隐藏的工作表会被跳过）：表头为含“单位代码”的那一行（须在前 20 行内），表头上方的标题行和空行会被忽略；列的顺序可以调整，可以增加备注等其他列。',
     '每个单位一行；只有单位代码而没有填写任何数值的行不会导入；“合计”行会被忽略。',
     '数值可以是数字或数字文本，允许全角数字和千位分隔符（如 1,234）；不能是负数、小数、文字或空白（没有请填 0）。公式可以使用，系统读取保存时的计算结果。',
     '以下指标不得大于其对应的总数：' +
@@ -253,7 +238,7 @@ function addInstructions(wb: ExcelJS.Workbook, period: string, deadline: string,
   ws.addRow(['填写须知']).font = { bold: true, size: 12 };
   general.forEach((text, i) => {
     const r = startRow + 1 + i;
-    ws.mergeCells(`A${r}:E${r}`);
+    ws.mergeCells(`A${r}:F${r}`);
     const c = ws.getCell(`A${r}`);
     c.value = `${i + 1}. ${text}`;
     c.alignment = { wrapText: true, vertical: 'top' };

@@ -21,6 +21,11 @@ const periodSchema = new Schema(
     staleAt: { type: Date, default: null },
     /** Incremented by every change (clock-independent): the recomputation clears the marker only if unchanged. */
     staleVersion: { type: Number, default: 0 },
+    /**
+     * The intake fence (services/periods.ts): writes the publication must see or refuse, in flight.
+     * `at` is wall time (not the service clock): it tells a live writer from one that died.
+     */
+    intake: { type: [{ ticket: { type: String, required: true }, at: { type: Date, required: true }, _id: false }], default: undefined },
   },
   { timestamps: true },
 );

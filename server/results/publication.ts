@@ -9,6 +9,7 @@ import {
   assertQuarter,
   clearStale,
   getPeriod,
+  intakeDrained,
   listPeriods,
   markPublished,
   markUnpublished,
@@ -48,6 +49,8 @@ export async function publishPeriod(actor: Actor, period: string): Promise<Resul
   const before = await resultSetOf(period);
   if (before?.status === 'final') throw conflict('already_published', `${period} 期结果已发布`);
   await markPublished(period, p.publishedAt ? new Date(p.publishedAt) : clock.now());
+  // Writes that passed their check before the freeze finish first, so the final results include them.
+  await intakeDrained(period);
   const w = await computeAndStore(period, { final: true, by: actor.username });
   if (!w.written) {
     if (w.frozen) throw conflict('already_published', `${period} 期结果已发布`);

@@ -3,6 +3,7 @@
 // A period that was never opened does not exist for the product: every read of it answers 404 period_not_open.
 // Lifecycle: open → published (Period.publishedAt: intake, reviews and deadline changes refused with 409) →
 // reopened by an admin (open again).
+import { randomUUID } from 'node:crypto';
 import { clock } from '../clock.ts';
 import { currentConfig } from '../config.ts';
 import { AppError, badRequest, conflict } from '../domain/errors.ts';
@@ -189,6 +190,62 @@ export async function setClosed(actor: Actor, period: string, closed: boolean): 
   const view = (await findPeriod(period))!;
   await audit(actor, { action: closed ? 'period.close' : 'period.reopen_intake', entity: 'period', entityId: period, before: { closed: before.closed }, after: { closed } });
   return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The intake fence: a write that the publication must either see or refuse (a submission, an upload's
+// commit record, a review) checks "not published" and registers itself in the same atomic write, and
+// leaves when it has written. The publication records its freeze first (after which nobody can enter),
+// then waits until the fence is empty before it reads the returns. Without transactions this is what
+// keeps a check-then-write from landing in a period whose final results were computed without it.
+
+/** An entry older than this is a writer that died (a submission writes in milliseconds). */
+export const INTAKE_STALE_MS = 30_000;
+const INTAKE_POLL_MS = 20;
+
+export type IntakeNeed = 'open' | 'unpublished';
+
+async function enterIntake(period: string, need: IntakeNeed): Promise<string> {
+  const ticket = randomUUID();
+  const filter: Record<string, unknown> = { period, publishedAt: null };
+  if (need === 'open') filter.closed = { $ne: true };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const res = await Period.updateOne(filter, { $push: { intake: { ticket, at: new Date() } } });
+    if (res.matchedCount === 1) return ticket;
+    // Throws the answer the user needs (not opened / published / closed) …
+    if (need === 'open') await assertOpen(period);
+    else await assertUnpublished(period);
+    // … or the period changed back between the two reads: try again.
+  }
+  throw conflict('period_busy', `${period} 期状态正在变更，请稍后重试`);
+}
+
+async function leaveIntake(period: string, ticket: string): Promise<void> {
+  await Period.updateOne({ period }, { $pull: { intake: { ticket } } });
+}
+
+/** Runs `write` inside the fence: 404/409 as {@link assertOpen} / {@link assertUnpublished} otherwise. */
+export async function withinIntake<T>(period: string, need: IntakeNeed, write: () => Promise<T>): Promise<T> {
+  const ticket = await enterIntake(period, need);
+  try {
+    return await write();
+  } finally {
+    await leaveIntake(period, ticket);
+  }
+}
+
+/** Waits until no live writer is inside the fence of `period` (entries of dead writers are dropped). */
+export async function intakeDrained(period: string): Promise<void> {
+  for (;;) {
+    const cutoff = new Date(Date.now() - INTAKE_STALE_MS);
+    const doc = await Period.findOne({ period }, { _id: 0, intake: 1 }).lean();
+    const live = (doc?.intake ?? []).filter((e) => e.at.getTime() >= cutoff.getTime());
+    if (live.length === 0) {
+      if (doc?.intake?.length) await Period.updateOne({ period }, { $pull: { intake: { at: { $lt: cutoff } } } });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, INTAKE_POLL_MS));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,10 +32,11 @@ import { ReturnRevision } from '../models/return-revision.ts';
 import { UploadBatch } from '../models/upload-batch.ts';
 import { audit, auditMany, isDuplicateKey } from './audit.ts';
 import { notify } from './notices.ts';
-import { assertOpen, assertQuarter, assertUnpublished, deadlineOf, markStale } from './periods.ts';
+import { assertOpen, assertQuarter, deadlineOf, markStale, withinIntake } from './periods.ts';
 import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
 import { plausibilityWarnings } from './plausibility.ts';
+import { previousQuarter } from '../domain/periods.ts';
 
 export type Source = 'web' | 'excel' | 'api';
 export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
@@ -367,12 +368,14 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
       }
     }
     const accepted = rows.map((r) => ({ unit: r.unit, revision: numbers.get(r.unit)! }));
-    // The period may have been published or closed while the rows were written: then nothing is committed.
-    await assertOpen(batch.period);
+    // The period may have been published or closed while the rows were written: then nothing is
+    // committed. Inside the intake fence, so that a publication either sees the commit or refuses it.
     const committedAt = clock.now();
     // THE commit record: one atomic, conditional write. Through the driver: `accepted` is n plain
     // {unit, revision} pairs, stored exactly as the schema's casting would store them.
-    const res = await UploadBatch.collection.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt, accepted } });
+    const res = await withinIntake(batch.period, 'open', () =>
+      UploadBatch.collection.updateOne({ _id: batchId, status: 'pending' }, { $set: { status: 'committed', committedAt, accepted } }),
+    );
     if (res.modifiedCount !== 1) throw new AppError(503, 'batch_aborted', '提交耗时过长已被中止，未保存任何数据，请重新提交');
     committed = true;
     const valuesOf = new Map(rows.map((r) => [r.unit, r.values]));
@@ -509,17 +512,9 @@ export async function submitValues(p: Submitter, period: string, unit: string, i
   }
   // Plausibility against the unit's history: warnings kept on the revision, never a refusal.
   const warnings = (await plausibilityWarnings(period, [{ unit, values: v.values }])).get(unit) ?? [];
-  const { revision, submittedAt } = await appendRevision({
-    unit,
-    period,
-    values: v.values,
-    source,
-    submittedBy: p.username,
-    batch: null,
-    committed: true,
-    file: null,
-    ...(warnings.length ? { warnings } : {}),
-  });
+  const { revision, submittedAt } = await withinIntake(period, 'open', () =>
+    appendRevision({ unit, period, values: v.values, source, submittedBy: p.username, batch: null, committed: true, file: null, ...(warnings.length ? { warnings } : {}) }),
+  );
   await audit(
     { username: p.username, role: p.role },
     { action: 'return.submit', entity: 'return', entityId: `${period}/${unit}`, after: { revision, values: v.values, source }, at: submittedAt },
@@ -543,15 +538,17 @@ export async function reviewReturn(
   const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
   if (decision === 'reject' && !reason) throw unprocessable('reason_required', '退回时必须填写退回原因', { errors: [{ field: 'reason', message: '退回时必须填写退回原因' }] });
   if (reason.length > 1000) throw unprocessable('reason_too_long', '退回原因不能超过 1000 字');
-  await assertUnpublished(period);
-  const latest = await latestRevision(period, unit);
-  if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
-  if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
-    throw conflict('stale_revision', `该单位已提交新的版本（第 ${latest.revision} 版），请刷新后再审核`);
-  }
-  const review = { decision, reason: reason || null, by: p.username, at: clock.now() };
-  const res = await ReturnRevision.updateOne({ unit, period, revision: latest.revision }, { $set: { review } });
-  if (res.matchedCount !== 1) throw new AppError(500, 'internal', '审核保存失败');
+  const { latest, review } = await withinIntake(period, 'unpublished', async () => {
+    const latest = await latestRevision(period, unit);
+    if (!latest) throw notFound('return_not_found', `单位「${unit}」${period} 期尚未填报`);
+    if (body.revision !== undefined && body.revision !== null && body.revision !== '' && Number(body.revision) !== latest.revision) {
+      throw conflict('stale_revision', `该单位已提交新的版本（第 ${latest.revision} 版），请刷新后再审核`);
+    }
+    const review = { decision, reason: reason || null, by: p.username, at: clock.now() };
+    const res = await ReturnRevision.updateOne({ unit, period, revision: latest.revision }, { $set: { review } });
+    if (res.matchedCount !== 1) throw new AppError(500, 'internal', '审核保存失败');
+    return { latest, review };
+  });
   await audit(
     { username: p.username, role: p.role },
     { action: 'return.review', entity: 'return', entityId: `${period}/${unit}`, before: { revision: latest.revision, review: latest.review }, after: { revision: latest.revision, review } },
@@ -568,3 +565,26 @@ export async function reviewReturn(
   return (await latestRevision(period, unit))!;
 }
 
+
+// ---- prefill (the web form's 按上期数据预填) ----
+
+export interface PrefillSource {
+  period: string;
+  revision: number;
+  status: ReturnStatus;
+  values: ReturnValues;
+}
+
+/**
+ * The previous quarter's latest usable revision of a unit — the newest visible revision that was not
+ * rejected — to pre-fill the web form with; null when there is none (no previous quarter opened, no
+ * return, or only rejected revisions). A read: writes nothing.
+ */
+export async function previousQuarterValues(period: string, unit: string): Promise<PrefillSource | null> {
+  const prev = previousQuarter(assertQuarter(period));
+  if (!prev) return null;
+  const docs = (await ReturnRevision.find({ unit, period: prev }).sort({ revision: 1 }).lean()) as unknown as RevisionLean[];
+  const usable = (await visibleOnly(docs)).filter((d) => statusOf(d) !== 'rejected');
+  const d = usable[usable.length - 1];
+  return d ? { period: prev, revision: d.revision, status: statusOf(d), values: cleanValues(d.values) } : null;
+}

@@ -1,5 +1,5 @@
-// The assessment scheme as data (SPEC §4): stored, versioned; v1 is seeded from DEFAULT_SCHEME on first
-// use. Saving an edit inserts version n+1 (versions are never changed), so every result can name the
+// The assessment scheme as data (SPEC §4): stored, versioned; v1 is seeded from DEFAULT_SCHEME at start-up
+// (server/boot.ts) — never by a read: until it is stored, reads answer the default as v1. Saving an edit inserts version n+1 (versions are never changed), so every result can name the
 // exact scheme it used.
 import { clock } from '../clock.ts';
 import { conflict, notFound } from '../domain/errors.ts';
@@ -21,18 +21,21 @@ function toRecord(doc: { version: number; definition: unknown; note?: string | n
   return { version: doc.version, scheme, note: doc.note ?? '', createdBy: doc.createdBy, createdAt: doc.createdAt };
 }
 
-async function seed(): Promise<void> {
+const DEFAULT_NOTE = '考核方案 v1（默认）';
+
+/** Stores v1 from DEFAULT_SCHEME when the database has no scheme yet (start-up, and before a save). Idempotent. */
+export async function ensureDefaultScheme(): Promise<void> {
+  if (await SchemeVersion.exists({ version: 1 })) return;
   try {
-    await SchemeVersion.create({
-      version: 1,
-      definition: cloneScheme(DEFAULT_SCHEME),
-      note: '考核方案 v1（默认）',
-      createdBy: 'system',
-      createdAt: clock.now(),
-    });
+    await SchemeVersion.create({ version: 1, definition: cloneScheme(DEFAULT_SCHEME), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
   }
+}
+
+/** v1 as {@link ensureDefaultScheme} stores it, for a read that comes before it was stored. */
+function defaultRecord(): SchemeRecord {
+  return toRecord({ version: 1, definition: cloneScheme(DEFAULT_SCHEME), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
 }
 
 type SchemeDoc = Parameters<typeof toRecord>[0];
@@ -43,26 +46,25 @@ async function latestDoc(): Promise<SchemeDoc | null> {
   return (await SchemeVersion.collection.findOne({}, { sort: { version: -1 } })) as SchemeDoc | null;
 }
 
-/** The scheme in force: the latest version (v1 seeded on first use). */
+/** The scheme in force: the latest stored version (the default as v1 before any is stored). */
 export async function currentScheme(): Promise<SchemeRecord> {
-  let doc = await latestDoc();
-  if (!doc) {
-    await seed();
-    doc = await latestDoc();
-  }
-  return toRecord(doc!);
+  const doc = await latestDoc();
+  return doc ? toRecord(doc) : defaultRecord();
 }
 
 export async function schemeVersion(version: number): Promise<SchemeRecord> {
-  if (version === 1) await currentScheme(); // make sure v1 exists
   const doc = await SchemeVersion.findOne({ version }).lean();
-  if (!doc) throw notFound('scheme_not_found', `考核方案第 ${version} 版不存在`);
-  return toRecord(doc);
+  if (doc) return toRecord(doc);
+  if (version === 1 && !(await latestDoc())) return defaultRecord();
+  throw notFound('scheme_not_found', `考核方案第 ${version} 版不存在`);
 }
 
 export async function listSchemeVersions(): Promise<Omit<SchemeRecord, 'scheme'>[]> {
-  await currentScheme();
   const docs = await SchemeVersion.find({}, { version: 1, note: 1, createdBy: 1, createdAt: 1 }).sort({ version: -1 }).lean();
+  if (!docs.length) {
+    const { scheme: _s, ...v1 } = defaultRecord();
+    return [v1];
+  }
   return docs.map((d) => ({ version: d.version, note: d.note ?? '', createdBy: d.createdBy, createdAt: d.createdAt }));
 }
 
@@ -80,6 +82,7 @@ export function validateDraft(draft: unknown, nextVersion: number): AssessmentSc
  * two admins overwriting each other's edit: 409 when the scheme changed meanwhile.
  */
 export async function saveScheme(actor: Actor, draft: unknown, opts: { baseVersion?: number; note?: string } = {}): Promise<SchemeRecord> {
+  await ensureDefaultScheme(); // version n+1 needs its predecessors stored
   const current = await currentScheme();
   if (opts.baseVersion !== undefined && opts.baseVersion !== current.version) {
     throw conflict('scheme_changed', `考核方案已被修改为第 ${current.version} 版，请刷新后重新编辑`);

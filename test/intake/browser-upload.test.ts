@@ -48,14 +48,16 @@ describe('browser: Excel upload with progress, preview and confirm', function ()
       new MutationObserver(() => seen.push({ value: bar.value, hidden: bar.hidden })).observe(bar, { attributes: true });
     });
     await page.click('form[data-upload] button[type=submit]');
-    await page.waitForSelector('[data-upload-errors] li');
+    await page.waitForSelector('[data-upload-errors] tbody tr');
     const seen = await page.evaluate(() => (window as unknown as { seen: { value: number; hidden: boolean }[] }).seen);
     expect(seen.some((s) => !s.hidden)).to.equal(true);
     expect(seen.some((s) => s.value === 100)).to.equal(true);
     expect(await page.isHidden('[data-upload-progress]')).to.equal(true);
     expect(page.url()).to.match(/\/returns\/2026Q4\/D001$/);
-    const items = await page.$$eval('[data-upload-errors] li', (lis) => lis.map((li) => li.textContent ?? ''));
+    // One table line per problem; D002's row (another unit's) is one line however many problems it has.
+    const items = await page.$$eval('[data-upload-errors] tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     expect(items).to.have.length(2);
+    expect(items.find((x) => x.includes('D002'))).to.contain('整行不能导入');
     expect(items.join('\n')).to.contain('负数');
     expect(items.join('\n')).to.contain('D002');
     expect(await page.textContent('[data-upload-status]')).to.contain('2 处错误');

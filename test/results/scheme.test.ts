@@ -117,3 +117,33 @@ describe('scheme: versions, what-if preview, admin pages', function () {
     expect((await rep.get('/jobs')).status).to.equal(403);
   });
 });
+
+describe('scheme: v1 is stored at start-up, never by a read', function () {
+  let t: TestApp;
+  after(() => t?.stop());
+
+  it('start-up stores v1; on a database without it, reads answer the default and store nothing; a save stores v1 first', async () => {
+    t = await startTestApp();
+    const { SchemeVersion } = await import('../../server/models/scheme.ts');
+    expect(await SchemeVersion.countDocuments({ version: 1 })).to.equal(1);
+    await SchemeVersion.deleteMany({});
+    const admin = await t.userFor('admin');
+    const office = await t.tokenFor('office');
+    for (const path of ['/api/v1/scheme', '/api/v1/scheme/versions', '/api/v1/scheme/versions/1']) {
+      const r = await t.api(office).get(path);
+      expect(r.status, `${path} ${r.text}`).to.equal(200);
+    }
+    expect((await t.api(office).get('/api/v1/scheme')).body.version).to.equal(1);
+    const web = t.web();
+    await web.login(admin.username, admin.password);
+    for (const path of ['/scheme', '/returns']) {
+      const r = await web.get(path);
+      expect(r.status, path).to.equal(200);
+    }
+    expect(await SchemeVersion.countDocuments({})).to.equal(0);
+    const current = (await t.api(admin.token).get('/api/v1/scheme')).body.scheme;
+    const saved = await t.api(admin.token).put('/api/v1/scheme', { scheme: current, baseVersion: 1, note: '同默认方案' });
+    expect(saved.status, saved.text).to.equal(201);
+    expect((await SchemeVersion.find({}).sort({ version: 1 }).lean()).map((d) => d.version)).to.deep.equal([1, 2]);
+  });
+});

@@ -1,19 +1,22 @@
 import { Router, type Request, type Response } from 'express';
 import { clock } from '../../clock.ts';
 import { AppError, badRequest } from '../../domain/errors.ts';
-import { FIELD_KEYS, FIELD_LABELS, RETURN_FIELDS } from '../../domain/fields.ts';
+import { FIELD_DEFINITIONS, FIELD_GROUPS, FIELD_KEYS, FIELD_LABELS, isFieldKey, type FieldDefinition } from '../../domain/fields.ts';
+import { formIndicators, formRatios } from '../../domain/form-ratios.ts';
+import { issueTable } from '../../domain/issues.ts';
+import { currentScheme } from '../../services/scheme.ts';
 import { RETURN_STATUS_LABELS, SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { principalOf, requireRole, type Principal } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { noticesForUnit } from '../../services/notices.ts';
 import { assertQuarter, getPeriod, listPeriods, timeZone } from '../../services/periods.ts';
 import { collectingPeriod } from '../../pages/common.ts';
-import { assertCanSubmit, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
+import { assertCanSubmit, previousQuarterValues, revisionsOf, submitValues, type Submitter } from '../../services/returns.ts';
 import { formValue } from '../../domain/validation.ts';
 import { addEvidence, carryOverEvidence, evidenceOf } from '../../services/attachments.ts';
 import { MAX_ATTACHMENTS_PER_REVISION } from '../../domain/attachments.ts';
 import { filesUpload, incomingFiles } from '../../http/uploads.ts';
-import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected } from '../../services/uploads.ts';
+import { cancelUpload, confirmUpload, listUploads, RATIOS, stagedPreview, stageUpload, UploadRejected, type UploadError } from '../../services/uploads.ts';
 import { getUnit, listUnits } from '../../services/units.ts';
 import { singleFile, uploadedName } from '../../http/uploads.ts';
 
@@ -73,45 +76,87 @@ router.get('/returns', requireRole('reporter', 'admin'), async (req, res) => {
   });
 });
 
-async function renderForm(req: Request, res: Response, period: string, code: string, extra: { errors?: { field: string; message: string }[]; entered?: Record<string, unknown>; uploadErrors?: unknown[] } = {}) {
+interface FormExtra {
+  /** A refused web submission's problems ({field, message}). */
+  errors?: { field: string; message: string }[];
+  /** What was typed (shown again as typed after a refusal). */
+  entered?: Record<string, unknown>;
+  /** Fields still holding their prefilled value when the form was sent (marked again). */
+  prefilledKeys?: string[];
+  /** A refused upload's problems ({sheet, row, column, field, message}). */
+  uploadErrors?: UploadError[];
+  /** ?prefill=previous: the form starts from the previous quarter's values. */
+  prefill?: boolean;
+}
+
+async function renderForm(req: Request, res: Response, period: string, code: string, extra: FormExtra = {}) {
   const p = principalOf(req);
   // Every path that shows a unit's form (the page, a refused submission, a refused upload) checks
   // scope here, whatever its caller did: the form shows values, history, submitters and reasons.
   assertCanSubmit(sub(p), code);
   const unit = await getUnit(code);
   if (!unit) throw new AppError(404, 'unit_not_found', `单位「${code}」不存在`);
-  const [per, revs, uploads] = await Promise.all([getPeriod(period), revisionsOf(period, code), listUploads(sub(p), period, code)]);
+  const [per, revs, uploads, previous, scheme] = await Promise.all([
+    getPeriod(period),
+    revisionsOf(period, code),
+    listUploads(sub(p), period, code),
+    previousQuarterValues(period, code),
+    currentScheme(),
+  ]);
   const latest = revs[revs.length - 1] ?? null;
   const evidence = latest ? await evidenceOf(period, code, latest.revision) : [];
-  const errorsBy = new Map((extra.errors ?? []).map((e) => [e.field, e.message]));
-  const fields = RETURN_FIELDS.map((f) => ({
-    key: f.key,
-    label: f.label,
-    atMostLabel: 'atMost' in f ? FIELD_LABELS[f.atMost] : null,
-    value: extra.entered ? formValue(extra.entered[f.key]) : latest ? latest.values[f.key] : '',
-    error: errorsBy.get(f.key) ?? null,
-  }));
+  const errorsBy = new Map<string, string[]>();
+  for (const e of extra.errors ?? []) errorsBy.set(e.field, [...(errorsBy.get(e.field) ?? []), e.message]);
+  const prefilling = !extra.entered && extra.prefill === true && previous !== null;
+  const prefilled = new Set<string>(prefilling ? FIELD_KEYS : (extra.prefilledKeys ?? []));
+  const shown: Record<string, string> = {};
+  for (const k of FIELD_KEYS) {
+    shown[k] = extra.entered ? formValue(extra.entered[k]) : prefilling ? String(previous!.values[k]) : latest ? String(latest.values[k]) : '';
+  }
+  const fieldView = (d: FieldDefinition) => ({
+    key: d.key,
+    label: d.label,
+    unit: d.unit,
+    definition: d.definition,
+    atMostLabel: d.atMost ? FIELD_LABELS[d.atMost] : null,
+    value: shown[d.key],
+    errors: errorsBy.get(d.key) ?? [],
+    prefilled: prefilled.has(d.key),
+    previous: previous ? previous.values[d.key] : null,
+  });
+  const byKey = new Map(FIELD_DEFINITIONS.map((d) => [d.key, d]));
+  const groups = FIELD_GROUPS.map((g) => ({ id: g.id, label: g.label, fields: g.keys.map((k) => fieldView(byKey.get(k)!)) }));
+  const indicators = formIndicators(scheme.scheme.indicators);
   const history = [...revs].reverse().map((r) => ({ ...r, statusLabel: STATUS_LABEL[r.status], sourceLabel: SOURCE_LABEL[r.source] }));
   const status = extra.errors || extra.uploadErrors ? 422 : 200;
   res.status(status).render('pages/returns/form', {
     title: `${period} 数据填报 · ${unit.name}`,
     styles: STYLES,
-    scripts: ['/public/js/upload.js'],
+    scripts: ['/public/js/upload.js', '/public/js/return-form.js'],
     period: per,
     subtitle: `${unit.code} · 截止时间：${new Intl.DateTimeFormat('zh-CN', { timeZone: timeZone(), dateStyle: 'long', timeStyle: 'medium' }).format(new Date(per.deadline))}${per.closed ? '（本期已关闭）' : ''}`,
     nextRevision: (latest?.revision ?? 0) + 1,
     unit,
     latest,
     latestStatusLabel: latest ? STATUS_LABEL[latest.status] : null,
-    fields,
-    errors: extra.errors ?? [],
-    otherErrors: (extra.errors ?? []).filter((e) => !(FIELD_KEYS as readonly string[]).includes(e.field)),
-    uploadErrors: extra.uploadErrors ?? [],
+    latestIssues: issueTable([], latest?.warnings ?? []),
+    fields: FIELD_DEFINITIONS.map((d) => ({ key: d.key, label: d.label })),
+    groups,
+    errorCount: extra.errors?.length ?? 0,
+    issues: issueTable(extra.errors ?? []),
+    uploadIssues: issueTable(extra.uploadErrors ?? []),
+    uploadErrorCount: extra.uploadErrors?.length ?? 0,
+    previous: previous ? { ...previous, statusLabel: STATUS_LABEL[previous.status] } : null,
+    prefilling,
+    prefillMissing: extra.prefill === true && previous === null,
+    prefilledList: [...prefilled].join(','),
     history,
     uploads,
     evidence,
     evidenceAction: `/returns/${period}/${encodeURIComponent(code)}/evidence`,
     ratios: latest ? RATIOS.map((r) => ({ name: r.name, value: r.value(latest.values) })) : [],
+    indicators,
+    liveRatios: formRatios(indicators, shown),
   });
 }
 
@@ -131,7 +176,7 @@ router.post('/returns/upload', requireRole('reporter', 'admin'), singleFile('fil
     res.redirect(303, to);
   } catch (err) {
     if (err instanceof UploadRejected) {
-      if (wantsJson(req)) return res.status(422).json({ error: { code: err.code, message: err.message }, errors: err.errors });
+      if (wantsJson(req)) return res.status(422).json({ error: { code: err.code, message: err.message }, errors: err.errors, issues: issueTable(err.errors) });
       if (back) return renderForm(req, res, period, back, { uploadErrors: err.errors });
     }
     throw err;
@@ -147,6 +192,7 @@ router.get('/returns/uploads/:id', requireRole('reporter', 'admin'), async (req,
     batch: { id: String(batch._id), period: batch.period, status: batch.status, fileName: batch.fileName, staged: batch.status === 'staged', accepted: batch.accepted },
     preview,
     warnings: preview.flatMap((u) => u.warnings),
+    warningLines: issueTable([], preview.flatMap((u) => u.warnings)),
     changedCount: preview.filter((u) => u.changed).length,
     backUnit: p.role === 'reporter' ? p.unit : preview[0]?.unit,
   });
@@ -182,7 +228,7 @@ router.get('/returns/:period/:unit', requireRole('reporter', 'admin'), async (re
   const period = assertQuarter(req.params.period);
   const code = String(req.params.unit);
   assertCanSubmit(sub(p), code);
-  await renderForm(req, res, period, code);
+  await renderForm(req, res, period, code, { prefill: req.query.prefill === 'previous' });
 });
 
 router.post('/returns/:period/:unit', requireRole('reporter', 'admin'), async (req, res) => {
@@ -200,7 +246,8 @@ router.post('/returns/:period/:unit', requireRole('reporter', 'admin'), async (r
   } catch (err) {
     if (err instanceof AppError && err.status === 422 && err.code === 'invalid_values') {
       const errors = ((err.details as { errors?: { field: string; message: string }[] })?.errors ?? []);
-      return renderForm(req, res, period, code, { errors, entered: values });
+      const prefilledKeys = typeof body.prefilled === 'string' ? body.prefilled.split(',').filter(isFieldKey) : [];
+      return renderForm(req, res, period, code, { errors, entered: values, prefilledKeys });
     }
     if (err instanceof AppError && (err.status === 409 || err.status === 404)) {
       setFlash(req, 'error', err.message);
