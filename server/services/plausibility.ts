@@ -1,5 +1,6 @@
 // The plausibility rule set as data (异常提示规则, issue 14 item 3): stored and versioned like the scheme
-// (v1 seeded from DEFAULT_PLAUSIBILITY_RULES on first use; an edit inserts version n+1, audited), and
+// (v1 stored from DEFAULT_PLAUSIBILITY_RULES at start-up, server/boot.ts — never by a read: until it is
+// stored, reads answer the defaults as v1; an edit inserts version n+1, audited), and
 // the check every intake path runs: a return's values against the unit's previous quarter and the
 // same quarter a year before → warnings in the SPEC §7 shape, kept on the revision.
 //
@@ -42,39 +43,47 @@ function toRecord(doc: RulesDoc): RulesRecord {
   return { version: doc.version, rules: rulesFromStored(doc.definition, doc.version), note: doc.note ?? '', createdBy: doc.createdBy, createdAt: doc.createdAt };
 }
 
-async function seed(): Promise<void> {
+const DEFAULT_NOTE = '默认规则';
+
+/** Stores v1 from DEFAULT_PLAUSIBILITY_RULES when none is stored (start-up, and before a save). Idempotent. */
+export async function ensureDefaultRules(): Promise<void> {
+  if (await PlausibilityRuleSet.exists({ version: 1 })) return;
   try {
-    await PlausibilityRuleSet.create({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: '默认规则', createdBy: 'system', createdAt: clock.now() });
+    await PlausibilityRuleSet.create({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
   }
+}
+
+/** v1 as {@link ensureDefaultRules} stores it, for a read that comes before it was stored (reads never write). */
+function defaultRecord(): RulesRecord {
+  return toRecord({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
 }
 
 async function latestDoc(): Promise<RulesDoc | null> {
   return (await PlausibilityRuleSet.collection.findOne({}, { sort: { version: -1 } })) as RulesDoc | null;
 }
 
-/** The rule set in force: the latest version (v1 seeded on first use). */
+/** The rule set in force: the latest stored version (the defaults as v1 before any is stored). */
 export async function currentRules(): Promise<RulesRecord> {
-  let doc = await latestDoc();
-  if (!doc) {
-    await seed();
-    doc = await latestDoc();
-  }
-  return toRecord(doc!);
+  const doc = await latestDoc();
+  return doc ? toRecord(doc) : defaultRecord();
 }
 
 export async function listRuleVersions(): Promise<Omit<RulesRecord, 'rules'>[]> {
-  await currentRules();
   const docs = await PlausibilityRuleSet.find({}, { version: 1, note: 1, createdBy: 1, createdAt: 1 }).sort({ version: -1 }).lean();
+  if (!docs.length) {
+    const { rules: _r, ...v1 } = defaultRecord();
+    return [v1];
+  }
   return docs.map((d) => ({ version: d.version, note: d.note ?? '', createdBy: d.createdBy, createdAt: d.createdAt }));
 }
 
 export async function ruleVersion(version: number): Promise<RulesRecord> {
-  await currentRules();
   const doc = await PlausibilityRuleSet.findOne({ version }).lean();
-  if (!doc) throw notFound('plausibility_rules_not_found', `异常提示规则第 ${version} 版不存在`);
-  return toRecord(doc as RulesDoc);
+  if (doc) return toRecord(doc as RulesDoc);
+  if (version === 1 && !(await latestDoc())) return defaultRecord();
+  throw notFound('plausibility_rules_not_found', `异常提示规则第 ${version} 版不存在`);
 }
 
 /**
@@ -82,6 +91,7 @@ export async function ruleVersion(version: number): Promise<RulesRecord> {
  * stored). `baseVersion`: the version the editor started from — 409 when another admin saved meanwhile.
  */
 export async function saveRules(actor: Actor, draft: unknown, opts: { baseVersion?: number; note?: string } = {}): Promise<RulesRecord> {
+  await ensureDefaultRules(); // v1 is stored before v2, so that every version a warning came from exists
   const current = await currentRules();
   if (opts.baseVersion !== undefined && opts.baseVersion !== current.version) {
     throw conflict('plausibility_rules_changed', `异常提示规则已被修改为第 ${current.version} 版，请刷新后重新编辑`);

@@ -40,7 +40,9 @@ describe('admin: 异常提示规则 (plausibility rules as data)', function () {
     await t?.stop();
   });
 
-  it('shows the defaults (v1) to admins only, linked from /admin', async () => {
+  it('shows the defaults (v1, stored at start-up) to admins only, linked from /admin', async () => {
+    const { PlausibilityRuleSet } = await import('../../server/models/plausibility-rules.ts');
+    expect((await PlausibilityRuleSet.find({}, { version: 1 }).lean()).map((d) => d.version)).to.deep.equal([1]);
     const page = await web.get('/admin/plausibility');
     expect(page.status).to.equal(200);
     const html = decoded(page.text);
@@ -126,5 +128,22 @@ describe('admin: 异常提示规则 (plausibility rules as data)', function () {
     }
     expect(failures, failures.join('\n')).to.deep.equal([]);
     expect(await versions()).to.equal(2);
+  });
+  it('reads never write: a database without stored rules answers the defaults as v1 and stays without them; a save stores v1 first', async () => {
+    const { PlausibilityRuleSet } = await import('../../server/models/plausibility-rules.ts');
+    await PlausibilityRuleSet.deleteMany({});
+    const page = decoded((await web.get('/admin/plausibility')).text);
+    expect(page).to.contain('现行版本：<strong>第 1 版</strong>');
+    expect(page).to.contain('name="rules[0][factor]" value="2"');
+    // The defaults apply to a submission (P1 on again).
+    const base = vals(0);
+    expect((await t.api(admin).put('/api/v1/returns/2026Q2/D002', { values: base })).status).to.equal(200);
+    const jump = await t.api(admin).put('/api/v1/returns/2026Q3/D002', { values: { ...base, systems_total: base.systems_total * 10 } });
+    expect(jump.body.warnings.map((w: { field: string }) => w.field)).to.deep.equal(['systems_total']);
+    expect(await PlausibilityRuleSet.countDocuments()).to.equal(0);
+    const saved = await post(defaults().concat([['note', '恢复默认']]));
+    expect(saved.status).to.equal(303);
+    const stored = await PlausibilityRuleSet.find({}, { version: 1, createdBy: 1, note: 1 }).sort({ version: 1 }).lean();
+    expect(stored.map((d) => [d.version, d.createdBy === 'system', d.note])).to.deep.equal([[1, true, '默认规则'], [2, false, '恢复默认']]);
   });
 });
