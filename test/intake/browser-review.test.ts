@@ -75,6 +75,10 @@ describe('browser: review board flow with filters kept', function () {
     expect(await page.$$('tr[data-unit]')).to.have.length(0);
     expect(await status('D001')).to.equal('submitted');
     await wp.shot('board-after');
+    // The one left: its warnings and the marked row, beside last quarter's value.
+    await wp.visit(`/review/${P}/D001?warn=yes`, { shot: 'detail-warnings', full: true });
+    expect(await page.textContent('#warnings')).to.contain('「信息系统总数」为');
+    expect(await page.isVisible('tr.warned[data-field="systems_total"] .warn-mark')).to.equal(true);
     expect(wp.problems).to.deep.equal([]);
     await wp.close();
   });
