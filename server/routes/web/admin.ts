@@ -9,16 +9,23 @@ import { setFlash, withFlash } from '../../http/flash.ts';
 import { ADMIN_LINKS } from '../../http/nav.ts';
 import { singleFile } from '../../http/uploads.ts';
 import { backupStatus, formatBytes } from '../../services/backup.ts';
-import { timeZone } from '../../services/periods.ts';
+import { listPeriods, timeZone } from '../../services/periods.ts';
+import { zoneLabel } from '../../domain/jobs-text.ts';
+import { PERIOD_PHASE_LABELS, periodPhase } from '../../domain/vocabulary.ts';
 import { createUser, importTemplateUnits, importUsers, listUsers, resetPassword, ROLE_LABELS, setUserActive, unitOptions } from '../../services/users.ts';
 
 // Administration pages: the /admin index and user management. Mounted by server/app.ts at /.
 export const router = Router();
 
-router.get('/admin', requireRole('admin'), (_req, res) => {
+router.get('/admin', requireRole('admin'), async (_req, res) => {
   const b = backupStatus();
   const backup = { ...b, size: b.last ? formatBytes(b.last.bytes) : null, ageDays: b.ageHours === null ? null : Math.floor(b.ageHours / 24) };
-  res.render('pages/admin/index', { title: '管理', links: ADMIN_LINKS, backup });
+  const now = clock.now();
+  const periods = (await listPeriods()).map((p) => {
+    const phase = periodPhase(p, now);
+    return { period: p.period, deadline: p.deadline, phase, phaseLabel: PERIOD_PHASE_LABELS[phase] };
+  });
+  res.render('pages/admin/index', { title: '管理', links: ADMIN_LINKS, backup, periods, zone: zoneLabel(timeZone()) });
 });
 
 async function renderUsers(res: Response, extra: { importErrors?: unknown[]; importMessage?: string } = {}) {
