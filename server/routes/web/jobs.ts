@@ -45,6 +45,7 @@ router.get('/jobs', requireRole('admin'), async (_req, res) => {
   const phaseOf = new Map(periods.map((p) => [p.period, periodPhase(p, now)]));
   res.render('pages/jobs/index', {
     title: '定时任务',
+    styles: ['/public/css/pages.css'],
     zone: zoneLabel(tz),
     defaultPeriod: currentReportingPeriod(now),
     periods: periods.map((p) => ({ period: p.period, phaseLabel: PERIOD_PHASE_LABELS[phaseOf.get(p.period)!] })),
