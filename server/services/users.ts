@@ -226,6 +226,8 @@ export interface ImportedUser {
 
 /** Errors listed for a refused account list (the rest are counted). */
 const MAX_IMPORT_ERRORS = 1000;
+/** After this long, accounts of an import that never activated them are removed by the next import. */
+const PENDING_IMPORT_MS = 3600_000;
 /** Accounts one file may create. */
 export const MAX_IMPORT_USERS = 5000;
 
@@ -249,6 +251,8 @@ export async function importUsers(actor: UserAdmin, buffer: Buffer): Promise<Imp
   if (!rows.length) throw unprocessable('invalid_file', '文件中没有账号数据（「用户名」表头下没有任何行）');
   if (rows.length > MAX_IMPORT_USERS) throw unprocessable('invalid_file', `一个文件最多导入 ${MAX_IMPORT_USERS} 个账号，本文件有 ${rows.length} 个`);
 
+  // Leftovers of an import that died between its insert and its activation (an hour old) free their names.
+  await User.deleteMany({ pendingImport: { $ne: null }, createdAt: { $lt: new Date(clock.now().getTime() - PENDING_IMPORT_MS) } });
   const units = new Map((await Unit.find({}, { _id: 0, code: 1, name: 1, active: 1 }).lean()).map((u) => [u.code, u]));
   const names = rows.map((x) => x.username).filter((n) => USERNAME_RE.test(n));
   const taken = new Set((await User.find({ username: { $in: names } }, { _id: 0, username: 1 }).lean()).map((u) => u.username));
@@ -290,8 +294,6 @@ export async function importUsers(actor: UserAdmin, buffer: Buffer): Promise<Imp
     throw unprocessable('invalid_file', `用户清单有 ${errors.length} 处错误，未导入任何账号`, { errors: listed });
   }
 
-  // Leftovers of an import that died between its insert and its activation free their names.
-  await User.deleteMany({ pendingImport: { $ne: null }, createdAt: { $lt: new Date(clock.now().getTime() - 3600_000) } });
   const batch = crypto.randomBytes(12).toString('hex');
   const passwords = clean.map(() => generatePassword());
   const hashes: string[] = [];

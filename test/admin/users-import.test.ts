@@ -224,6 +224,29 @@ describe('admin: bulk user import with one-time initial passwords', function () 
     expect((await t.api(token).get('/api/v1/units')).status).to.equal(403);
   });
 
+  it('two admins importing the same names at once: one file goes in whole, the other creates nothing', async () => {
+    const before = await userCount();
+    const buf = await book([['D003', '', 'race-1', '', ''], ['C0571', '', 'race-2', '', '']]);
+    const [a, b] = await Promise.all([1, 2].map(() => t.api(admin.token).postFile('/api/v1/users/import', 'file', buf, 'users.xlsx')));
+    const statuses = [a!.status, b!.status].sort();
+    expect(statuses[0]).to.equal(201);
+    expect(statuses[1]).to.be.oneOf([409, 422]); // refused while checking (422) or by the unique index when inserting (409)
+    expect(await userCount()).to.equal(before + 2);
+    expect(await User.countDocuments({ pendingImport: { $ne: null } })).to.equal(0);
+    expect((await User.find({ username: { $in: ['race-1', 'race-2'] } }).lean()).every((u) => u.active)).to.equal(true);
+  });
+
+  it('accounts left by an import that died before activating them are no accounts; an hour on, their names are free', async () => {
+    const old = new Date(Date.now() - 2 * 3600_000);
+    await User.collection.insertOne({ username: 'ghost', passwordHash: 'x', role: 'office', unit: null, displayName: null, active: false, authVersion: 0, mustChangePassword: true, pendingImport: 'dead-batch', createdAt: old, updatedAt: old });
+    expect((await w.get('/admin/users')).text).not.to.contain('ghost');
+    expect((await t.api(admin.token).get('/api/v1/users')).body.map((u: { username: string }) => u.username)).not.to.include('ghost');
+    const r = await t.api(admin.token).postFile('/api/v1/users/import', 'file', await book([['', '', 'ghost', '', '领导小组办公室']]), 'users.xlsx');
+    expect(r.status, r.text).to.equal(201);
+    const ghost = await User.findOne({ username: 'ghost' }).lean();
+    expect(ghost).to.deep.include({ role: 'office', active: true, pendingImport: null, mustChangePassword: true });
+  });
+
   it('only admins import', async () => {
     const reviewer = await t.tokenFor('reviewer');
     const r = await t.api(reviewer).postFile('/api/v1/users/import', 'file', await book([['D003', '', 'nope', '', '']]), 'u.xlsx');
