@@ -125,4 +125,25 @@ describe('browser: bulk user import, first-login password change, jobs in words'
     await admin.page.locator('details.tech-info summary').first().click();
     expect(await admin.page.locator('main').innerText()).to.contain('0 2 * * *');
   });
+
+  it('the scheme editor keeps the weight total up to date and previews a chosen period per category', async () => {
+    const admin = pages[0]!;
+    await admin.visit('/scheme');
+    expect(await admin.page.locator('#weight-total').innerText()).to.equal('100');
+    await admin.page.fill('#w-0', '30');
+    expect(await admin.page.locator('#weight-total').innerText()).to.equal('105');
+    expect(await admin.page.locator('#weight-total').getAttribute('class')).to.equal('bad-text');
+    await admin.page.fill('#w-1', '15');
+    expect(await admin.page.locator('#weight-total').innerText()).to.equal('100');
+    const options = await admin.page.locator('select[name=period] option').allInnerTexts();
+    expect(options.length).to.be.greaterThan(1);
+    for (const o of options) expect(o).to.match(/^\d{4}Q[1-4]（(填报中|已截止|已关闭|已发布)）$/);
+    const older = (await admin.page.locator('select[name=period] option').nth(1).getAttribute('value'))!;
+    await admin.page.selectOption('select[name=period]', older);
+    await Promise.all([admin.page.waitForURL('**/scheme'), admin.page.click('button[value=preview]')]);
+    expect(await admin.page.locator('#preview h2').innerText()).to.contain(`预览：${older} 期`);
+    expect(await admin.page.locator('#preview h3').allInnerTexts()).to.have.length.greaterThan(1);
+    expect(await admin.page.locator('main').innerText()).not.to.contain('clamp(');
+    await shot(admin, 'admin-scheme-preview');
+  });
 });
