@@ -10,7 +10,7 @@ import helmet from 'helmet';
 import mongoose from 'mongoose';
 import { setCurrentConfig, type Config } from './config.ts';
 import { pingDb } from './db/connect.ts';
-import { identifyMiddleware } from './http/auth.ts';
+import { identifyMiddleware, passwordChangeGate } from './http/auth.ts';
 import { configureCsrf, csrfProtection, csrfTokenFor, isApiRequest } from './http/csrf.ts';
 import { apiNotFound, errorHandler, pageNotFound } from './http/errors.ts';
 import { takeFlash } from './http/flash.ts';
@@ -209,6 +209,8 @@ export async function createApp(opts: AppOptions): Promise<Express> {
   app.use((req, res, next) => (isApiRequest(req) && req.headers.authorization !== undefined ? next() : sessions(req, res, next)));
 
   app.use(identifyMiddleware);
+  // Users with a generated password change it before anything else (issue 17).
+  app.use(passwordChangeGate);
   app.use(csrfProtection);
 
   // What every page needs.

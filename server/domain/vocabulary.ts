@@ -38,6 +38,26 @@ export const ROLE_LABELS: Readonly<Record<Role, string>> = {
   reporter: '单位填报员',
 };
 
+/**
+ * A period's state as admin pages show it, from its Period record (services/periods.ts): 已发布 (final,
+ * frozen), 已关闭 (an admin stopped intake), 已截止 (past the deadline: late returns still accepted,
+ * marked 逾期报送), else 填报中.
+ */
+export type PeriodPhase = 'open' | 'past_deadline' | 'closed' | 'published';
+
+export const PERIOD_PHASE_LABELS: Readonly<Record<PeriodPhase, string>> = {
+  open: '填报中',
+  past_deadline: '已截止',
+  closed: '已关闭',
+  published: '已发布',
+};
+
+export function periodPhase(p: { status?: string; publishedAt?: string | Date | null; closed?: boolean; deadline: string | Date }, now: Date): PeriodPhase {
+  if (p.status === 'published' || p.publishedAt) return 'published';
+  if (p.closed) return 'closed';
+  return now.getTime() > new Date(p.deadline).getTime() ? 'past_deadline' : 'open';
+}
+
 /** Who did it, in words: the system's own actions are 系统自动. */
 export function actorLabel(username: string | null | undefined): string {
   if (!username || username === 'system' || username === 'migration') return '系统自动';

@@ -14,6 +14,7 @@ import { AppError, type ErrorStatus } from '../domain/errors.ts';
 import type { UploadLimits } from './upload-check.ts';
 import type { ParseContext, ParseResult, UnitInfo } from './upload-parse.ts';
 import type { UnitListResult } from './unit-list.ts';
+import type { UserListResult } from './user-list.ts';
 import type { SheetLimits } from './xlsx-reader.ts';
 
 export interface ReadBudget {
@@ -53,7 +54,8 @@ type ReturnsCtx = Omit<ParseContext, 'units' | 'knownNames'> & {
 
 export type ReadTask =
   | { kind: 'returns'; data: Uint8Array; ctx: ReturnsCtx }
-  | { kind: 'units'; data: Uint8Array; opts: { limits?: Partial<UploadLimits>; sheetLimits?: Partial<SheetLimits> } };
+  | { kind: 'units'; data: Uint8Array; opts: { limits?: Partial<UploadLimits>; sheetLimits?: Partial<SheetLimits> } }
+  | { kind: 'users'; data: Uint8Array; opts: { limits?: Partial<UploadLimits>; sheetLimits?: Partial<SheetLimits> } };
 
 const WORKER_URL = new URL('./read-worker.ts', import.meta.url);
 
@@ -188,4 +190,9 @@ export function parseReturnsOffThread(buffer: Buffer, ctx: ParseContext): Promis
 /** readUnitList (check + read) in a worker. */
 export function readUnitListOffThread(buffer: Buffer, opts: { limits?: Partial<UploadLimits>; sheetLimits?: Partial<SheetLimits> } = {}): Promise<UnitListResult> {
   return runTask<UnitListResult>({ kind: 'units', data: copyOf(buffer), opts });
+}
+
+/** readUserList (check + read) in a worker: the bulk user import's account list. */
+export function readUserListOffThread(buffer: Buffer, opts: { limits?: Partial<UploadLimits>; sheetLimits?: Partial<SheetLimits> } = {}): Promise<UserListResult> {
+  return runTask<UserListResult>({ kind: 'users', data: copyOf(buffer), opts });
 }

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.ts';
 import type { ReadTask } from './off-thread.ts';
 import { parseReturnsWorkbook, type UnitInfo } from './upload-parse.ts';
 import { readUnitList } from './unit-list.ts';
+import { readUserList } from './user-list.ts';
 
 async function run(task: ReadTask): Promise<unknown> {
   const buffer = Buffer.from(task.data);
@@ -17,6 +18,7 @@ async function run(task: ReadTask): Promise<unknown> {
     });
   }
   if (task.kind === 'units') return readUnitList(buffer, task.opts);
+  if (task.kind === 'users') return readUserList(buffer, task.opts);
   throw new Error(`unknown task ${(task as { kind: string }).kind}`);
 }
 

@@ -111,6 +111,22 @@ export interface UnitWorkbookInput extends PeriodWorkbookCommon {
   /** How many units are ranked in the unit's category (for "第 3 名 / 共 87 家"). */
   rankedInCategory?: number | null;
   returnRow?: ReturnRow | null;
+  /** 提分路径 (server/domain/scoring/improve.ts): the heading, one line per suggestion, or why there is none. Absent: no section. */
+  improve?: { heading: string; lines: readonly string[]; note: string | null } | null;
+}
+
+/** The merged B:E cell of the single-unit sheet holds about this many Latin characters per line. */
+const UNIT_SHEET_VALUE_WIDTH = 62;
+
+/** Lines a text takes in a cell `width` characters wide (CJK and full-width characters count twice). */
+export function wrappedLines(text: string, width: number): number {
+  let lines = 0;
+  for (const part of text.split('\n')) {
+    let w = 0;
+    for (const ch of part) w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1;
+    lines += Math.max(1, Math.ceil(w / width));
+  }
+  return lines;
 }
 
 export interface AnnualRow {
@@ -605,6 +621,10 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
       } else {
         b.value = safeText(value);
         b.numFmt = '@';
+        // Long text wraps inside the merged cell; Excel does not size a merged row, so the height is set.
+        b.alignment = { wrapText: true, vertical: 'top' };
+        const lines = wrappedLines(b.value, UNIT_SHEET_VALUE_WIDTH);
+        if (lines > 1) row.height = 15 * lines + 3;
       }
       b.border = BORDER;
       if (fillArgb) b.fill = solid(fillArgb);
@@ -663,6 +683,15 @@ export async function writeUnitWorkbook(input: UnitWorkbookInput, stream: Writab
         labelOf(RULE_LABELS, c.rule),
         `${c.type} · ${labelOf(CASE_STATUS_LABELS, c.status)}${c.dueAt ? ` · 整改期限 ${day(c.dueAt)}` : ''}${c.extendedFrom ? `（由 ${day(c.extendedFrom)} 延期）` : ''}${c.reason ? ` · ${safeText(c.reason)}` : ''}${rect ? ` · 整改：${safeText(rect)}` : ''}${c.status === 'resolved' && c.resolvedAt ? ` · ${day(c.resolvedAt)} 销号` : ''}`,
       );
+    }
+
+    if (input.improve) {
+      ws.addRow([]).commit();
+      section('六、提分路径');
+      pair('现状与目标', input.improve.heading);
+      input.improve.lines.forEach((line, i) => pair(`途径 ${i + 1}`, line));
+      if (input.improve.note) pair('说明', input.improve.note);
+      else pair('说明', '以上每条途径单独采用即可达到目标等级，按本期考核方案精确计算；实际等级还取决于同类别其他单位的得分与优秀名额。');
     }
 
     // Signature block.

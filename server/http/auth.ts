@@ -12,6 +12,8 @@ export interface Principal {
   role: Role;
   /** Unit code, for reporters only. */
   unit?: string;
+  /** Present while the user must change a generated password (see passwordChangeGate). */
+  mustChangePassword?: true;
 }
 
 declare global {
@@ -82,6 +84,36 @@ export function identify(req: Request): Promise<void> {
 /** Middleware form of identify(): sets req.principal when credentials are valid, never rejects. */
 export const identifyMiddleware: RequestHandler = (req, _res, next) => {
   identify(req).then(() => next(), next);
+};
+
+/** The page where a user changes their own password (server/routes/web/auth.ts). */
+export const PASSWORD_PAGE = '/password';
+
+/** What a user who must change a generated password may still do: that page, and signing out. */
+const WEB_ALLOWED = new Set([PASSWORD_PAGE, '/logout']);
+const API_ALLOWED = new Set(['DELETE /api/v1/auth/token', 'GET /api/v1/auth/me']);
+
+export const passwordChangeRequired = () =>
+  new AppError(403, 'password_change_required', '请先修改初始密码：登录网页后按提示设置新密码，再继续使用');
+
+/**
+ * Wired at boot right after identifyMiddleware (server/app.ts). A user whose password was generated
+ * (bulk import) and not changed yet: pages redirect (GET) to the change-password page or are refused
+ * (403 password_change_required); the API answers 403 password_change_required, except signing the
+ * token out and /auth/me.
+ */
+export const passwordChangeGate: RequestHandler = (req, res, next) => {
+  if (!req.principal?.mustChangePassword) return next();
+  const path = req.originalUrl.split('?')[0]!;
+  if (path === '/api' || path.startsWith('/api/')) {
+    return next(API_ALLOWED.has(`${req.method} ${path}`) ? undefined : passwordChangeRequired());
+  }
+  if (WEB_ALLOWED.has(path)) return next();
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const back = path === '/' ? '' : `?next=${encodeURIComponent(req.originalUrl)}`;
+    return res.redirect(303, PASSWORD_PAGE + back);
+  }
+  next(passwordChangeRequired());
 };
 
 function check(req: Request, roles: readonly Role[] | null, next: NextFunction): void {

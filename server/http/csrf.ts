@@ -35,6 +35,7 @@ export const LOGIN_CSRF_COOKIE = 'lcsrf';
 const MULTIPART_FORMS: readonly RegExp[] = [
   /^\/returns\/upload$/,
   /^\/admin\/units\/import$/,
+  /^\/admin\/users\/import$/,
   /^\/accountability\/cases\/[0-9a-f]{24}\/rectifications$/,
   /^\/returns\/\d{4}Q[1-4]\/[^/]+\/evidence$/,
 ];

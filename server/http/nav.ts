@@ -24,7 +24,7 @@ export const NAV: readonly NavItem[] = [
 export const ADMIN_LINKS: readonly { label: string; href: string; description: string }[] = [
   { label: '用户管理', href: '/admin/users', description: '创建账号、停用、重置密码' },
   { label: '单位管理', href: '/admin/units', description: '被考核单位的名录与层级，从 Excel 导入' },
-  { label: '考核周期', href: '/admin/periods', description: '各季度的报送截止时间' },
+  { label: '期次管理', href: '/admin/periods', description: '开放期次，各季度的报送截止时间与填报状态' },
   { label: '考核方案', href: '/scheme', description: '指标、权重与版本' },
   { label: '异常提示规则', href: '/admin/plausibility', description: '填报数据与上季度、去年同期对比的异常提示规则与版本' },
   { label: '定时任务', href: '/jobs', description: '评分、提醒、问责任务的运行记录，立即运行' },

@@ -22,6 +22,10 @@ const userSchema = new Schema(
     active: { type: Boolean, required: true, default: true },
     /** Bumped on deactivation and password reset: web sessions carrying an older value are refused. */
     authVersion: { type: Number, required: true, default: 0 },
+    /** Set for accounts whose password was generated (bulk import): every page and API call but changing it is refused until then. */
+    mustChangePassword: { type: Boolean, default: false },
+    /** Set while a bulk import inserts its accounts (inactive); cleared by the one write that activates them all. */
+    pendingImport: { type: String, default: null },
   },
   { timestamps: true },
 );

@@ -6,7 +6,7 @@ import { FIELD_KEYS, type ReturnValues, type UnitCategory } from '../domain/fiel
 import { previousQuarter } from '../domain/periods.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { rankPeriod, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
-import { diffResults, type WhatIf } from '../domain/scoring/whatif.ts';
+import { diffByCategory, diffResults, weightTotal, type WhatIf } from '../domain/scoring/whatif.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
 import { periodReturns, periodsWithReturns } from '../services/returns.ts';
 import { currentScheme, validateDraft } from '../services/scheme.ts';
@@ -104,10 +104,14 @@ export interface SchemePreview {
   baseVersion: number;
   deadlinePassed: boolean;
   diff: WhatIf;
+  /** The same diff per category (ranks and grades are per category), in category order. */
+  categories: { category: UnitCategory; diff: WhatIf }[];
+  /** Σ of the draft's indicator weights, and of the scheme in force. */
+  weightTotal: { before: number | null; after: number | null };
 }
 
 /**
- * Scores a period (default: latestResultPeriod) from the current inputs with the scheme in force and
+ * Scores an opened period (default: latestResultPeriod; 404 period_not_open for another) from the current inputs with the scheme in force and
  * with `draft`, and diffs totals, grades and ranks. Writes nothing. 422 invalid_scheme for a bad draft.
  */
 export async function previewScheme(draft: unknown, period?: string): Promise<SchemePreview> {
@@ -118,5 +122,12 @@ export async function previewScheme(draft: unknown, period?: string): Promise<Sc
   const inputs = await loadInputs(p);
   const before = resultsOnly(current.scheme, inputs);
   const after = resultsOnly(scheme, inputs);
-  return { period: p, baseVersion: current.version, deadlinePassed: inputs.deadlinePassed, diff: diffResults(before, after) };
+  return {
+    period: p,
+    baseVersion: current.version,
+    deadlinePassed: inputs.deadlinePassed,
+    diff: diffResults(before, after),
+    categories: diffByCategory(before, after),
+    weightTotal: { before: weightTotal(current.scheme.indicators.map((i) => i.weight)), after: weightTotal(scheme.indicators.map((i) => i.weight)) },
+  };
 }

@@ -15,6 +15,8 @@ export interface AuthPrincipal {
   username: string;
   role: Role;
   unit?: string;
+  /** Present (true) while the user's generated password has not been changed (http/auth.ts passwordChangeGate). */
+  mustChangePassword?: true;
 }
 
 interface AuthSettings {
@@ -215,11 +217,13 @@ interface UserLike {
   username: string;
   role: string;
   unit?: string | null;
+  mustChangePassword?: boolean | null;
 }
 
 export function principalOfUser(u: UserLike): AuthPrincipal {
   const p: AuthPrincipal = { id: String(u._id), username: u.username, role: u.role as Role };
   if (u.role === 'reporter' && u.unit) p.unit = u.unit;
+  if (u.mustChangePassword === true) p.mustChangePassword = true;
   return p;
 }
 
@@ -227,7 +231,7 @@ export function principalOfUser(u: UserLike): AuthPrincipal {
 // what the check needs: the same documents as the models' lean reads, without mongoose's query
 // machinery (it cost about as much as the read itself). Nothing is cached: a revocation, deactivation
 // or re-key written by any instance is seen by the very next request.
-const PRINCIPAL_FIELDS = { _id: 1, username: 1, role: 1, unit: 1, active: 1, authVersion: 1 } as const;
+const PRINCIPAL_FIELDS = { _id: 1, username: 1, role: 1, unit: 1, active: 1, authVersion: 1, mustChangePassword: 1 } as const;
 const HEX_ID = /^[0-9a-f]{24}$/i;
 
 type PrincipalUser = UserLike & { active?: boolean | null; authVersion?: number | null };

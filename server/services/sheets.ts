@@ -8,7 +8,9 @@ import { listCases } from './accountability.ts';
 import { assertQuarter, timeZone } from './periods.ts';
 import { latestRevision, periodReturns, type RevisionView } from './returns.ts';
 import { schemeVersion } from './scheme.ts';
-import { getResults } from '../results/read.ts';
+import { explainUnit, getResults } from '../results/read.ts';
+import type { FieldKey, ReturnValues, UnitCategory } from '../domain/fields.ts';
+import { improvePath, suggestionText } from '../domain/scoring/improve.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { getUnit } from './units.ts';
 
@@ -62,6 +64,24 @@ export async function assessmentSheetInput(period: string): Promise<AssessmentWo
   };
 }
 
+/**
+ * The unit's 提分路径 for its sheet: its explanation's values (what was scored) re-scored with the scheme
+ * version of the results among its category's other ranked totals. null when it is not scored.
+ */
+async function improveOfUnit(period: string, code: string, all: Awaited<ReturnType<typeof getResults>>): Promise<UnitWorkbookInput['improve']> {
+  const row = all.results.find((r) => r.unit === code);
+  if (!row || row.total === null) return null;
+  const ex = await explainUnit(period, code).catch(() => null);
+  if (!ex || ex.status !== 'scored') return null;
+  const values = {} as Record<FieldKey, number>;
+  for (const i of ex.indicators) for (const x of i.inputs) values[x.field] = x.value;
+  const others = all.results.filter((r) => r.category === row.category && r.unit !== code && r.total !== null && r.rank !== null).map((r) => ({ unit: r.unit, total: r.total! }));
+  const scheme = (await schemeVersion(all.schemeVersion)).scheme;
+  const path = improvePath(scheme, { unit: code, category: row.category as UnitCategory, values: values as ReturnValues, late: ex.deductions.some((d) => d.rule === 'late') }, { deadlinePassed: true, others });
+  const now = path.total === null ? '本期不评分' : `当前 ${path.total.toFixed(2)} 分（${path.grade}）`;
+  return { heading: path.target ? `${now}，目标：${path.target}` : now, lines: path.suggestions.map(suggestionText), note: path.note };
+}
+
 /** The single-unit sheet's input. 404 when the unit or its result does not exist. */
 export async function unitSheetInput(period: string, code: string): Promise<{ input: UnitWorkbookInput; unitName: string }> {
   assertQuarter(period);
@@ -70,7 +90,7 @@ export async function unitSheetInput(period: string, code: string): Promise<{ in
   const all = await getResults(period);
   const result = all.results.find((r) => r.unit === code);
   if (!result) throw notFound('result_not_found', `${period} 期没有单位 ${code} 的考核结果`);
-  const [latest, cases, indicators] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion)]);
+  const [latest, cases, indicators, improve] = await Promise.all([latestRevision(period, code), listCases({ period, unit: code }), indicatorsOf(all.schemeVersion), improveOfUnit(period, code, all)]);
   return {
     unitName: unit.name,
     input: {
@@ -84,6 +104,7 @@ export async function unitSheetInput(period: string, code: string): Promise<{ in
       rankedInCategory: all.results.filter((r) => r.category === result.category && r.rank !== null).length,
       returnRow: returnRow(code, unit.name, latest),
       cases: cases.map((c) => ({ ...c, name: unit.name })),
+      improve,
     },
   };
 }

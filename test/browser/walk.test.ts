@@ -266,7 +266,7 @@ describe('browser: the demo province in Chromium', function () {
     // The admin runs the score job from the jobs page (the page shows the run while it works).
     await admin.visit('/jobs');
     const form = admin.page.locator('form[action="/jobs/score/run"]');
-    await form.locator('input[name=period]').fill(current);
+    await form.locator('select[name=period]').selectOption(current); // the opened periods, with their status
     await Promise.all([admin.page.waitForURL(/\/jobs$/), form.locator('button[type=submit]').click()]);
     expect(await admin.page.textContent('.flash')).to.include('已运行完成');
     await admin.shot('jobs-after-score');

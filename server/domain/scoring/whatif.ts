@@ -1,5 +1,5 @@
 // What-if preview for the scheme editor: a pure diff of two result sets of the same period.
-import type { UnitCategory } from '../fields.ts';
+import { UNIT_CATEGORIES, type UnitCategory } from '../fields.ts';
 import { Rational } from './rational.ts';
 import { compareRows } from './ranking.ts';
 import { GRADES, type Grade } from './scheme.ts';
@@ -80,4 +80,35 @@ export function diffResults(before: readonly ComparableRow[], after: readonly Co
       gradeCounts: counts,
     },
   };
+}
+
+/** The what-if of each category (units are ranked and graded within their category), in category order; empty ones left out. */
+export function diffByCategory(before: readonly ComparableRow[], after: readonly ComparableRow[]): { category: UnitCategory; diff: WhatIf }[] {
+  const out: { category: UnitCategory; diff: WhatIf }[] = [];
+  for (const c of UNIT_CATEGORIES) {
+    const b = before.filter((r) => r.category === c);
+    const a = after.filter((r) => r.category === c);
+    if (b.length || a.length) out.push({ category: c, diff: diffResults(b, a) });
+  }
+  return out;
+}
+
+/** What the indicator weights add up to in the editor: 100 (each indicator's points then add up to the base score). */
+export const WEIGHT_TOTAL = 100;
+
+/** Σ weights (exact for decimal weights, 4 places); null when a weight is not a finite number. */
+export function weightTotal(weights: readonly unknown[]): number | null {
+  let sum = Rational.ZERO;
+  for (const w of weights) {
+    if (typeof w !== 'number' || !Number.isFinite(w)) return null;
+    sum = sum.add(Rational.fromNumber(w));
+  }
+  return sum.toNumber(4);
+}
+
+/** The Chinese problem of a weight total other than WEIGHT_TOTAL, or null. */
+export function weightTotalProblem(weights: readonly unknown[]): string | null {
+  const total = weightTotal(weights);
+  if (total === null || total === WEIGHT_TOTAL) return null;
+  return `各指标权重合计应为 ${WEIGHT_TOTAL}，当前为 ${total}（${total > WEIGHT_TOTAL ? `多 ${Rational.fromNumber(total).sub(Rational.of(WEIGHT_TOTAL)).toNumber(4)}` : `少 ${Rational.of(WEIGHT_TOTAL).sub(Rational.fromNumber(total)).toNumber(4)}`}）：请调整权重后再预览或保存`;
 }

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { AppError } from '../../domain/errors.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
-import { createUser, getUser, listUsers, resetPassword, setUserActive } from '../../services/users.ts';
+import { singleFile } from '../../http/uploads.ts';
+import { createUser, getUser, importUsers, listUsers, resetPassword, setUserActive } from '../../services/users.ts';
 
 // /api/v1/users (admin only). Mounted by server/app.ts at /api/v1.
 export const router = Router();
@@ -11,6 +12,18 @@ router.post('/users', requireRole('admin'), async (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;
   const user = await createUser({ username: b.username, password: b.password, role: b.role, unit: b.unit, displayName: b.displayName }, { actor: principalOf(req) });
   res.status(201).location(`/api/v1/users/${user.id}`).json(user);
+});
+
+/**
+ * POST /users/import (multipart field `file`: the account list) → 201 {created: [{id, username, role, unit,
+ * unitName, displayName, password}]}: the generated initial passwords, in this response only; 422
+ * {error: {code: invalid_file, details: {errors: [{sheet, row, column, field, message}]}}} and nothing created.
+ */
+router.post('/users/import', requireRole('admin'), singleFile('file'), async (req, res) => {
+  if (!req.file) throw new AppError(400, 'file_required', '请使用字段 file 上传用户清单（.xlsx）');
+  const created = await importUsers(principalOf(req), req.file.buffer);
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(201).json({ created });
 });
 
 /** GET /users → [{id, username, role, unit, active, …}]. */

@@ -3,6 +3,8 @@ import { AppError, badRequest } from '../../domain/errors.ts';
 import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { zonedTime } from '../../domain/periods.ts';
 import { formValues } from '../../domain/validation.ts';
+import { PERIOD_PHASE_LABELS, periodPhase } from '../../domain/vocabulary.ts';
+import { zoneLabel } from '../../domain/jobs-text.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
 import { assessmentStart, getPeriod, listPeriods, quarterAt, setClosed, timeZone } from '../../services/periods.ts';
@@ -120,9 +122,13 @@ router.get('/admin/periods', requireRole('admin'), async (_req, res) => {
     title: '期次管理',
     styles: STYLES,
     timeZone: timeZone(),
+    zone: zoneLabel(timeZone()),
     assessmentStart: await assessmentStart(),
     suggested: periods.some((p) => p.period === current) ? '' : current,
-    periods: periods.map((p) => ({ ...p, local: toLocalInput(p.deadline) })),
+    periods: periods.map((p) => {
+      const phase = periodPhase(p, clock.now());
+      return { ...p, local: toLocalInput(p.deadline), phase, phaseLabel: PERIOD_PHASE_LABELS[phase] };
+    }),
   });
 });
 
