@@ -3,7 +3,8 @@
 // counts or error; each job is idempotent, so a run killed half-way is repaired by the next one.
 // Every run records its owning process (host, pid) and a heartbeat; a run whose owner is gone (a dead pid
 // on this host, or a heartbeat older than JOB_STALE_MS from any host) is closed as failed with
-// INTERRUPTED_ERROR by reapInterruptedRuns() — at start-up, before each run and when runs are listed.
+// INTERRUPTED_ERROR by reapInterruptedRuns() — at start-up and before each run; listings show such runs as
+// interrupted without writing.
 import os from 'node:os';
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
@@ -45,16 +46,21 @@ const STALE_MS = Number(process.env.JOB_STALE_MS) || 4 * HEARTBEAT_MS;
 const liveRuns = new Set<string>();
 
 /** Closes every `running` run whose owning process is gone; returns how many. */
+type Liveness = { host?: string | null; pid?: number | null; heartbeatAt?: Date | null; _id: unknown };
+
+/** A run marked running whose process is gone: this process's finished one, a dead pid here, or a stale heartbeat. */
+function ownerGone(r: Liveness, wallNow: number): boolean {
+  if (r.host === HOST && typeof r.pid === 'number') {
+    return r.pid === process.pid ? !liveRuns.has(String(r._id)) : !pidAlive(r.pid);
+  }
+  // Another host (or no owner recorded): only a stale heartbeat tells it is gone.
+  return r.heartbeatAt instanceof Date && wallNow - r.heartbeatAt.getTime() > STALE_MS;
+}
+
 export async function reapInterruptedRuns(): Promise<number> {
   const running = await JobRun.find({ outcome: 'running' }, { host: 1, pid: 1, heartbeatAt: 1 }).lean();
   const wallNow = Date.now();
-  const gone = running.filter((r) => {
-    if (r.host === HOST && typeof r.pid === 'number') {
-      return r.pid === process.pid ? !liveRuns.has(String(r._id)) : !pidAlive(r.pid);
-    }
-    // Another host (or no owner recorded): only a stale heartbeat tells it is gone.
-    return r.heartbeatAt instanceof Date && wallNow - r.heartbeatAt.getTime() > STALE_MS;
-  });
+  const gone = running.filter((r) => ownerGone(r, wallNow));
   if (gone.length === 0) return 0;
   const res = await JobRun.updateMany(
     { _id: { $in: gone.map((r) => r._id) }, outcome: 'running' },
@@ -91,6 +97,9 @@ type RunDoc = {
   outcome: string;
   counts?: unknown;
   error?: string | null;
+  host?: string | null;
+  pid?: number | null;
+  heartbeatAt?: Date | null;
 };
 
 export function runView(d: RunDoc): JobRunRecord {
@@ -184,18 +193,28 @@ export async function runJobNow(name: string, body: { period?: unknown }, by: st
   return executeJob(name, { trigger: 'manual', period, instance: `api-${process.pid}`, by });
 }
 
+/**
+ * A run as a reader should see it: one whose process is gone reads as interrupted (ended at its last
+ * heartbeat) although the record is closed only by the next start-up or run — a read never writes.
+ */
+function presentRun(d: RunDoc, wallNow: number): JobRunRecord {
+  const view = runView(d);
+  if (d.outcome !== 'running' || !ownerGone(d, wallNow)) return view;
+  const endedAt = d.heartbeatAt ?? d.startedAt;
+  return { ...view, outcome: 'failed', error: INTERRUPTED_ERROR, finishedAt: endedAt.toISOString() };
+}
+
 export async function listRuns(opts: { job?: string; limit?: number } = {}): Promise<JobRunRecord[]> {
-  await reapInterruptedRuns();
   const q: Record<string, unknown> = {};
   if (opts.job) q.job = opts.job;
   const docs = await JobRun.find(q).sort({ startedAt: -1, _id: -1 }).limit(Math.min(opts.limit ?? 50, 500)).lean();
-  return docs.map((d) => runView(d as RunDoc));
+  const wallNow = Date.now();
+  return docs.map((d) => presentRun(d as RunDoc, wallNow));
 }
 
 export async function getRun(id: string): Promise<JobRunRecord> {
   if (!mongoose.isValidObjectId(id)) throw notFound('job_run_not_found', '任务运行记录不存在');
-  await reapInterruptedRuns();
   const d = await JobRun.findById(id).lean();
   if (!d) throw notFound('job_run_not_found', '任务运行记录不存在');
-  return runView(d as RunDoc);
+  return presentRun(d as RunDoc, Date.now());
 }

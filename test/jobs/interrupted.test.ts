@@ -74,10 +74,14 @@ describe('jobs: runs interrupted by a killed process reach an outcome', function
       const byId = (id: unknown) => (list.body as any[]).find((r) => r.id === String(id));
       expect(byId(stale._id)).to.include({ outcome: 'failed', error: INTERRUPTED_ERROR });
       expect(byId(remote._id)).to.include({ outcome: 'running', error: null });
+      // Reading closed nothing: the records are closed by the next run (below) or start-up.
+      expect((await JobRun.findById(dead._id).lean())!.outcome).to.equal('running');
+      expect((await JobRun.findById(stale._id).lean())!.outcome).to.equal('running');
 
       const run = await api.post('/api/v1/jobs/remind/run', {});
       expect(run.status).to.equal(200);
       expect(run.body).to.include({ job: 'remind', outcome: 'success' });
+      expect(await JobRun.findById(dead._id).lean()).to.include({ outcome: 'failed', error: INTERRUPTED_ERROR });
       // The fresh remote run is still only judged by its heartbeat.
       expect(await JobRun.findById(remote._id).lean()).to.include({ outcome: 'running' });
     } finally {
