@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { clock } from '../../clock.ts';
 import { AppError, badRequest } from '../../domain/errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
+import { issueTable } from '../../domain/issues.ts';
 import { FLAG_LABELS, RETURN_STATUS_LABELS, SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { principalOf, requireRole } from '../../http/auth.ts';
 import { setFlash } from '../../http/flash.ts';
@@ -244,6 +245,7 @@ router.get('/review/:period/:unit', requireRole('reviewer', 'admin'), async (req
     period: per,
     unit,
     latest,
+    warningLines: issueTable([], latest?.warnings ?? []),
     stateLabel: latest ? STATE_LABEL[latest.status] : null,
     canDecide: !!latest && per.status === 'open',
     previous,
