@@ -154,7 +154,8 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     });
     page = Buffer.concat([Buffer.from(actions, 'utf8'), body]);
   }
-  await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
+  const printTitle = `${r.label}${UNIT_CATEGORY_LABELS[category]}政务数据共享考核排名（${r.status === 'final' ? '正式结果' : '暂定结果'}）`;
+  await sendPage(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
 });
 
 const back = (period: string) => `/ranking?period=${encodeURIComponent(period)}`;

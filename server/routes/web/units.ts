@@ -64,6 +64,8 @@ router.get('/units/:code', requireAuth, async (req, res) => {
 
   res.render('pages/unit/show', {
     title: `${d.unit.name} · 单位详情`,
+    printTitle: `${d.unit.name}${d.label ? ` ${d.label}` : ''}考核结果`,
+    pageClass: 'print-portrait',
     styles: ['/public/css/pages.css'],
     scripts: ['/vendor/chart.js/chart.umd.min.js', '/public/js/charts.js', '/public/js/pages.js'],
     d,
