@@ -179,3 +179,12 @@ export function pdfPages(pdf: Buffer): string[] {
     return out;
   });
 }
+
+// Skia's ToUnicode maps some CJK glyphs to their radical code points (⻚ for 页, ⺠ for 民); NFKC
+// folds the Kangxi radicals, this table the supplement ones the demo's texts use.
+const RADICALS: Record<string, string> = { '⻚': '页', '⻔': '门', '⺠': '民', '⻓': '长', '⻅': '见', '⻋': '车', '⻛': '风', '⻢': '马', '⻄': '西', '⻩': '黄', '⻬': '齐', '⻜': '飞', '⻝': '食', '⻘': '青', '⻨': '麦', '⻥': '鱼', '⻦': '鸟', '⻉': '贝', '⻈': '讠', '⻊': '足', '⻤': '鬼', '⻰': '龙', '⻳': '龟' };
+
+/** Page text for assertions: radicals folded, every run of white space (the BT/ET breaks too) removed. */
+export function plainText(page: string): string {
+  return page.normalize('NFKC').replace(/[\u2e80-\u2eff]/g, (c) => RADICALS[c] ?? c).replace(/\s+/g, '');
+}

@@ -9,6 +9,7 @@ import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publica
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
+import { annualPage } from '../../pages/annual.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
@@ -132,6 +133,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
       excellent: { grade: r.rules.grades[0]?.grade, min: r.rules.grades[0]?.min, demoted: r.rules.grades[1]?.grade, quota: `${Math.round(r.rules.excellentQuota * 100)}%` },
       periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
       category,
+      annualYear: period.slice(0, 4),
       rowsHtml,
       sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
       ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
@@ -156,6 +158,43 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   }
   const printTitle = `${r.label}${UNIT_CATEGORY_LABELS[category]}政务数据共享考核排名（${r.status === 'final' ? '正式结果' : '暂定结果'}）`;
   await sendPage(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
+});
+
+// 年度排名 (/annual?year=Y&category=C): the year's units by annual total. 404 for a year with no opened quarter.
+router.get('/annual', requireAuth, async (req: Request, res: Response) => {
+  const v = viewerOf(req);
+  const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
+  const catLabel = UNIT_CATEGORY_LABELS[a.category];
+  const top = a.grades[0];
+  const second = a.grades[1];
+  const quota = `${Math.round(a.excellentQuota * 100)}%`;
+  res.render('pages/ranking/annual', {
+    title: `${a.year} 年度排名`,
+    printTitle: `${a.year}年度${catLabel}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/public/js/pages.js'],
+    a,
+    catLabel,
+    years: a.years.map((y) => ({ year: y, selected: y === a.year })),
+    quarters: a.quarters.map((x) => ({ ...x, statusText: x.status === 'final' ? '已发布' : x.status === 'provisional' ? '暂定' : '无结果' })),
+    tabs: UNIT_CATEGORIES.map((c) => ({
+      label: UNIT_CATEGORY_LABELS[c],
+      count: a.counts[c],
+      href: `/annual${periodQuery({ year: String(a.year), category: c })}`,
+      current: c === a.category,
+    })),
+    rows: a.rows.map((r) => ({
+      ...r,
+      cells: a.quarters.map((x) => (r.quarters[x.period] === null || r.quarters[x.period] === undefined ? '—' : r.quarters[x.period]!.toFixed(2))),
+      totalText: r.total.toFixed(2),
+      own: v.role === 'reporter' && r.unit === v.unit,
+      fail: r.grade === '不合格',
+      cappedTitle: r.capped ? `年度总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
+      reasons: r.ineligibleReasons.join('；'),
+    })),
+    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota },
+    quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
+  });
 });
 
 const back = (period: string) => `/ranking?period=${encodeURIComponent(period)}`;
