@@ -17,7 +17,7 @@ describe('browser: reading, printing, finding and comparing units', function () 
   let userDataDir: string;
   const problems: string[] = [];
   const pages: WatchedPage[] = [];
-  const { published } = demoPeriods(new Date(), 'Asia/Shanghai');
+  const { published, current } = demoPeriods(new Date(), 'Asia/Shanghai');
   const latest = published.at(-1)!;
   const year = latest.slice(0, 4);
 
@@ -158,6 +158,149 @@ describe('browser: reading, printing, finding and comparing units', function () 
       else {
         expect(units).to.deep.equal(['D001']);
         expect(await wp.page.locator('main').innerText()).to.include('只显示本单位的年度结果');
+      }
+    });
+  });
+
+  describe('unit search (header)', () => {
+    it('finds a unit by alias from the header and opens it directly; a code prefix lists its matches with links (admin, office)', async () => {
+      const admin = await session('admin');
+      await admin.visit('/');
+      const csrf = (await admin.page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+      const put = await admin.page.request.put('/api/v1/units/D001', { data: { name: '省发展和改革委员会', category: 'department', aliases: ['省发改委'] }, headers: { 'X-CSRF-Token': csrf } });
+      expect(put.status()).to.equal(200);
+      for (const who of ['admin', 'office']) {
+        const wp = await session(who);
+        await wp.visit('/');
+        await wp.page.fill('#unit-search-q', '省发改委');
+        await Promise.all([wp.page.waitForURL(/\/units\/D001$/), wp.page.press('#unit-search-q', 'Enter')]);
+        expect(await wp.page.locator('h1').innerText()).to.equal('省发展和改革委员会');
+        await wp.page.fill('#unit-search-q', 'd00');
+        await Promise.all([wp.page.waitForURL(/\/search\?q=d00/), wp.page.press('#unit-search-q', 'Enter')]);
+        await wp.shot('search-d00');
+        const codes = await wp.page.locator('.search-results tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-unit')));
+        expect(codes).to.deep.equal(['D001', 'D002', 'D003', 'D004', 'D005', 'D006', 'D007', 'D008', 'D009']);
+        expect(await wp.page.locator('.search-results tbody tr a[href="/units/D002"]').count()).to.equal(1);
+        expect(await wp.page.locator('.search-results tbody tr').first().innerText()).to.include('省直部门');
+      }
+      const office = await session('office');
+      await office.visit(`/search?q=${encodeURIComponent('厅')}`);
+      const names = await office.page.locator('.search-results tbody tr td:nth-child(2)').allInnerTexts();
+      expect(names.length).to.be.greaterThan(5);
+      for (const n of names) expect(n).to.include('厅');
+      await office.visit(`/search?q=${encodeURIComponent('没有这个单位')}`);
+      expect(await office.page.locator('main').innerText()).to.include('没有找到代码、名称或简称含「没有这个单位」的单位');
+      const long = await office.page.request.get(`/search?q=${'长'.repeat(51)}`);
+      expect(long.status()).to.equal(400);
+      expect(await long.text()).to.include('查询内容不能超过 50 个字');
+    });
+
+    it('a reporter finds other units without a way into their pages; its own code opens its page', async () => {
+      const wp = await session('rep_d001');
+      await wp.visit('/search?q=C0571', { shot: 'search-other' });
+      expect(wp.page.url()).to.match(/\/search\?q=C0571$/);
+      expect(await wp.page.locator('.search-results tbody tr[data-unit="C0571"]').count()).to.equal(1);
+      expect(await wp.page.locator('.search-results a').count()).to.equal(0);
+      await wp.visit('/search?q=D001');
+      expect(new URL(wp.page.url()).pathname).to.equal('/units/D001');
+    });
+  });
+
+  describe('compare units', () => {
+    type ApiRow = { unit: string; total: number | null; grade: string | null; rank: number | null; indicators: Record<string, { score: number | null }> };
+    async function apiRows(wp: WatchedPage, period: string): Promise<ApiRow[]> {
+      return ((await (await wp.page.request.get(`/api/v1/results/${period}`)).json()) as { results: ApiRow[] }).results;
+    }
+
+    it('ticking 3 units on the ranking compares them side by side: total, grade, rank, each indicator with its band, 提分路径 (office)', async () => {
+      const wp = await session('office');
+      await wp.visit(`/ranking?period=${latest}&category=department`);
+      const button = wp.page.locator('form[data-compare] button[type=submit]');
+      expect(await button.isDisabled()).to.equal(true);
+      for (const code of ['D001', 'D041', 'D052']) await wp.page.check(`tr[data-unit="${code}"] input[type=checkbox]`);
+      expect(await wp.page.locator('[data-compare-status]').innerText()).to.equal('已选 3 个');
+      await Promise.all([wp.page.waitForURL(/\/compare\?/), button.click()]);
+      await wp.shot('compare', true);
+      const heads = await wp.page.locator('.compare-table thead th[data-unit]').evaluateAll((ths) => ths.map((th) => th.getAttribute('data-unit')));
+      // In the ranking's order (the form sends the ticked boxes in document order).
+      expect(heads).to.deep.equal(['D041', 'D001', 'D052']);
+      const api = await apiRows(wp, latest);
+      const cells = async (cls: string) => wp.page.locator(`.compare-table tr.${cls} td`).allInnerTexts();
+      const totals = await cells('compare-total');
+      const ranks = await cells('compare-rank');
+      const grades = await cells('compare-grade');
+      heads.forEach((code, i) => {
+        const a = api.find((r) => r.unit === code)!;
+        expect(totals[i], code!).to.equal(a.total!.toFixed(2));
+        expect(ranks[i], code!).to.match(new RegExp(`^${a.rank} / 87`));
+        expect(grades[i], code!).to.include(a.grade!);
+      });
+      const indicatorRows = wp.page.locator('.compare-table tr.compare-indicator');
+      expect(await indicatorRows.count()).to.equal(6);
+      const i1 = await wp.page.locator('.compare-table tr[data-indicator="I1"] td').evaluateAll((tds) => tds.map((td) => ({ cls: td.className, text: td.textContent ?? '' })));
+      i1.forEach((c, i) => {
+        const score = api.find((r) => r.unit === heads[i])!.indicators.I1!.score!;
+        expect(c.cls).to.match(/band-(high|mid|low)/);
+        expect(c.text).to.include(score.toFixed(2));
+        expect(c.text).to.match(/[●◐○]/);
+      });
+      const improve = await cells('compare-improve');
+      expect(improve).to.have.length(3);
+      for (const t of improve) expect(t).to.match(/当前 \d+\.\d\d 分|本期不评分/);
+    });
+
+    it('fewer than 2 or more than 5 units: a 400 page in Chinese; the ranking form refuses 6 ticks', async () => {
+      const wp = await session('office');
+      for (const list of [['D001'], ['D001', 'D002', 'D003', 'D004', 'D005', 'D006']]) {
+        const r = await wp.page.request.get(`/compare?period=${latest}&${list.map((u) => `units=${u}`).join('&')}`);
+        expect(r.status()).to.equal(400);
+        expect(await r.text()).to.include(`请选择 2–5 个单位进行对比（当前选择了 ${list.length} 个）`);
+      }
+      const unknown = await wp.page.request.get(`/compare?period=${latest}&units=D001&units=NOPE`);
+      expect(unknown.status()).to.equal(404);
+      expect(await unknown.text()).to.include('单位「NOPE」');
+      await wp.visit(`/ranking?period=${latest}&category=department`);
+      for (const code of ['D001', 'D002', 'D003', 'D004', 'D005', 'D006']) await wp.page.check(`tr[data-unit="${code}"] input[type=checkbox]`);
+      expect(await wp.page.locator('form[data-compare] button[type=submit]').isDisabled()).to.equal(true);
+      expect(await wp.page.locator('[data-compare-status]').innerText()).to.include('最多 5 个');
+    });
+
+    it('a reporter compares published results; only its own 提分路径 is shown, other units are not linked; provisional periods are refused', async () => {
+      const wp = await session('rep_d001');
+      await wp.visit(`/compare?period=${latest}&units=D001&units=D002`, { shot: 'compare' });
+      const improve = await wp.page.locator('.compare-table tr.compare-improve td').allInnerTexts();
+      expect(improve[0]).to.match(/当前 \d+\.\d\d 分/);
+      expect(improve[1]).to.equal('仅本单位可见');
+      expect(await wp.page.locator('.compare-table thead a[href^="/units/D002"]').count()).to.equal(0);
+      expect(await wp.page.locator('.compare-table thead a[href^="/units/D001"]').count()).to.equal(1);
+      const r = await wp.page.request.get(`/compare?period=${current}&units=D001&units=D002`);
+      expect(r.status()).to.equal(403);
+    });
+  });
+
+  describe('a city and its counties', () => {
+    it('a city\'s page lists its counties with their ranks among all counties (office; the city\'s reporter without links)', async () => {
+      const admin = await session('admin');
+      const units = (await (await admin.page.request.get('/api/v1/units')).json()) as { code: string; parent: string | null }[];
+      const counties = units.filter((u) => u.parent === 'C0571').map((u) => u.code);
+      expect(counties.length).to.be.greaterThan(2);
+      const api = ((await (await admin.page.request.get(`/api/v1/results/${latest}`)).json()) as { results: { unit: string; category: string; rank: number | null; total: number | null }[] }).results;
+      const rankedCounties = api.filter((r) => r.category === 'county' && r.rank !== null).length;
+      for (const who of ['office', 'rep_c0571']) {
+        const wp = await session(who);
+        await wp.visit(`/units/C0571?period=${latest}`);
+        await wp.page.locator('.children-table').screenshot({ path: path.join(ARTIFACTS, `${who}-city-counties.png`) });
+        const rows = await wp.page.locator('.children-table tbody tr').evaluateAll((trs) =>
+          trs.map((tr) => ({ unit: tr.getAttribute('data-unit')!, rank: tr.children[0]!.textContent!.trim(), total: tr.children[2]!.textContent!.trim(), links: tr.querySelectorAll('a').length })),
+        );
+        expect(rows.map((r) => r.unit).sort()).to.deep.equal([...counties].sort());
+        for (const r of rows) {
+          const a = api.find((x) => x.unit === r.unit)!;
+          expect(r.rank, r.unit).to.equal(a.rank === null ? '—' : `${a.rank} / ${rankedCounties}`);
+          expect(r.links, r.unit).to.equal(who === 'office' ? 1 : 0);
+        }
+        const order = rows.map((r) => (r.rank === '—' ? Infinity : Number(r.rank.split(' ')[0])));
+        expect(order).to.deep.equal([...order].sort((a, b) => a - b));
       }
     });
   });

@@ -10,6 +10,7 @@ import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
 import { annualPage } from '../../pages/annual.ts';
+import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
@@ -194,6 +195,37 @@ router.get('/annual', requireAuth, async (req: Request, res: Response) => {
     })),
     excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota },
     quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
+  });
+});
+
+// 单位对比 (/compare?period=P&units=A&units=B…, from the ranking's checkboxes): 2–5 units side by side.
+router.get('/compare', requireAuth, async (req: Request, res: Response) => {
+  const v = viewerOf(req);
+  const codes = parseCompareUnits((req.query as Record<string, unknown>).units);
+  const period = await resolvePeriod(v, q(req, 'period'));
+  const c = await compareUnits(v, period, codes);
+  res.render('pages/ranking/compare', {
+    title: `单位对比 · ${period}`,
+    printTitle: `${c.label}单位考核结果对比（${c.status === 'final' ? '正式结果' : '暂定结果'}）`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/public/js/pages.js'],
+    c,
+    badge: STATUS_BADGE[c.status],
+    columns: c.columns.map((col) => ({
+      ...col,
+      arrow: arrow(col.row.rankChange),
+      tags: flagTags(col.row.flags),
+      href: col.visible ? `/units/${col.unit}?period=${period}` : null,
+    })),
+    indicatorRows: c.indicators.map((i) => ({
+      ...i,
+      cells: c.columns.map((col) => {
+        const s = col.cells.scores.find((x) => x.id === i.id)!;
+        const score = col.row.indicators[i.id]?.score ?? null;
+        return { ...s, best: s.applicable && c.best[i.id] !== null && score === c.best[i.id] };
+      }),
+    })),
+    rankingHref: `/ranking${periodQuery({ period, category: c.columns[0]?.row.category })}`,
   });
 });
 
