@@ -305,6 +305,66 @@ describe('browser: reading, printing, finding and comparing units', function () 
     });
   });
 
+  describe('layout', () => {
+    it('末位单位: each quarter\'s dot sits under that quarter\'s header (office, reviewer)', async () => {
+      for (const who of ['office', 'reviewer']) {
+        const wp = await session(who);
+        await wp.visit('/accountability');
+        const table = wp.page.locator('section[aria-labelledby="last-h"] table').first();
+        await table.screenshot({ path: path.join(ARTIFACTS, `${who}-last-places.png`) });
+        // Centre of the text of each quarter's header and of each cell's mark (● or —), per column.
+        // No named functions inside evaluate: tsx would wrap them in a helper the page does not have.
+        const centres = await table.evaluate((t) => {
+          const cols = t.querySelectorAll('thead th').length;
+          const cells = [...t.querySelectorAll('thead th, tbody td')].map((el) => {
+            const node = [...el.childNodes].find((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim() !== '') ?? el.firstElementChild?.firstChild ?? null;
+            if (!node) return null;
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            const r = range.getBoundingClientRect();
+            return (r.left + r.right) / 2;
+          });
+          const rows: (number | null)[][] = [];
+          for (let i = 0; i < cells.length; i += cols) rows.push(cells.slice(i, i + cols).slice(1, -1));
+          return { heads: rows[0]!, rows: rows.slice(1) };
+        });
+        expect(centres.heads.length).to.be.greaterThan(1);
+        expect(centres.rows.length).to.be.greaterThan(0);
+        for (const row of centres.rows) {
+          expect(row).to.have.length(centres.heads.length);
+          row.forEach((x, i) => expect(Math.abs(x! - centres.heads[i]!), `column ${i + 1}`).to.be.below(4));
+        }
+      }
+    });
+
+    it('the ranking on a 390 px phone: 总分 on the first screen, the unit column sticky while the table scrolls (office, reporter)', async () => {
+      for (const who of ['office', 'rep_d001']) {
+        const wp = await session(who, { viewport: { width: 390, height: 844 } }, `${who}-phone`);
+        await wp.visit(`/ranking?period=${latest}&category=department`, { shot: 'ranking-phone' });
+        const total = await wp.page.locator('.ranking-table thead th.total-col').boundingBox();
+        const firstTotal = await wp.page.locator('.ranking-table tbody tr').first().locator('td.total').boundingBox();
+        expect(total!.x).to.be.greaterThan(0);
+        expect(total!.x + total!.width, '总分 header inside the screen').to.be.at.most(390);
+        expect(firstTotal!.x + firstTotal!.width, '总分 cell inside the screen').to.be.at.most(390);
+        const wrap = wp.page.locator('.table-wrap').filter({ has: wp.page.locator('.ranking-table') });
+        const wrapBox = (await wrap.boundingBox())!;
+        const cell = wp.page.locator('.ranking-table tbody tr').nth(3).locator('td.unit-cell');
+        const before = (await cell.boundingBox())!;
+        const scrolled = await wrap.evaluate((el) => {
+          el.scrollLeft = 400;
+          return el.scrollLeft;
+        });
+        expect(scrolled, 'the table scrolls sideways').to.be.greaterThan(100);
+        const after = (await cell.boundingBox())!;
+        expect(Math.abs(after.x - wrapBox.x), 'unit column stuck to the left edge').to.be.below(2);
+        expect(after.x).to.be.at.most(before.x);
+        await wp.shot('ranking-phone-scrolled');
+        // The first indicator column went under it (scrolled past), the unit column did not move off-screen.
+        expect(after.x + after.width).to.be.at.most(390);
+      }
+    });
+  });
+
   describe('every page above', () => {
     it('had no console errors, page errors, failed requests or CSP violations', () => {
       expect(problems).to.deep.equal([]);
