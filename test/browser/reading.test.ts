@@ -133,6 +133,13 @@ describe('browser: reading, printing, finding and comparing units', function () 
       }
       const banner = await wp.page.locator('.status-banner').innerText();
       expect(banner).to.include(api.final ? '正式结果' : '暂定结果');
+      const text = await printed(wp, 'office-annual-print');
+      expect(text.length).to.be.within(2, 5);
+      text.forEach((t, i) => {
+        expect(t).to.include(`第${i + 1}页/共${text.length}页`);
+        expect(t).to.include(`${year}年度省直部门政务数据共享考核排名(${api.final ? '正式结果' : '暂定结果'})`);
+        expect(t).to.match(/排名.*单位.*年度总分.*等级.*评先评优/);
+      });
       // Another category through its tab.
       await wp.page.click('.tabs a:has-text("设区市")');
       expect(await wp.page.locator('.annual-table tbody tr').count()).to.equal(api.results.filter((r) => r.category === 'city').length);

@@ -226,6 +226,7 @@ router.get('/compare', requireAuth, async (req: Request, res: Response) => {
       }),
     })),
     rankingHref: `/ranking${periodQuery({ period, category: c.columns[0]?.row.category })}`,
+    bands: SCORE_BANDS,
   });
 });
 
