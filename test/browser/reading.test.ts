@@ -80,11 +80,13 @@ describe('browser: reading, printing, finding and comparing units', function () 
       }
     });
 
-    it('a unit page prints on at most two A4 pages, each with its title and page number (reporter, office, a city)', async () => {
+    it('a unit page prints on at most two A4 pages, each with its title and page number (reporters, office, a city, the unit with most cases)', async () => {
       const cases = [
         { who: 'rep_d001', path: `/units/D001?period=${latest}`, name: '省发展和改革委员会' },
         { who: 'office', path: `/units/D001?period=${latest}`, name: '省发展和改革委员会' },
         { who: 'office', path: `/units/C0571?period=${latest}`, name: '' },
+        // The demo unit with the most cases (7, each with its history).
+        { who: 'rep_d052', path: `/units/D052?period=${latest}`, name: '' },
       ];
       for (const c of cases) {
         const wp = await session(c.who);
