@@ -98,3 +98,21 @@
     });
   });
 })();
+
+// 排名: the compare form counts the ticked units (2–5); without JS the server checks the count.
+(function () {
+  'use strict';
+  var form = document.querySelector('form[data-compare]');
+  if (!form) return;
+  var status = form.querySelector('[data-compare-status]');
+  var button = form.querySelector('button[type=submit]');
+  function boxes() { return document.querySelectorAll('input[type=checkbox][form="' + form.id + '"]'); }
+  function update() {
+    var n = Array.prototype.filter.call(boxes(), function (b) { return b.checked; }).length;
+    var ok = n >= 2 && n <= 5;
+    button.disabled = !ok;
+    status.textContent = n === 0 ? '勾选表中 2–5 个单位后对比' : n < 2 ? '已选 ' + n + ' 个，至少再选 ' + (2 - n) + ' 个' : n > 5 ? '已选 ' + n + ' 个，最多 5 个' : '已选 ' + n + ' 个';
+  }
+  Array.prototype.forEach.call(boxes(), function (b) { b.addEventListener('change', update); });
+  update();
+})();

@@ -13,6 +13,7 @@ const ALL: readonly Role[] = ['admin', 'reviewer', 'office', 'reporter'];
 export const NAV: readonly NavItem[] = [
   { label: '总览', href: '/', roles: ALL },
   { label: '排名', href: '/ranking', roles: ALL },
+  { label: '年度排名', href: '/annual', roles: ALL },
   { label: '填报', href: '/returns', roles: ['reporter', 'admin'] },
   { label: '审核', href: '/review', roles: ['reviewer', 'admin'] },
   { label: '填报进度', href: '/progress', roles: ['reviewer', 'office', 'admin'] },

@@ -43,6 +43,14 @@ export function numberFormat(digits: number | undefined): Intl.NumberFormat {
 }
 const percentFormat = new Intl.NumberFormat('zh-CN', { maximumFractionDigits: 1 });
 
+/**
+ * A CSS string literal for any text: letters, digits, spaces and common CJK punctuation as they are,
+ * every other character as a hex escape (so no quote, backslash, newline or `<` survives).
+ */
+export function cssString(text: string): string {
+  return `"${text.replace(/[^\p{L}\p{N} ·（）、，：—]/gu, (c) => `\\${c.codePointAt(0)!.toString(16)} `)}"`;
+}
+
 export function makeHelpers(tz: string): Record<string, (...a: unknown[]) => unknown> {
   const dateFmt = new Intl.DateTimeFormat('zh-CN', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
   const dateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
@@ -112,5 +120,7 @@ export function makeHelpers(tz: string): Record<string, (...a: unknown[]) => unk
     actorLabel: (...a) => actorLabel(args(a)[0] as string | null | undefined),
     roleLabel: (...a) => ROLE_LABELS[args(a)[0] as Role] ?? String(args(a)[0] ?? ''),
     categoryLabel: (...a) => UNIT_CATEGORY_LABELS[args(a)[0] as UnitCategory] ?? String(args(a)[0] ?? ''),
+    /** {{cssString text}} — a quoted CSS string (print.css margin boxes read it from a custom property). */
+    cssString: (...a) => cssString(String(args(a)[0] ?? '')),
   };
 }

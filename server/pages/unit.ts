@@ -3,6 +3,7 @@ import { clock } from '../clock.ts';
 import { forbidden, notFound } from '../domain/errors.ts';
 import { isQuarter } from '../domain/periods.ts';
 import type { Grade } from '../domain/scoring/scheme.ts';
+import { compareCodes } from '../domain/scoring/ranking.ts';
 import { Case } from '../models/case.ts';
 import { explainUnit, resultsOf, type Explanation } from '../results/read.ts';
 import { improveView, type ImproveView } from './improve.ts';
@@ -27,10 +28,25 @@ export interface UnitHistoryPoint {
   flags: string[];
 }
 
+/** A subordinate unit (a city's county: units.parent is the city's code) with its result in the shown period. */
+export interface ChildRow {
+  code: string;
+  name: string;
+  active: boolean;
+  total: number | null;
+  grade: Grade | null;
+  rank: number | null;
+  flags: string[];
+}
+
 export interface UnitDetail {
   unit: UnitView;
   parent: UnitView | null;
   children: UnitView[];
+  /** The children with their results in the shown period, by rank (unranked last), then code. */
+  childRows: ChildRow[];
+  /** Ranked units of the children's category in the shown period (the rank's denominator). */
+  childRanked: number;
   period: string | null;
   label: string | null;
   periods: { period: string; label: string; status: 'final' | 'provisional' }[];
@@ -82,11 +98,13 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   let status: 'final' | 'provisional' | null = null;
   let explanation: Explanation | null = null;
   let improve: ImproveView | null = null;
+  let periodRows: readonly Row[] = [];
   // The indicators (names, weights, targets) of the scheme version the shown period was computed with.
   let indicators: UnitDetail['indicators'] = (await currentScheme()).scheme.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight, target: i.target, floor: i.floor }));
   if (period) {
     const { set, snapshot } = await resultsOf(period, { set: sets.find((s) => s.period === period) });
     row = snapshot.rows.find((r) => r.unit === code) ?? null;
+    periodRows = snapshot.rows;
     status = set.status;
     indicators = snapshot.indicators.map((i) => ({ ...i }));
     try {
@@ -104,10 +122,22 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
     listUnits(),
   ]);
   const now = clock.now();
+  const children = all.filter((u) => u.parent === code);
+  const byUnit = new Map(periodRows.map((r) => [r.unit, r]));
+  const childRows = children
+    .map((c): ChildRow => {
+      const r = byUnit.get(c.code);
+      return { code: c.code, name: c.name, active: c.active, total: r?.total ?? null, grade: r?.grade ?? null, rank: r?.rank ?? null, flags: r?.flags ?? [] };
+    })
+    .sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER) || compareCodes(a.code, b.code));
+  const childCategories = new Set(children.map((c) => c.category));
+  const childRanked = periodRows.filter((r) => childCategories.has(r.category) && r.rank !== null).length;
   return {
     unit,
     parent: unit.parent ? names.get(unit.parent) ?? null : null,
-    children: all.filter((u) => u.parent === code),
+    children,
+    childRows,
+    childRanked,
     period,
     label: period ? periodLabel(period) : null,
     periods,

@@ -42,7 +42,7 @@ describe('web: headers, CSRF, sessions, layout, users admin', function () {
     const w = t.web();
     const r = await w.get('/login');
     expect(r.status).to.equal(200);
-    expect(r.text).to.contain('<html lang="zh-CN">');
+    expect(r.text).to.contain('<html lang="zh-CN"');
     expect(r.text).to.contain('数据共享考核平台');
     expect(r.text).to.match(/<input type="hidden" name="_csrf" value="[0-9a-z]+\.[A-Za-z0-9_-]{43}">/);
     expect(r.text).to.not.match(INLINE_SCRIPT);
@@ -189,6 +189,6 @@ describe('web: headers, CSRF, sessions, layout, users admin', function () {
     const r = await w.get('/no/such/page');
     expect(r.status).to.equal(404);
     expect(r.text).to.contain('页面不存在');
-    expect(r.text).to.contain('<html lang="zh-CN">');
+    expect(r.text).to.contain('<html lang="zh-CN"');
   });
 });

@@ -9,6 +9,8 @@ import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publica
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
+import { annualPage } from '../../pages/annual.ts';
+import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
 
@@ -132,6 +134,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
       excellent: { grade: r.rules.grades[0]?.grade, min: r.rules.grades[0]?.min, demoted: r.rules.grades[1]?.grade, quota: `${Math.round(r.rules.excellentQuota * 100)}%` },
       periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
       category,
+      annualYear: period.slice(0, 4),
       rowsHtml,
       sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
       ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
@@ -154,7 +157,77 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     });
     page = Buffer.concat([Buffer.from(actions, 'utf8'), body]);
   }
-  await sendPage(req, res, { title: '排名', styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
+  const printTitle = `${r.label}${UNIT_CATEGORY_LABELS[category]}政务数据共享考核排名（${r.status === 'final' ? '正式结果' : '暂定结果'}）`;
+  await sendPage(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
+});
+
+// 年度排名 (/annual?year=Y&category=C): the year's units by annual total. 404 for a year with no opened quarter.
+router.get('/annual', requireAuth, async (req: Request, res: Response) => {
+  const v = viewerOf(req);
+  const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
+  const catLabel = UNIT_CATEGORY_LABELS[a.category];
+  const top = a.grades[0];
+  const second = a.grades[1];
+  const quota = `${Math.round(a.excellentQuota * 100)}%`;
+  res.render('pages/ranking/annual', {
+    title: `${a.year} 年度排名`,
+    printTitle: `${a.year}年度${catLabel}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/public/js/pages.js'],
+    a,
+    catLabel,
+    years: a.years.map((y) => ({ year: y, selected: y === a.year })),
+    quarters: a.quarters.map((x) => ({ ...x, statusText: x.status === 'final' ? '已发布' : x.status === 'provisional' ? '暂定' : '无结果' })),
+    tabs: UNIT_CATEGORIES.map((c) => ({
+      label: UNIT_CATEGORY_LABELS[c],
+      count: a.counts[c],
+      href: `/annual${periodQuery({ year: String(a.year), category: c })}`,
+      current: c === a.category,
+    })),
+    rows: a.rows.map((r) => ({
+      ...r,
+      cells: a.quarters.map((x) => (r.quarters[x.period] === null || r.quarters[x.period] === undefined ? '—' : r.quarters[x.period]!.toFixed(2))),
+      totalText: r.total.toFixed(2),
+      own: v.role === 'reporter' && r.unit === v.unit,
+      fail: r.grade === '不合格',
+      cappedTitle: r.capped ? `年度总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
+      reasons: r.ineligibleReasons.join('；'),
+    })),
+    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota },
+    quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
+  });
+});
+
+// 单位对比 (/compare?period=P&units=A&units=B…, from the ranking's checkboxes): 2–5 units side by side.
+router.get('/compare', requireAuth, async (req: Request, res: Response) => {
+  const v = viewerOf(req);
+  const codes = parseCompareUnits((req.query as Record<string, unknown>).units);
+  const period = await resolvePeriod(v, q(req, 'period'));
+  const c = await compareUnits(v, period, codes);
+  res.render('pages/ranking/compare', {
+    title: `单位对比 · ${period}`,
+    printTitle: `${c.label}单位考核结果对比（${c.status === 'final' ? '正式结果' : '暂定结果'}）`,
+    styles: ['/public/css/pages.css'],
+    scripts: ['/public/js/pages.js'],
+    c,
+    badge: STATUS_BADGE[c.status],
+    columns: c.columns.map((col) => ({
+      ...col,
+      arrow: arrow(col.row.rankChange),
+      tags: flagTags(col.row.flags),
+      href: col.visible ? `/units/${col.unit}?period=${period}` : null,
+    })),
+    indicatorRows: c.indicators.map((i) => ({
+      ...i,
+      cells: c.columns.map((col) => {
+        const s = col.cells.scores.find((x) => x.id === i.id)!;
+        const score = col.row.indicators[i.id]?.score ?? null;
+        return { ...s, best: s.applicable && c.best[i.id] !== null && score === c.best[i.id] };
+      }),
+    })),
+    rankingHref: `/ranking${periodQuery({ period, category: c.columns[0]?.row.category })}`,
+    bands: SCORE_BANDS,
+  });
 });
 
 const back = (period: string) => `/ranking?period=${encodeURIComponent(period)}`;

@@ -4,6 +4,10 @@ import { SOURCE_LABELS } from '../../domain/vocabulary.ts';
 import { requireAuth } from '../../http/auth.ts';
 import { presentExplanation } from '../../pages/explanation.ts';
 import { unitDetail } from '../../pages/unit.ts';
+import { directTarget, matchUnits, parseQuery, SEARCH_MAX_LENGTH, SEARCH_MAX_RESULTS } from '../../pages/search.ts';
+import { canSeeUnitData } from '../../pages/common.ts';
+import { listUnits } from '../../services/units.ts';
+import { UNIT_CATEGORY_LABELS } from '../../domain/fields.ts';
 import { arrow, flagTags, PALETTE, percent, q, STATUS_BADGE, viewerOf, type ChartSpec } from './_present.ts';
 
 // 单位详情 (/units/:code): indicators against targets, trend, "why this score", return history,
@@ -18,6 +22,37 @@ const RETURN_STATUS: Record<string, { text: string; cls: string }> = {
 };
 const CASE_CLS: Record<string, string> = { open: 'warn', rectifying: 'muted', resolved: 'ok', overdue: 'bad' };
 const IND_COLORS = [PALETTE.blue, PALETTE.green, PALETTE.red, PALETTE.orange, PALETTE.purple, PALETTE.teal];
+
+// 查找单位 (/search?q=…): by code, name or alias; one match the viewer may open → straight to its page.
+router.get('/search', requireAuth, async (req, res) => {
+  const v = viewerOf(req);
+  const query = parseQuery((req.query as Record<string, unknown>).q);
+  const units = query ? await listUnits() : [];
+  const matches = matchUnits(units, query);
+  const target = directTarget(matches, (code) => canSeeUnitData(v, code));
+  if (target) return res.redirect(303, `/units/${encodeURIComponent(target)}`);
+  const names = new Map(units.map((u) => [u.code, u.name]));
+  res.render('pages/unit/search', {
+    title: query ? `查找单位：${query}` : '查找单位',
+    styles: ['/public/css/pages.css'],
+    query,
+    maxLength: SEARCH_MAX_LENGTH,
+    total: matches.length,
+    truncated: matches.length > SEARCH_MAX_RESULTS,
+    limit: SEARCH_MAX_RESULTS,
+    results: matches.slice(0, SEARCH_MAX_RESULTS).map((m) => ({
+      code: m.unit.code,
+      name: m.unit.name,
+      catLabel: UNIT_CATEGORY_LABELS[m.unit.category],
+      parentName: m.unit.parent ? names.get(m.unit.parent) ?? m.unit.parent : null,
+      aliases: (m.unit.aliases ?? []).join('、'),
+      active: m.unit.active,
+      matched: m.matched,
+      canOpen: canSeeUnitData(v, m.unit.code),
+    })),
+    isReporter: v.role === 'reporter',
+  });
+});
 
 router.get('/units/:code', requireAuth, async (req, res) => {
   const v = viewerOf(req);
@@ -64,6 +99,8 @@ router.get('/units/:code', requireAuth, async (req, res) => {
 
   res.render('pages/unit/show', {
     title: `${d.unit.name} · 单位详情`,
+    printTitle: `${d.unit.name}${d.label ? ` ${d.label}` : ''}考核结果`,
+    pageClass: 'print-portrait',
     styles: ['/public/css/pages.css'],
     scripts: ['/vendor/chart.js/chart.umd.min.js', '/public/js/charts.js', '/public/js/pages.js'],
     d,
@@ -95,7 +132,11 @@ router.get('/units/:code', requireAuth, async (req, res) => {
     cases: d.cases.map((c) => ({ ...c, cls: CASE_CLS[c.status] ?? 'muted' })),
     sheetHref: d.period ? `/api/v1/results/${d.period}/units/${d.unit.code}/sheet.xlsx` : null,
     canSubmit: v.role === 'reporter' || v.role === 'admin',
-    showChildren: v.role !== 'reporter' && d.children.length > 0,
+    // A city's counties with their ranks: everyone but reporters; a reporter once the period is published
+    // (the published ranking shows these figures to every unit), without links to other units' pages.
+    showChildren: d.children.length > 0 && (v.role !== 'reporter' || d.status === 'final'),
+    childRows: d.childRows.map((c) => ({ ...c, tags: flagTags(c.flags), canOpen: v.role !== 'reporter' || v.unit === c.code })),
+    countyRankingHref: d.period ? `/ranking?period=${d.period}&category=county` : null,
     canOpenParent: v.role !== 'reporter',
   });
 });

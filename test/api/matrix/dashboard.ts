@@ -19,6 +19,10 @@ export const rows: MatrixRow[] = [
   { method: 'GET', path: '/units/{other}', web: true, expect: allow([...staff], 200, { web: true }) },
   { method: 'GET', path: '/accountability', web: true, expect: signedIn(200, { web: true }) },
   { method: 'GET', path: '/progress', web: true, expect: allow([...staff], 200, { web: true }) },
+  { method: 'GET', path: '/annual?year=2026', web: true, expect: signedIn(200, { web: true }), note: 'reporters: their own row until the year is final' },
+  { method: 'GET', path: '/annual?year=1999', web: true, expect: signedIn(404, { web: true }), note: 'no opened quarter in 1999' },
+  { method: 'GET', path: '/search?q={own}', web: true, expect: { ...signedIn(303, { web: true }), reporterOther: 200 }, note: 'one match the viewer may open → its page; another unit\'s reporter gets the list without a link' },
+  { method: 'GET', path: '/compare?period=2026Q4&units={own}&units={other}', web: true, expect: { ...allow([...staff], 200, { web: true }), reporterOwn: 403, reporterOther: 403 }, note: 'provisional period: staff only' },
   {
     method: 'POST',
     path: '/accountability/cases/000000000000000000000000/status',
