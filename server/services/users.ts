@@ -117,7 +117,7 @@ export async function listUsers(): Promise<UserView[]> {
 
 async function findUser(id: string) {
   if (!mongoose.isValidObjectId(id)) throw notFound('user_not_found', '用户不存在');
-  const user = await User.findById(id);
+  const user = await User.findOne({ _id: id, pendingImport: null }); // accounts of an unfinished import do not exist yet
   if (!user) throw notFound('user_not_found', '用户不存在');
   return user;
 }

@@ -238,7 +238,11 @@ describe('admin: bulk user import with one-time initial passwords', function () 
 
   it('accounts left by an import that died before activating them are no accounts; an hour on, their names are free', async () => {
     const old = new Date(Date.now() - 2 * 3600_000);
-    await User.collection.insertOne({ username: 'ghost', passwordHash: 'x', role: 'office', unit: null, displayName: null, active: false, authVersion: 0, mustChangePassword: true, pendingImport: 'dead-batch', createdAt: old, updatedAt: old });
+    const { insertedId } = await User.collection.insertOne({ username: 'ghost', passwordHash: 'x', role: 'office', unit: null, displayName: null, active: false, authVersion: 0, mustChangePassword: true, pendingImport: 'dead-batch', createdAt: old, updatedAt: old });
+    const one = await t.api(admin.token).get(`/api/v1/users/${insertedId}`);
+    expect(one.status, one.text).to.equal(404);
+    const activate = await t.api(admin.token).patch(`/api/v1/users/${insertedId}`, { active: true });
+    expect(activate.status, activate.text).to.equal(404);
     expect((await w.get('/admin/users')).text).not.to.contain('ghost');
     expect((await t.api(admin.token).get('/api/v1/users')).body.map((u: { username: string }) => u.username)).not.to.include('ghost');
     const r = await t.api(admin.token).postFile('/api/v1/users/import', 'file', await book([['', '', 'ghost', '', '领导小组办公室']]), 'users.xlsx');
