@@ -1,8 +1,144 @@
 // BSON value helpers: canonical index keys, MongoDB's comparison order, cloning and
-// path access. Values are what `bson.deserialize(..., {promoteLongs: false})` produces.
-import { Long, ObjectId, Decimal128, Binary, Timestamp } from 'bson';
+// path access. Values are what `decodeBson` produces: JS numbers for int32 and for doubles that
+// a JS number keeps as a double (see isAmbiguousDouble), `Double` for the others, `Long`,
+// `Decimal128`, `Binary`.
+import { Long, ObjectId, Decimal128, Binary, Timestamp, Double, deserialize } from 'bson';
 
 export type Doc = Record<string, any>;
+
+// ---- decoding with the exact BSON numeric types ------------------------------------------------
+// A JS number is serialised as int32 when integral and in the int32 range (and not -0), else as a
+// double. So a stored double whose value is integral and in that range (5.0) would come back as
+// int32 if decoded to a JS number: such doubles are kept as `Double` values, everything else as
+// before (int32 and other doubles as JS numbers, Long, Decimal128, Binary as objects).
+
+/** Whether a double with this value would be serialised back as int32 if held as a JS number. */
+export function isAmbiguousDouble(v: number): boolean {
+  return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 && !Object.is(v, -0);
+}
+
+/** A double result: a `Double` where a JS number would be taken for an int32. */
+export function asDouble(v: number): number | Double {
+  return isAmbiguousDouble(v) ? new Double(v) : v;
+}
+
+/** The options every stored and received document is decoded with (see decodeBson). */
+export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
+const EXACT_OPTS = { promoteLongs: false, promoteValues: false, promoteBuffers: false } as const;
+
+/**
+ * Whether the BSON document `b` may hold a double that decodeBson must keep as `Double` (an
+ * integral double in the int32 range). A linear scan over the elements; anything unexpected
+ * (including malformed bytes) answers true, leaving it to the exact decoding (which validates).
+ */
+export function mayHoldAmbiguousDouble(b: Uint8Array): boolean {
+  const end = b.length;
+  if (end < 5) return true;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  try {
+    let p = 4;
+    while (p < end) {
+      const t = b[p++];
+      if (t === 0) continue; // end of a (sub)document
+      while (p < end && b[p] !== 0) p++;
+      p++;
+      let len: number;
+      switch (t) {
+        case 0x01:
+          if (isAmbiguousDouble(dv.getFloat64(p, true))) return true;
+          p += 8;
+          break;
+        case 0x02: // string, code, symbol
+        case 0x0d:
+        case 0x0e:
+          len = dv.getInt32(p, true);
+          if (len < 1) return true;
+          p += 4 + len;
+          break;
+        case 0x03: // document, array: their elements follow
+        case 0x04:
+          p += 4;
+          break;
+        case 0x05:
+          len = dv.getInt32(p, true);
+          if (len < 0) return true;
+          p += 5 + len;
+          break;
+        case 0x06:
+        case 0x0a:
+        case 0x7f:
+        case 0xff:
+          break;
+        case 0x07:
+          p += 12;
+          break;
+        case 0x08:
+          p += 1;
+          break;
+        case 0x09:
+        case 0x11:
+        case 0x12:
+          p += 8;
+          break;
+        case 0x0b: // regex: two cstrings
+          while (p < end && b[p] !== 0) p++;
+          p++;
+          while (p < end && b[p] !== 0) p++;
+          p++;
+          break;
+        case 0x10:
+          p += 4;
+          break;
+        case 0x13:
+          p += 16;
+          break;
+        default: // code with scope, DBPointer, unknown
+          return true;
+      }
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** An exactly decoded value → the engine's representation (Int32 → number, Double → number where exact). */
+function fromExact(v: any): any {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = fromExact(v[i]);
+    return v;
+  }
+  switch (v._bsontype) {
+    case undefined:
+      break;
+    case 'Int32':
+      return v.value;
+    case 'Double':
+      return isAmbiguousDouble(v.value) ? v : v.value;
+    case 'BSONSymbol':
+      return v.value; // as promoteValues does
+    default:
+      return v;
+  }
+  if (v instanceof Date || v instanceof RegExp) return v;
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    const y = fromExact(x);
+    if (y !== x) setOwn(v, k, y);
+  }
+  return v;
+}
+
+/**
+ * Decodes a BSON document keeping every value's BSON type: what `deserialize` with
+ * DESERIALIZE_OPTS gives, except that integral doubles in the int32 range are `Double` values
+ * (a JS number would be serialised back as int32). Throws what `deserialize` throws.
+ */
+export function decodeBson(b: Uint8Array): Doc {
+  if (!mayHoldAmbiguousDouble(b)) return deserialize(b, DESERIALIZE_OPTS);
+  return fromExact(deserialize(b, EXACT_OPTS));
+}
 
 export function bsonType(v: unknown): string | undefined {
   return v !== null && typeof v === 'object' ? (v as { _bsontype?: string })._bsontype : undefined;
@@ -387,6 +523,10 @@ export function show(v: unknown): string {
       return `ObjectId('${(v as ObjectId).toHexString()}')`;
     case 'Long':
       return (v as Long).toString();
+    case 'Double': {
+      const n = (v as Double).value;
+      return Number.isInteger(n) ? `${n}.0` : String(n);
+    }
     case 'Decimal128':
       return `Decimal128("${(v as Decimal128).toString()}")`;
     case 'Binary':
@@ -399,7 +539,7 @@ export function show(v: unknown): string {
   return String(v);
 }
 
-export { Long, ObjectId, Decimal128, Binary, Timestamp };
+export { Long, ObjectId, Decimal128, Binary, Timestamp, Double };
 
 // ---- arithmetic with MongoDB's numeric types ---------------------------------------------------
 // int32 (a JS number that is integral and in range) op int32 → number; anything with a double →
@@ -421,7 +561,8 @@ function decOf(v: unknown): Dec | number {
   else {
     const n = toNumber(v);
     if (!Number.isFinite(n)) return n;
-    s = isInt32Num(n) ? String(n) : n.toPrecision(15);
+    // an int32 converts exactly; a double (also an integral one held as Double) to 15 digits
+    s = typeof v === 'number' && isInt32Num(n) ? String(n) : n.toPrecision(15);
   }
   if (/^-?(NaN|Inf)/i.test(s)) return s.startsWith('-') ? -Infinity : /NaN/i.test(s) ? NaN : Infinity;
   const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s);
@@ -465,22 +606,23 @@ function decArith(op: 'add' | 'mul', a: unknown, b: unknown): Decimal128 {
   return decValue({ c: x.c * 10n ** BigInt(x.e - e) + y.c * 10n ** BigInt(y.e - e), e });
 }
 
+/** Whether a numeric value is a BSON double (a JS number outside int32, or a Double). */
+export function isDoubleValue(x: unknown): boolean {
+  return (typeof x === 'number' && !isAmbiguousDouble(x)) || bsonType(x) === 'Double';
+}
+
 /** a + b or a × b with MongoDB's numeric type rules (both numeric). */
 export function numArith(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
   if (bsonType(a) === 'Decimal128' || bsonType(b) === 'Decimal128') return decArith(op, a, b);
-  // a JS number that is not an int32 is stored as a double
-  const isFloat = (x: unknown) => typeof x === 'number' && !isInt32Num(x);
+  // anything with a double is a double (kept a double when its value is integral)
+  if (isDoubleValue(a) || isDoubleValue(b)) return asDouble(op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b));
   if (bsonType(a) === 'Long' || bsonType(b) === 'Long') {
-    if (isFloat(a) || isFloat(b)) return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
     const x = bsonType(a) === 'Long' ? (a as Long) : Long.fromNumber(toNumber(a));
     const y = bsonType(b) === 'Long' ? (b as Long) : Long.fromNumber(toNumber(b));
     return op === 'add' ? x.add(y) : x.multiply(y);
   }
-  if (isInt32Num(a) && isInt32Num(b)) {
-    // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
-    const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
-    if (isInt32Num(r)) return r;
-    return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
-  }
-  return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
+  // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
+  const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
+  if (isInt32Num(r)) return r;
+  return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
 }

@@ -13,7 +13,7 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { canon, collation, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
+import { asDouble, canon, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { err } from './errors.ts';
 
@@ -93,7 +93,7 @@ export function bsonTypeCode(v: unknown): number | undefined {
   if (v === null) return 10;
   switch (typeof v) {
     case 'number':
-      return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 ? 16 : 1;
+      return isAmbiguousDouble(v) ? 16 : 1; // as serialize stores it (-0 is a double)
     case 'bigint':
       return 18;
     case 'string':
@@ -355,7 +355,7 @@ function avgOf(values: unknown[]): unknown {
   if (!nums.length) return null;
   const sum = sumOf(nums);
   if (bsonType(sum) === 'Decimal128') return Decimal128.fromString(String(toNumber(sum) / nums.length));
-  return toNumber(sum) / nums.length;
+  return asDouble(toNumber(sum) / nums.length); // $avg is a double
 }
 
 function extremeOf(values: unknown[], dir: 1 | -1): unknown {
@@ -492,7 +492,7 @@ export function mingoOptions(extra: Doc = {}): Opts {
 
 const isPrim = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
 /** Values mingo's `normalize` treats as a plain `$eq` value: primitives, valid Dates, ObjectIds. */
-const isScalarValue = (v: unknown) => isPrim(v) || (v instanceof Date && Number.isFinite(v.getTime())) || bsonType(v) === 'ObjectId';
+const isScalarValue = (v: unknown) => isPrim(v) || (v instanceof Date && Number.isFinite(v.getTime())) || bsonType(v) === 'ObjectId' || bsonType(v) === 'Double';
 
 /**
  * Filters made only of field conditions with the comparison operators above on strings, numbers,
@@ -632,7 +632,7 @@ function keyExact(v: unknown): boolean {
   if (typeof v === 'string' || typeof v === 'boolean') return true;
   if (typeof v === 'number') return Number.isFinite(v);
   if (v instanceof Date) return Number.isFinite(v.getTime());
-  return bsonType(v) === 'ObjectId';
+  return bsonType(v) === 'ObjectId' || bsonType(v) === 'Double'; // Double: integral, so finite
 }
 
 /**

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { serialize, deserialize } from 'bson';
-import { Query } from 'mingo';
-import { canon, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
+import { serialize } from 'bson';
+import { compileFilter } from './query.ts';
+import { canon, collation, decodeBson, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { checkOpen, DATA_FILE, isDamage, lastBackup } from './datafile.ts';
 
-export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
+export { DESERIALIZE_OPTS } from './bsonutil.ts';
 
 /**
  * The BSON bytes an inserted document was decoded from (wire.ts sets them for the documents of
@@ -53,14 +53,28 @@ export class Index {
   readonly prefix = new Map<string, Set<string>>();
   /** for compound indexes: key of the first L fields (L = 2 … n-1, at [L-2]) → document keys */
   readonly prefixes: Map<string, Set<string>>[] = [];
-  private readonly partial?: Query;
+  /** the partial filter, with the engine's semantics (BSON types, order) and the simple collation */
+  private readonly partial?: { test(d: Doc): boolean };
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
     this.parts = this.fields.map((f) => f.split('.'));
     this.topFields = new Set(this.parts.map((p) => p[0]));
     for (let l = 2; l < this.fields.length; l++) this.prefixes.push(new Map());
-    if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
+    if (spec.partialFilterExpression) {
+      const pred = compileFilter(spec.partialFilterExpression);
+      this.partial = {
+        test(d: Doc) {
+          const prev = collation.current;
+          collation.current = null;
+          try {
+            return pred(d);
+          } finally {
+            collation.current = prev;
+          }
+        },
+      };
+    }
   }
 
   get isId(): boolean {
@@ -515,7 +529,7 @@ export class Store {
       name: string;
       meta: Buffer;
     }[]) {
-      const meta = deserialize(row.meta, DESERIALIZE_OPTS);
+      const meta = decodeBson(row.meta);
       const uuid = meta.uuid?.buffer ? Buffer.from(meta.uuid.buffer) : randomUuid();
       const c = new Collection(row.cid, row.db, row.name, meta.options ?? {}, meta.indexes ?? [], uuid);
       let dbm = this.dbs.get(row.db);
@@ -532,7 +546,7 @@ export class Store {
     for (const row of it) {
       const c = byCid.get(row.cid);
       if (!c) continue;
-      const doc = deserialize(row.doc, DESERIALIZE_OPTS);
+      const doc = decodeBson(row.doc);
       c.docs.set(row.k, doc);
       for (const idx of c.indexes) if (!idx.isId) idx.add(row.k, doc);
     }

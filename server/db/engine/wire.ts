@@ -1,9 +1,9 @@
 // MongoDB wire protocol framing: OP_MSG (kind 0 body + kind 1 document sequences,
 // checksumPresent / moreToCome flags) and the legacy OP_QUERY handshake answered with OP_REPLY.
-import { serialize, deserialize } from 'bson';
+import { serialize } from 'bson';
 import { rawBatch } from './cursors.ts';
-import { DESERIALIZE_OPTS, wireBytes } from './store.ts';
-import { isPlainObject, type Doc } from './bsonutil.ts';
+import { wireBytes } from './store.ts';
+import { decodeBson, isPlainObject, type Doc } from './bsonutil.ts';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -72,7 +72,7 @@ function documentAt(b: Buffer, p: number, end: number, what: string): { doc: Doc
   const raw = b.subarray(p, p + size);
   let doc: Doc;
   try {
-    doc = deserialize(raw, DESERIALIZE_OPTS);
+    doc = decodeBson(raw);
   } catch (e) {
     fail(`${what}: invalid BSON (${e instanceof RangeError ? 'nested too deeply' : (e as Error)?.message})`);
   }
