@@ -23,8 +23,8 @@ export function asDouble(v: number): number | Double {
 }
 
 /** The options every stored and received document is decoded with (see decodeBson). */
-export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
-const EXACT_OPTS = { promoteLongs: false, promoteValues: false, promoteBuffers: false } as const;
+export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false, bsonRegExp: true } as const;
+const EXACT_OPTS = { promoteLongs: false, promoteValues: false, promoteBuffers: false, bsonRegExp: true } as const;
 
 /**
  * Whether the BSON document `b` may hold a double that decodeBson must keep as `Double` (an
@@ -311,6 +311,15 @@ export function compareValues(a: unknown, b: unknown): number {
     }
     case 11:
       return (a as Timestamp).compare(b as Timestamp);
+    case 12: {
+      // pattern, then options (a JS RegExp built inside the engine: its source and flags)
+      const pa = a instanceof RegExp ? a.source : (a as { pattern: string }).pattern;
+      const pb = b instanceof RegExp ? b.source : (b as { pattern: string }).pattern;
+      if (pa !== pb) return pa < pb ? -1 : 1;
+      const oa = a instanceof RegExp ? a.flags : (a as { options: string }).options;
+      const ob = b instanceof RegExp ? b.flags : (b as { options: string }).options;
+      return oa < ob ? -1 : oa > ob ? 1 : 0;
+    }
     default: {
       const x = String(a);
       const y = String(b);

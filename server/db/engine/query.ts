@@ -15,7 +15,8 @@ import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
 import { asDouble, canon, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
-import { err } from './errors.ts';
+import { CommandError, err } from './errors.ts';
+import { CompiledRegex, convertExprRegexes, convertFilterRegexes, REGEX_OP } from './regex.ts';
 
 type Pred = (o: Doc) => boolean;
 type Opts = any;
@@ -37,6 +38,10 @@ function eqMatch(lhs: unknown, rhs: unknown): boolean {
 
 function inMatch(lhs: unknown, list: unknown[]): boolean {
   return list.some((r) => {
+    if (r instanceof CompiledRegex) {
+      const vs = Array.isArray(lhs) ? lhs : [lhs];
+      return vs.some((v) => r.matches(v));
+    }
     if (r instanceof RegExp) {
       const vs = Array.isArray(lhs) ? lhs : [lhs];
       return vs.some((v) => typeof v === 'string' && r.test(v));
@@ -220,6 +225,11 @@ function bitsOp(name: string, test: (bits: (p: number) => boolean, positions: nu
 }
 
 const typeAndBitsOps = {
+  /** a regex condition compiled by regex.ts: strings it matches, and the same regex stored as a value */
+  [REGEX_OP]: (selector: string, value: unknown, _o: Opts): Pred => {
+    const re = value as CompiledRegex;
+    return (o: Doc) => fieldValues(o, selector).some((v) => re.matches(v));
+  },
   $type: (selector: string, value: unknown, _o: Opts): Pred => {
     const codes = typeCodes(value);
     return (o: Doc) =>
@@ -547,51 +557,6 @@ function compileSimpleFilter(filter: Doc): Pred | null {
   };
 }
 
-/**
- * MongoDB's `x` regex option (extended: unescaped whitespace outside character classes and `#`
- * comments are ignored), which JavaScript lacks: the pattern is rewritten without them.
- */
-function extendedPattern(src: string): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i];
-    if (ch === '\\') {
-      out += ch + (src[i + 1] ?? '');
-      i++;
-    } else if (inClass) {
-      if (ch === ']') inClass = false;
-      out += ch;
-    } else if (ch === '[') {
-      inClass = true;
-      out += ch;
-    } else if (ch === '#') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (!/\s/.test(ch)) out += ch;
-  }
-  return out;
-}
-
-/** A filter with `$regex` / `$options` using the `x` option rewritten (see extendedPattern); the same object when none does. */
-function rewriteExtendedRegex(v: unknown): unknown {
-  if (Array.isArray(v)) {
-    const m = v.map(rewriteExtendedRegex);
-    return m.some((x, i) => x !== v[i]) ? m : v;
-  }
-  if (!isPlainObject(v)) return v;
-  if (typeof v.$options === 'string' && v.$options.includes('x') && '$regex' in v) {
-    const src = v.$regex instanceof RegExp ? v.$regex.source : String(v.$regex);
-    const flags = (v.$regex instanceof RegExp ? v.$regex.flags : '') + v.$options.replace(/x/g, '');
-    return { ...v, $regex: extendedPattern(src), $options: [...new Set(flags)].join('') };
-  }
-  let out: Doc | null = null;
-  for (const [k, x] of Object.entries(v)) {
-    const r = rewriteExtendedRegex(x);
-    if (r !== x) (out ??= { ...v })[k] = r;
-  }
-  return out ?? v;
-}
-
 export function compileFilter(filter: Doc | undefined | null): Pred {
   if (filter && isPlainObject(filter) && Object.prototype.hasOwnProperty.call(filter, '$comment')) {
     const { $comment: _comment, ...rest } = filter; // a top-level $comment only labels the query
@@ -603,8 +568,9 @@ export function compileFilter(filter: Doc | undefined | null): Pred {
   if (simple) return simple;
   let q: MingoQuery;
   try {
-    q = new MingoQuery(rewriteExtendedRegex(filter) as Doc, mingoOptions());
+    q = new MingoQuery(convertFilterRegexes(filter), mingoOptions());
   } catch (e) {
+    if (e instanceof CommandError) throw e;
     throw err('BadValue', (e as Error).message);
   }
   return (d) => q.test(d);
@@ -992,8 +958,37 @@ export function checkPipeline(pipeline: Doc[]): void {
   }
 }
 
+/** A pipeline with its regexes compiled: filters of $match stages, regex expressions elsewhere. */
+function convertPipelineRegexes(pipeline: Doc[]): Doc[] {
+  const out = pipeline.map((stage) => {
+    const name = Object.keys(stage)[0];
+    const v = stage[name];
+    if (name === '$match' && isPlainObject(v)) {
+      const c = convertFilterRegexes(v);
+      return c === v ? stage : { $match: c };
+    }
+    if (name === '$facet' && isPlainObject(v)) {
+      const f: Doc = {};
+      let changed = false;
+      for (const [k, sub] of Object.entries(v)) {
+        f[k] = Array.isArray(sub) ? convertPipelineRegexes(sub) : sub;
+        changed ||= f[k] !== sub;
+      }
+      return changed ? { $facet: f } : stage;
+    }
+    if ((name === '$lookup' || name === '$unionWith') && isPlainObject(v) && Array.isArray(v.pipeline)) {
+      const p = convertPipelineRegexes(v.pipeline);
+      return p === v.pipeline ? stage : { [name]: { ...v, pipeline: p } };
+    }
+    const c = convertExprRegexes(v);
+    return c === v ? stage : { [name]: c };
+  });
+  return out.some((s, i) => s !== pipeline[i]) ? out : pipeline;
+}
+
 export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {
   checkPipeline(pipeline);
+  pipeline = convertPipelineRegexes(pipeline);
   try {
     return new Aggregator(pipeline, mingoOptions({ collectionResolver: resolver, ...extra })).run(docs) as Doc[];
   } catch (e) {
