@@ -615,6 +615,54 @@ function decArith(op: 'add' | 'mul', a: unknown, b: unknown): Decimal128 {
   return decValue({ c: x.c * 10n ** BigInt(x.e - e) + y.c * 10n ** BigInt(y.e - e), e });
 }
 
+/** A numeric value as a decimal c × 10^e (a double to 15 significant digits, as MongoDB converts it). */
+export function decimalOf(v: unknown): { c: bigint; e: number; finite: boolean; isZero: boolean } {
+  const d = decOf(v);
+  if (typeof d === 'number') return { c: 0n, e: 0, finite: false, isZero: false };
+  return { ...d, finite: true, isZero: d.c === 0n };
+}
+
+/** A numeric value as a Decimal128, as MongoDB converts it ($toDecimal, arithmetic). */
+export function toDecimal128(v: unknown): Decimal128 {
+  return decValue(decOf(v));
+}
+
+/**
+ * a ÷ b as a Decimal128 (IEEE 754 decimal division, as MongoDB's $divide with a Decimal128
+ * operand): rounded half to even to 34 digits; an exact quotient takes the exponent closest to
+ * the preferred one (a's exponent − b's). b must not be zero.
+ */
+export function decimalDivide(a: unknown, b: unknown): Decimal128 {
+  const x = decOf(a);
+  const y = decOf(b);
+  if (typeof x === 'number' || typeof y === 'number') {
+    const fx = typeof x === 'number' ? x : Number(`${x.c}e${x.e}`);
+    const fy = typeof y === 'number' ? y : Number(`${y.c}e${y.e}`);
+    const r = fx / fy;
+    return Number.isFinite(r) ? Decimal128.fromString(r === 0 ? (Object.is(r, -0) ? '-0' : '0') : String(r)) : decValue(r);
+  }
+  const neg = x.c < 0n !== y.c < 0n;
+  const ax = x.c < 0n ? -x.c : x.c;
+  const ay = y.c < 0n ? -y.c : y.c;
+  const preferred = x.e - y.e;
+  const k = Math.max(0, 36 + ay.toString().length - ax.toString().length);
+  const num = ax * 10n ** BigInt(k);
+  let q = num / ay;
+  const r = num % ay;
+  let e = preferred - k;
+  if (r === 0n) {
+    while (e < preferred && q % 10n === 0n) {
+      q /= 10n;
+      e++;
+    }
+  } else {
+    q = q * 10n + 1n; // sticky digit: the quotient is above q, below q + 1
+    e--;
+  }
+  if (q === 0n) return Decimal128.fromString(`${neg ? '-' : ''}0E${preferred >= 0 ? '+' : ''}${preferred}`);
+  return decValue({ c: neg ? -q : q, e });
+}
+
 /** Whether a numeric value is a BSON double (a JS number outside int32, or a Double). */
 export function isDoubleValue(x: unknown): boolean {
   return (typeof x === 'number' && !isAmbiguousDouble(x)) || bsonType(x) === 'Double';

@@ -2,7 +2,6 @@
 // MongoDB's BSON comparison (type brackets, Long/Decimal128/number compared numerically,
 // ObjectId by bytes), plus index-assisted candidate selection.
 import { Context, evalExpr } from 'mingo/core';
-import { Decimal128 } from 'bson';
 import { Query as MingoQuery } from 'mingo/query';
 import { Aggregator } from 'mingo/aggregator';
 import { Lazy } from 'mingo/lazy';
@@ -13,9 +12,10 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { asDouble, canon, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
+import { asDouble, canon, decimalDivide, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { CommandError, err } from './errors.ts';
+import { numericExpressions } from './numexpr.ts';
 import { CompiledRegex, convertExprRegexes, convertFilterRegexes, REGEX_OP } from './regex.ts';
 
 type Pred = (o: Doc) => boolean;
@@ -224,7 +224,34 @@ function bitsOp(name: string, test: (bits: (p: number) => boolean, positions: nu
   };
 }
 
+/** An integral BigInt of a numeric value, truncated toward zero (null: NaN / infinite). */
+function truncatedBig(v: unknown): bigint | null {
+  if (bsonType(v) === 'Long') return BigInt((v as { toString(): string }).toString());
+  if (bsonType(v) === 'Decimal128') {
+    const m = /^(-?)(\d+)(?:\.\d*)?$/.exec((v as { toString(): string }).toString());
+    if (m) return BigInt(m[1] + m[2]);
+    const n = toNumber(v);
+    return Number.isFinite(n) ? BigInt(Math.trunc(n)) : null;
+  }
+  const n = toNumber(v);
+  return Number.isFinite(n) ? BigInt(Math.trunc(n)) : null;
+}
+
 const typeAndBitsOps = {
+  /** {$mod: [divisor, remainder]}: numeric values truncated to integers, as MongoDB since 5.0 */
+  $mod: (selector: string, value: unknown, _o: Opts): Pred => {
+    if (!Array.isArray(value) || value.length !== 2) throw err('BadValue', `malformed mod, ${Array.isArray(value) && value.length < 2 ? 'not enough elements' : Array.isArray(value) ? 'too many elements' : 'needs to be an array'}`);
+    if (!value.every(isNumeric)) throw err('BadValue', 'malformed mod, divisor and remainder must be numbers');
+    const [d, r] = value.map(truncatedBig);
+    if (d === null || r === null) throw err('BadValue', 'malformed mod, divisor and remainder must be finite numbers');
+    if (d === 0n) throw err('BadValue', 'divisor cannot be 0');
+    return (o: Doc) =>
+      fieldValues(o, selector).some((v) => {
+        if (!isNumeric(v)) return false;
+        const x = truncatedBig(v);
+        return x !== null && BigInt.asIntN(64, x) % d === r;
+      });
+  },
   /** a regex condition compiled by regex.ts: strings it matches, and the same regex stored as a value */
   [REGEX_OP]: (selector: string, value: unknown, _o: Opts): Pred => {
     const re = value as CompiledRegex;
@@ -364,7 +391,7 @@ function avgOf(values: unknown[]): unknown {
   const nums = values.filter(isNum);
   if (!nums.length) return null;
   const sum = sumOf(nums);
-  if (bsonType(sum) === 'Decimal128') return Decimal128.fromString(String(toNumber(sum) / nums.length));
+  if (bsonType(sum) === 'Decimal128') return decimalDivide(sum, nums.length);
   return asDouble(toNumber(sum) / nums.length); // $avg is a double
 }
 
@@ -484,7 +511,7 @@ function $projectStage(coll: any, expr: Doc, options: Opts) {
 
 export const CONTEXT = Context.init({
   accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
-  expression: { ...(expressionOps as any), ...numericExpressionOps },
+  expression: { ...(expressionOps as any), ...numericExpressions(expressionOps as any), ...numericExpressionOps },
   pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage, $group: $groupStage },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
