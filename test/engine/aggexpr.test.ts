@@ -14,10 +14,10 @@ const F = (n: number) => new Double(n);
 type Answer = [string, string] | { code: number } | null;
 
 describe('engine aggregation expressions: MongoDB numeric types', function () {
-  const s = driverSuite();
+  const env = driverSuite();
 
   async function evalExpr(expr: unknown, doc: object = {}): Promise<Answer> {
-    const c = await s.coll([{ _id: 1, ...doc }], 'x');
+    const c = await env.coll([{ _id: 1, ...doc }], 'x');
     try {
       const [r] = await c.aggregate([{ $project: { _id: 0, r: expr } }], { promoteValues: false, promoteLongs: false }).toArray();
       const v = r.r;
@@ -118,7 +118,7 @@ describe('engine aggregation expressions: MongoDB numeric types', function () {
   }
 
   it('$avg accumulator over Decimal128 values is exact', async () => {
-    const c = await s.coll([{ v: D('0.1') }, { v: D('0.2') }, { v: D('0.4') }]);
+    const c = await env.coll([{ v: D('0.1') }, { v: D('0.2') }, { v: D('0.4') }]);
     const [r] = await c.aggregate([{ $group: { _id: null, a: { $avg: '$v' } } }]).toArray();
     expect(r.a.toString()).to.equal('0.2333333333333333333333333333333333');
   });
@@ -134,7 +134,7 @@ describe('engine aggregation expressions: MongoDB numeric types', function () {
   ];
   for (const [op, expr] of REFUSED) {
     (REAL ? it.skip : it)(`refuses ${op} of a value it cannot compute exactly (72, naming it)`, async () => {
-      const c = await s.coll([{ _id: 1 }], 'r');
+      const c = await env.coll([{ _id: 1 }], 'r');
       const e: any = await c.aggregate([{ $project: { r: expr } }]).toArray().catch((x) => x);
       expect(e?.code).to.equal(72);
       expect(e?.message).to.include(op);
@@ -143,9 +143,9 @@ describe('engine aggregation expressions: MongoDB numeric types', function () {
 });
 
 describe('engine query $mod over MongoDB numeric types', function () {
-  const s = driverSuite();
+  const env = driverSuite();
   it('Longs above 2^53, doubles (truncated) and Decimal128 values', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, v: L('9007199254740993') },
       { _id: 2, v: F(7.9) },
       { _id: 3, v: D('9.5') },

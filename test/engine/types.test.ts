@@ -15,10 +15,10 @@ const RAW = { promoteValues: false, promoteLongs: false } as const;
 const kind = (v: unknown) => (v as { _bsontype?: string })?._bsontype ?? typeof v;
 
 describe('engine: BSON numeric types kept exactly', function () {
-  const s = driverSuite();
+  const env = driverSuite();
 
   it('an integral double is read back as a double, an int32 as an int32', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, a: new Double(5) },
       { _id: 2, a: 5 },
       { _id: 3, a: new Double(5.5) },
@@ -34,7 +34,7 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('$type double / int / number match by the stored type; equality is numeric', async () => {
-    const c = await s.coll([{ _id: 1, a: new Double(5) }, { _id: 2, a: 5 }, { _id: 3, a: Long.fromNumber(5) }, { _id: 4, a: new Decimal128('5') }]);
+    const c = await env.coll([{ _id: 1, a: new Double(5) }, { _id: 2, a: 5 }, { _id: 3, a: Long.fromNumber(5) }, { _id: 4, a: new Decimal128('5') }]);
     const ids = async (f: object) => (await c.find(f, { sort: { _id: 1 } }).toArray()).map((d) => d._id);
     expect(await ids({ a: { $type: 'double' } })).to.deep.equal([1]);
     expect(await ids({ a: { $type: 1 } })).to.deep.equal([1]);
@@ -49,7 +49,7 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('$inc / $mul: a double stays a double, int with double gives a double, int with int an int', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, a: new Double(5) },
       { _id: 2, a: 5 },
       { _id: 3, a: 5 },
@@ -80,7 +80,7 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('a document rewritten by an update keeps the doubles it does not touch', async () => {
-    const c = await s.coll([{ _id: 1, d: new Double(7), n: { x: new Double(1) }, list: [new Double(3)] }]);
+    const c = await env.coll([{ _id: 1, d: new Double(7), n: { x: new Double(1) }, list: [new Double(3)] }]);
     await c.updateOne({ _id: 1 }, { $set: { other: 1 }, $push: { list: new Double(4) } } as never);
     await c.replaceOne({ _id: 2 }, { _id: 2, r: new Double(9) }, { upsert: true });
     const [one, two] = await c.find({}, { sort: { _id: 1 }, ...RAW }).toArray();
@@ -91,7 +91,7 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('aggregation passes doubles through and computes $avg / $sum with double results', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, g: 'x', v: new Double(2) },
       { _id: 2, g: 'x', v: new Double(4) },
       { _id: 3, g: 'y', v: 2 },
@@ -109,7 +109,7 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('a partial index filter sees an integral double as the number it is', async () => {
-    const c = await s.coll();
+    const c = await env.coll();
     await c.createIndex({ a: 1 }, { unique: true, partialFilterExpression: { a: { $gt: 1 } } });
     await c.insertOne({ _id: 1, a: new Double(5) });
     const e: any = await c.insertOne({ _id: 2, a: 5 }).catch((x) => x);
@@ -119,10 +119,10 @@ describe('engine: BSON numeric types kept exactly', function () {
   });
 
   it('mongoose still gets plain JS numbers for doubles', async () => {
-    const conn = await mongoose.createConnection(s.t.uri, { dbName: s.t.dbName }).asPromise();
+    const conn = await mongoose.createConnection(env.t.uri, { dbName: env.t.dbName }).asPromise();
     try {
       const M = conn.model('Num', new mongoose.Schema({ n: Number }), 'nums');
-      await s.db.collection('nums').insertOne({ n: new Double(8) });
+      await env.db.collection('nums').insertOne({ n: new Double(8) });
       const d = await M.findOne().lean();
       expect(d!.n).to.equal(8);
       await M.updateOne({}, { $inc: { n: 0.5 } });
@@ -155,11 +155,11 @@ describe('engine: BSON numeric types kept exactly', function () {
 });
 
 describe('engine: BSON regexes keep their options and PCRE meaning', function () {
-  const s = driverSuite();
+  const env = driverSuite();
   const ids = async (c: any, f: object) => (await c.find(f, { sort: { _id: 1 } }).toArray()).map((d: any) => d._id);
 
   it('a stored regex round-trips with its options exactly (also when the engine rewrites the document)', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, r: new BSONRegExp('a b # c', 'x') },
       { _id: 2, r: new BSONRegExp('a.b', 'is') },
       { _id: 3, r: new BSONRegExp('^x', 'mu') },
@@ -178,7 +178,7 @@ describe('engine: BSON regexes keep their options and PCRE meaning', function ()
   });
 
   it('x (extended), s (dotAll), m and i match as in MongoDB', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, s: 'ab' },
       { _id: 2, s: 'a b' },
       { _id: 3, s: 'a\nb' },
@@ -198,7 +198,7 @@ describe('engine: BSON regexes keep their options and PCRE meaning', function ()
   });
 
   it('PCRE meanings JavaScript spells differently: $ before a final newline, . and \\r, \\A \\z, \\x{…}', async () => {
-    const c = await s.coll([
+    const c = await env.coll([
       { _id: 1, s: 'a\n' },
       { _id: 2, s: 'a\rb' },
       { _id: 3, s: 'é' },
@@ -214,7 +214,7 @@ describe('engine: BSON regexes keep their options and PCRE meaning', function ()
   });
 
   it('aggregation: $match and $regexMatch with the x option', async () => {
-    const c = await s.coll([{ _id: 1, s: 'ab' }, { _id: 2, s: 'a b' }]);
+    const c = await env.coll([{ _id: 1, s: 'ab' }, { _id: 2, s: 'a b' }]);
     const m = await c.aggregate([{ $match: { s: new BSONRegExp('a b', 'x') } }]).toArray();
     expect(m.map((d) => d._id)).to.deep.equal([1]);
     const r = await c.aggregate([{ $sort: { _id: 1 } }, { $project: { ok: { $regexMatch: { input: '$s', regex: new BSONRegExp('a b', 'x') } } } }]).toArray();
@@ -222,7 +222,7 @@ describe('engine: BSON regexes keep their options and PCRE meaning', function ()
   });
 
   (REAL ? it.skip : it)('what JavaScript cannot match exactly is refused (72); bad options as MongoDB (51108)', async () => {
-    const c = await s.coll([{ _id: 1, s: 'aa' }]);
+    const c = await env.coll([{ _id: 1, s: 'aa' }]);
     expect(await errorCode(c.find({ s: new BSONRegExp('a++', '') }).toArray())).to.equal(72);
     expect(await errorCode(c.find({ s: new BSONRegExp('(?>a)', '') }).toArray())).to.equal(72);
     expect(await errorCode(c.find({ s: new BSONRegExp('(?i)a', '') }).toArray())).to.equal(72);
