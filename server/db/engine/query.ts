@@ -1201,3 +1201,17 @@ export function withCommand<T>(opts: { collation?: Intl.Collator | null; vars?: 
     letVars.current = prevV;
   }
 }
+
+/** withCommand for a generator (a command's slices): the collation and `let` variables stay in effect across its yields. */
+export function* withCommandSteps<T>(opts: { collation?: Intl.Collator | null; vars?: Doc | null }, fn: () => Generator<void, T, void>): Generator<void, T, void> {
+  const prevC = collation.current;
+  const prevV = letVars.current;
+  collation.current = opts.collation ?? null;
+  letVars.current = opts.vars ?? null;
+  try {
+    return yield* fn();
+  } finally {
+    collation.current = prevC;
+    letVars.current = prevV;
+  }
+}

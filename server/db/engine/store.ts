@@ -20,6 +20,9 @@ export { DESERIALIZE_OPTS } from './bsonutil.ts';
  */
 export const wireBytes = new WeakMap<Doc, Uint8Array>();
 
+/** SQLite writes of a sliced commit between two yields. */
+export const SLICE_OPS = 1000;
+
 /** Documents written from their wire bytes (diagnostics, tests). */
 export const storeStats = { wirePuts: 0 };
 
@@ -391,6 +394,22 @@ export class WriteBatch {
     this.ops.length = 0;
   }
 
+  /**
+   * commit() in slices (Store.applySteps) when the batch is large: the caller drives the
+   * generator to completion; the memory changes are already made and are undone on failure.
+   */
+  *commitSteps(): Generator<void, void, void> {
+    if (this.ops.length <= SLICE_OPS) return this.commit();
+    try {
+      yield* this.store.applySteps(this.ops);
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    this.ops.length = 0;
+    this.undo.length = 0;
+  }
+
   commit(): void {
     if (!this.ops.length) return;
     try {
@@ -455,6 +474,9 @@ export class Store {
     dropColl: Database.Statement;
   };
   private readonly tx: (ops: Op[]) => void;
+  private readonly begin: Database.Statement;
+  private readonly commitStmt: Database.Statement;
+  private readonly rollbackStmt: Database.Statement;
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -486,30 +508,11 @@ export class Store {
       dropDocs: this.sql.prepare('DELETE FROM docs WHERE cid = ?'),
       dropColl: this.sql.prepare('DELETE FROM collections WHERE cid = ?'),
     };
+    this.begin = this.sql.prepare('BEGIN IMMEDIATE');
+    this.commitStmt = this.sql.prepare('COMMIT');
+    this.rollbackStmt = this.sql.prepare('ROLLBACK');
     this.tx = this.sql.transaction((ops: Op[]) => {
-      for (const op of ops) {
-        switch (op.t) {
-          case 'put': {
-            const raw = wireBytes.get(op.doc);
-            if (raw) {
-              wireBytes.delete(op.doc);
-              storeStats.wirePuts++;
-            }
-            this.stmts.put.run(op.cid, op.k, raw ?? serialize(op.doc));
-            break;
-          }
-          case 'del':
-            this.stmts.del.run(op.cid, op.k);
-            break;
-          case 'coll':
-            this.stmts.coll.run(op.cid, op.db, op.name, serialize(op.meta));
-            break;
-          case 'dropColl':
-            this.stmts.dropDocs.run(op.cid);
-            this.stmts.dropColl.run(op.cid);
-            break;
-        }
-      }
+      for (const op of ops) this.runOp(op);
     });
     try {
       this.load();
@@ -549,6 +552,51 @@ export class Store {
       const doc = decodeBson(row.doc);
       c.docs.set(row.k, doc);
       for (const idx of c.indexes) if (!idx.isId) idx.add(row.k, doc);
+    }
+  }
+
+  /** One recorded write, in the open SQLite transaction. */
+  private runOp(op: Op): void {
+    switch (op.t) {
+      case 'put': {
+        const raw = wireBytes.get(op.doc);
+        if (raw) {
+          wireBytes.delete(op.doc);
+          storeStats.wirePuts++;
+        }
+        this.stmts.put.run(op.cid, op.k, raw ?? serialize(op.doc));
+        break;
+      }
+      case 'del':
+        this.stmts.del.run(op.cid, op.k);
+        break;
+      case 'coll':
+        this.stmts.coll.run(op.cid, op.db, op.name, serialize(op.meta));
+        break;
+      case 'dropColl':
+        this.stmts.dropDocs.run(op.cid);
+        this.stmts.dropColl.run(op.cid);
+        break;
+    }
+  }
+
+  /**
+   * apply() in slices: the same one SQLite transaction (BEGIN IMMEDIATE … COMMIT), yielding after
+   * every SLICE_OPS writes so that the dispatcher can serve other connections in between (it
+   * runs no other data command meanwhile: see engine.ts). A crash before COMMIT loses the whole
+   * transaction, as with apply(); a failure rolls it back and throws what apply() would.
+   */
+  *applySteps(ops: Op[]): Generator<void, void, void> {
+    try {
+      this.begin.run();
+      for (let i = 0; i < ops.length; i++) {
+        this.runOp(ops[i]);
+        if ((i + 1) % SLICE_OPS === 0) yield;
+      }
+      this.commitStmt.run();
+    } catch (e) {
+      if (this.sql.inTransaction) this.rollbackStmt.run();
+      throw notDurable(e) ?? e;
     }
   }
 
