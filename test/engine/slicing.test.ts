@@ -46,6 +46,7 @@ describe('engine: long commands run in slices', function () {
     await odb.command({ ping: 1 }); // connected and warm
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
+    await new Promise((r) => setTimeout(r, 20)); // the histogram's first ticks (a stall before them is not seen)
     let done = false;
     let before = 0;
     const pinging = (async () => {
@@ -58,6 +59,7 @@ describe('engine: long commands run in slices', function () {
       done = true;
     });
     await pinging;
+    await new Promise((r) => setTimeout(r, 20)); // let the histogram's late timer record the last stall
     lag.disable();
     const between = (stats?.servedBetween ?? 0) - served0;
     console.log(`      (pings answered before it finished: ${before}, by the engine between two of its slices: ${between}; max event-loop delay of this process: ${(lag.max / 1e6).toFixed(0)} ms)`);
