@@ -234,3 +234,29 @@ describe('engine: BSON regexes keep their options and PCRE meaning', function ()
     expect(await c.countDocuments()).to.equal(1);
   });
 });
+
+describe('engine: $regexFind / $regexFindAll search the whole input', function () {
+  const env = driverSuite();
+  const run = async (expr: object, doc: object = {}) => {
+    const c = await env.coll([{ _id: 1, ...doc }], 'rf');
+    const [r] = await c.aggregate([{ $project: { _id: 0, r: expr } }]).toArray();
+    return r.r;
+  };
+
+  it('anchors and idx as MongoDB: ^ only at the start, idx in code points, unmatched captures null', async () => {
+    expect(await run({ $regexFindAll: { input: 'aaa', regex: '^a' } })).to.deep.equal([{ match: 'a', idx: 0, captures: [] }]);
+    expect(await run({ $regexFindAll: { input: '😀ab ab', regex: '(a)(x)?b' } })).to.deep.equal([
+      { match: 'ab', idx: 1, captures: ['a', null] },
+      { match: 'ab', idx: 4, captures: ['a', null] },
+    ]);
+    expect(await run({ $regexFind: { input: '$s', regex: new BSONRegExp('b c', 'x') } }, { s: 'abc' })).to.deep.equal({ match: 'bc', idx: 1, captures: [] });
+    expect(await run({ $regexFind: { input: 'abc', regex: 'z' } })).to.equal(null);
+    expect(await run({ $regexMatch: { input: 'ABC', regex: 'b', options: 'i' } })).to.equal(true);
+  });
+
+  (REAL ? it.skip : it)('an empty match in $regexFindAll is refused (72), not looped on', async () => {
+    const c = await env.coll([{ _id: 1 }], 'rf');
+    const e: any = await c.aggregate([{ $project: { r: { $regexFindAll: { input: 'abc', regex: 'x*' } } } }]).toArray().catch((x) => x);
+    expect(e?.code).to.equal(72);
+  });
+});

@@ -16,7 +16,7 @@ import { asDouble, canon, decimalDivide, collation, isAmbiguousDouble, compareVa
 import type { Collection } from './store.ts';
 import { CommandError, err } from './errors.ts';
 import { numericExpressions } from './numexpr.ts';
-import { CompiledRegex, convertExprRegexes, convertFilterRegexes, REGEX_OP } from './regex.ts';
+import { CompiledRegex, convertExprRegexes, convertFilterRegexes, regexExpressions, REGEX_OP } from './regex.ts';
 
 type Pred = (o: Doc) => boolean;
 type Opts = any;
@@ -511,7 +511,7 @@ function $projectStage(coll: any, expr: Doc, options: Opts) {
 
 export const CONTEXT = Context.init({
   accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
-  expression: { ...(expressionOps as any), ...numericExpressions(expressionOps as any), ...numericExpressionOps },
+  expression: { ...(expressionOps as any), ...numericExpressions(expressionOps as any), ...regexExpressions(evalExpr as any), ...numericExpressionOps },
   pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage, $group: $groupStage },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },

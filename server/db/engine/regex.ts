@@ -460,9 +460,79 @@ export function convertExprRegexes(v: unknown): unknown {
         re = regexOf(x.regex, o ?? '')!;
       }
       const { options: _o, ...rest } = x;
-      c = { ...(convertExprRegexes(rest) as object), regex: re };
+      c = { ...(convertExprRegexes(rest) as object), regex: condition(re) }; // a class instance: mingo does not clone it
     } else c = convertExprRegexes(x);
     if (c !== x) (out ??= { ...v })[k] = c;
   }
   return out ?? v;
+}
+
+// ---- $regexMatch / $regexFind / $regexFindAll ------------------------------------------------
+// (mingo's restart each search on a substring, which moves `^`, `\b` and lookbehinds, counts idx
+// in UTF-16 units and loops forever on an empty match; these search the whole input, count code
+// points, and refuse an empty match in $regexFindAll rather than guess where MongoDB resumes.)
+
+type ExprFn = (obj: Record<string, any>, expr: unknown, options: any) => unknown;
+
+function typeLabel(v: unknown): string {
+  return v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'array' : typeof v === 'object' ? (bsonType(v) ?? 'object') : typeof v;
+}
+
+/** The code point index of the UTF-16 offset `i` in `s`. */
+function codePoints(s: string, i: number): number {
+  let n = 0;
+  for (let j = 0; j < i; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 0xd800 || c > 0xdbff || j + 1 >= i) n++;
+    else {
+      n++;
+      j++;
+    }
+  }
+  return n;
+}
+
+function regexExpr(name: string, mode: 'match' | 'find' | 'all', evalExpr: ExprFn): ExprFn {
+  return (obj, expr, options) => {
+    if (!isObj(expr)) throw err('Location51103', `${name} expects an object of named arguments but found: ${typeLabel(expr)}`);
+    for (const k of Object.keys(expr)) if (!['input', 'regex', 'options'].includes(k)) throw err('Location31024', `${name} found an unknown argument: ${k}`);
+    const input = evalExpr(obj, expr.input, options);
+    const regex = expr.regex instanceof CompiledRegex ? expr.regex : evalExpr(obj, expr.regex, options);
+    const opts = expr.options === undefined ? undefined : evalExpr(obj, expr.options, options);
+    if (opts !== undefined && opts !== null && typeof opts !== 'string') throw err('Location51106', `${name} needs 'options' to be of type string`);
+    const none = mode === 'match' ? false : mode === 'find' ? null : [];
+    if (input === null || input === undefined) return none;
+    if (typeof input !== 'string') throw err('Location51104', `${name} needs 'input' to be of type string`);
+    if (regex === null || regex === undefined) return none;
+    let re: RegExp;
+    if (regex instanceof CompiledRegex) re = opts ? compileRegex(regex.pattern, regex.options + opts) : regex.re;
+    else if (regex instanceof RegExp) re = regexOf(regex, typeof opts === 'string' ? opts : '')!;
+    else if (typeof regex === 'string') re = compileRegex(regex, typeof opts === 'string' ? opts : '');
+    else if (bsonType(regex) === 'BSONRegExp') {
+      if (opts && (regex as BSONRegExp).options) throw err('Location51107', `${name}: found regex option(s) specified in both 'regex' and 'option' fields`);
+      re = regexOf(regex, typeof opts === 'string' ? opts : '')!;
+    } else throw err('Location51105', `${name} needs 'regex' to be of type string or regex`);
+    const g = new RegExp(re.source, re.flags + 'g');
+    const out: { match: string; idx: number; captures: (string | null)[] }[] = [];
+    for (;;) {
+      const m = g.exec(input);
+      if (!m) break;
+      if (mode === 'match') return true;
+      out.push({ match: m[0], idx: codePoints(input, m.index), captures: m.slice(1).map((x) => x ?? null) });
+      if (mode === 'find') break;
+      if (m[0] === '') throw err('InvalidOptions', `${name} with a regex that matches the empty string is not supported by the embedded engine`);
+    }
+    if (mode === 'match') return false;
+    if (mode === 'find') return out[0] ?? null;
+    return out;
+  };
+}
+
+/** The engine's regex expression operators (evalExpr: mingo's evaluator). */
+export function regexExpressions(evalExpr: ExprFn): Record<string, ExprFn> {
+  return {
+    $regexMatch: regexExpr('$regexMatch', 'match', evalExpr),
+    $regexFind: regexExpr('$regexFind', 'find', evalExpr),
+    $regexFindAll: regexExpr('$regexFindAll', 'all', evalExpr),
+  };
 }
