@@ -683,3 +683,52 @@ export function numArith(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
   if (isInt32Num(r)) return r;
   return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
 }
+
+/** The BSON type number a value is stored as (a JS number: int32 when integral and in range). */
+export function bsonTypeCode(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return 10;
+  switch (typeof v) {
+    case 'number':
+      return isAmbiguousDouble(v) ? 16 : 1; // as serialize stores it (-0 is a double)
+    case 'bigint':
+      return 18;
+    case 'string':
+      return 2;
+    case 'boolean':
+      return 8;
+  }
+  if (Array.isArray(v)) return 4;
+  if (v instanceof Date) return 9;
+  if (v instanceof RegExp) return 11;
+  if (v instanceof Uint8Array) return 5;
+  switch (bsonType(v)) {
+    case 'Double':
+      return 1;
+    case 'Binary':
+      return 5;
+    case 'ObjectId':
+      return 7;
+    case 'BSONRegExp':
+      return 11;
+    case 'DBPointer':
+      return 12;
+    case 'Code':
+      return (v as { scope?: unknown }).scope ? 15 : 13;
+    case 'BSONSymbol':
+      return 14;
+    case 'Int32':
+      return 16;
+    case 'Timestamp':
+      return 17;
+    case 'Long':
+      return 18;
+    case 'Decimal128':
+      return 19;
+    case 'MinKey':
+      return -1;
+    case 'MaxKey':
+      return 127;
+  }
+  return 3;
+}

@@ -7,7 +7,7 @@
 // refused (72) with the operator's name instead of being computed differently.
 import { evalExpr } from 'mingo/core';
 import { Decimal128, Double, Long } from 'bson';
-import { asDouble, bsonType, compareValues, decimalDivide, decimalOf, isDoubleValue, isNumeric, toDecimal128, toNumber, typeRank, type Doc } from './bsonutil.ts';
+import { asDouble, bsonType, bsonTypeCode, compareValues, decimalDivide, decimalOf, isDoubleValue, isNumeric, toDecimal128, toNumber, typeRank, type Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
 
 type Opts = any;
@@ -23,8 +23,7 @@ const nullish = (v: unknown) => v === null || v === undefined;
 function typeName(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
-  const c = typeCode(v);
-  return TYPE_NAMES[c] ?? 'object';
+  return TYPE_NAMES[bsonTypeCode(v)!] ?? 'object';
 }
 
 const TYPE_NAMES: Record<number, string> = {
@@ -32,47 +31,6 @@ const TYPE_NAMES: Record<number, string> = {
   11: 'regex', 12: 'dbPointer', 13: 'javascript', 14: 'symbol', 15: 'javascriptWithScope', 16: 'int', 17: 'timestamp', 18: 'long',
   19: 'decimal', [-1]: 'minKey', 127: 'maxKey',
 };
-
-function typeCode(v: unknown): number {
-  if (v === null || v === undefined) return 10;
-  switch (typeof v) {
-    case 'number':
-      return isInt(v) ? 16 : 1;
-    case 'string':
-      return 2;
-    case 'boolean':
-      return 8;
-  }
-  if (Array.isArray(v)) return 4;
-  if (v instanceof Date) return 9;
-  if (v instanceof RegExp) return 11;
-  if (v instanceof Uint8Array) return 5;
-  switch (bsonType(v)) {
-    case 'Double':
-      return 1;
-    case 'Binary':
-      return 5;
-    case 'ObjectId':
-      return 7;
-    case 'BSONRegExp':
-      return 11;
-    case 'Code':
-      return (v as { scope?: unknown }).scope ? 15 : 13;
-    case 'Int32':
-      return 16;
-    case 'Timestamp':
-      return 17;
-    case 'Long':
-      return 18;
-    case 'Decimal128':
-      return 19;
-    case 'MinKey':
-      return -1;
-    case 'MaxKey':
-      return 127;
-  }
-  return 3;
-}
 
 /** The evaluated operands of an operator taking `n` arguments (an array, or one value for n = 1). */
 function args(name: string, obj: Doc, expr: unknown, options: Opts, n: number): unknown[] {

@@ -15,6 +15,8 @@ import { resolve } from 'mingo/util';
 import { asDouble, canon, decimalDivide, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { CommandError, err } from './errors.ts';
+import { bsonTypeCode } from './bsonutil.ts';
+export { bsonTypeCode };
 import { numericExpressions } from './numexpr.ts';
 import { CompiledRegex, convertExprRegexes, convertFilterRegexes, regexExpressions, REGEX_OP } from './regex.ts';
 
@@ -91,55 +93,6 @@ const TYPE_ALIASES: Record<string, number> = {
 };
 const TYPE_CODES = new Set(Object.values(TYPE_ALIASES));
 const NUMBER_TYPES = new Set([1, 16, 18, 19]);
-
-/** The BSON type number a value is stored as (a JS number: int32 when integral and in range). */
-export function bsonTypeCode(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (v === null) return 10;
-  switch (typeof v) {
-    case 'number':
-      return isAmbiguousDouble(v) ? 16 : 1; // as serialize stores it (-0 is a double)
-    case 'bigint':
-      return 18;
-    case 'string':
-      return 2;
-    case 'boolean':
-      return 8;
-  }
-  if (Array.isArray(v)) return 4;
-  if (v instanceof Date) return 9;
-  if (v instanceof RegExp) return 11;
-  if (v instanceof Uint8Array) return 5;
-  switch (bsonType(v)) {
-    case 'Double':
-      return 1;
-    case 'Binary':
-      return 5;
-    case 'ObjectId':
-      return 7;
-    case 'BSONRegExp':
-      return 11;
-    case 'DBPointer':
-      return 12;
-    case 'Code':
-      return (v as { scope?: unknown }).scope ? 15 : 13;
-    case 'BSONSymbol':
-      return 14;
-    case 'Int32':
-      return 16;
-    case 'Timestamp':
-      return 17;
-    case 'Long':
-      return 18;
-    case 'Decimal128':
-      return 19;
-    case 'MinKey':
-      return -1;
-    case 'MaxKey':
-      return 127;
-  }
-  return 3;
-}
 
 function typeCodes(arg: unknown): Set<number | 'number'> {
   const list = Array.isArray(arg) ? arg : [arg];
