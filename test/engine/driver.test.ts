@@ -1,36 +1,14 @@
 // Conformance through the official driver: every command, error shapes, cursors, indexes,
 // GridFS and connect-mongo style usage. Same assertions on the engine and on real MongoDB.
 import { expect } from 'chai';
-import { MongoClient, GridFSBucket, Long, ObjectId, Decimal128, Binary, type Db } from 'mongodb';
-import { startTarget, REAL, type Target } from './harness.ts';
-
-async function fails(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a failure');
-}
+import { MongoClient, GridFSBucket, Long, ObjectId, Decimal128, Binary } from 'mongodb';
+import { driverSuite, fails, REAL, startTarget } from './harness.ts';
 
 describe('engine conformance: driver', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
-
-  before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-  });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
+  const env = driverSuite();
 
   it('answers hello / isMaster / ping / buildInfo like a standalone server', async () => {
-    const h = await db.admin().command({ hello: 1 });
+    const h = await env.db.admin().command({ hello: 1 });
     expect(h.isWritablePrimary).to.equal(true);
     expect(h.maxWireVersion).to.be.at.least(9);
     expect(h.logicalSessionTimeoutMinutes).to.be.a('number');
@@ -39,27 +17,27 @@ describe('engine conformance: driver', function () {
     expect(h.maxWriteBatchSize).to.equal(100000);
     expect(h).to.not.have.property('setName');
     expect(h).to.not.have.property('topologyVersion');
-    const im = await db.admin().command({ isMaster: 1 });
+    const im = await env.db.admin().command({ isMaster: 1 });
     expect(im.ismaster).to.equal(true);
-    expect((await db.command({ ping: 1 })).ok).to.equal(1);
-    const bi = await db.admin().command({ buildInfo: 1 });
+    expect((await env.db.command({ ping: 1 })).ok).to.equal(1);
+    const bi = await env.db.admin().command({ buildInfo: 1 });
     expect(bi.version).to.be.a('string');
   });
 
   it('answers unknown commands with CommandNotFound (59)', async () => {
-    const e = await fails(db.command({ noSuchCommandHere: 1 }));
+    const e = await fails(env.db.command({ noSuchCommandHere: 1 }));
     expect(e.code).to.equal(59);
     expect(e.codeName).to.equal('CommandNotFound');
   });
 
   it('refuses transaction numbers as a standalone mongod does (20)', async () => {
-    const e = await fails(db.command({ find: 'txn', filter: {}, txnNumber: Long.fromNumber(1) }));
+    const e = await fails(env.db.command({ find: 'txn', filter: {}, txnNumber: Long.fromNumber(1) }));
     expect(e.code).to.equal(20);
     expect(e.message).to.match(/Transaction numbers are only allowed on a replica set member or mongos/);
   });
 
   it('create / listCollections / drop / dropDatabase', async () => {
-    const other = client.db(t.dbName + '_x');
+    const other = env.client.db(env.t.dbName + '_x');
     await other.createCollection('a');
     const e = await fails(other.createCollection('a'));
     expect(e.code).to.equal(48);
@@ -75,7 +53,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('insert / find with filter, sort, skip, limit, projection', async () => {
-    const c = db.collection('people');
+    const c = env.db.collection('people');
     const docs = Array.from({ length: 20 }, (_, i) => ({ i, name: `p${i}`, even: i % 2 === 0, tags: i % 3 ? ['a'] : ['a', 'b'] }));
     const r = await c.insertMany(docs);
     expect(r.insertedCount).to.equal(20);
@@ -92,7 +70,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('keeps BSON types and compares them as MongoDB does', async () => {
-    const c = db.collection('types');
+    const c = env.db.collection('types');
     const when = new Date('2024-05-06T07:08:09.010Z');
     const bin = new Binary(Buffer.from([1, 2, 3]));
     await c.insertMany([
@@ -117,7 +95,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('update: multi, upsert seeded from the filter, $setOnInsert, arrayFilters, positional', async () => {
-    const c = db.collection('upd');
+    const c = env.db.collection('upd');
     await c.insertMany([
       { k: 'a', n: 1, grades: [{ g: 1 }, { g: 5 }], arr: [1, 2, 3] },
       { k: 'b', n: 2, grades: [{ g: 7 }], arr: [3] },
@@ -148,7 +126,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('update errors: $inc on a string (14), non-numeric $inc (14), _id change (66), unknown modifier (9)', async () => {
-    const c = db.collection('uerr');
+    const c = env.db.collection('uerr');
     await c.insertOne({ _id: 'x' as any, s: 'str', n: 1 });
     let e = await fails(c.updateOne({ _id: 'x' as any }, { $inc: { s: 1 } }));
     expect(e.code).to.equal(14);
@@ -157,7 +135,7 @@ describe('engine conformance: driver', function () {
     expect(e.code).to.equal(14);
     e = await fails(c.updateOne({ _id: 'x' as any }, { $set: { _id: 'y' } }));
     expect(e.code).to.equal(66);
-    e = await fails(db.command({ update: 'uerr', updates: [{ q: {}, u: { $foo: { a: 1 } } }] }).then((r) => {
+    e = await fails(env.db.command({ update: 'uerr', updates: [{ q: {}, u: { $foo: { a: 1 } } }] }).then((r) => {
       if (r.writeErrors) throw Object.assign(new Error(r.writeErrors[0].errmsg), { code: r.writeErrors[0].code });
     }));
     expect(e.code).to.equal(9);
@@ -165,7 +143,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('delete: one and many', async () => {
-    const c = db.collection('del');
+    const c = env.db.collection('del');
     await c.insertMany([{ a: 1 }, { a: 1 }, { a: 2 }]);
     expect((await c.deleteOne({ a: 1 })).deletedCount).to.equal(1);
     expect((await c.deleteMany({ a: { $gte: 1 } })).deletedCount).to.equal(2);
@@ -173,7 +151,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('findAndModify: update, upsert, remove, sort, projection', async () => {
-    const c = db.collection('fam');
+    const c = env.db.collection('fam');
     await c.insertMany([{ q: 1, v: 'a' }, { q: 2, v: 'b' }]);
     const before = await c.findOneAndUpdate({}, { $set: { v: 'B' } }, { sort: { q: -1 }, returnDocument: 'before' });
     expect(before!.v).to.equal('b');
@@ -188,7 +166,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('unique and compound unique indexes: E11000 shape, listIndexes, dropIndexes', async () => {
-    const c = db.collection('idx');
+    const c = env.db.collection('idx');
     expect(await c.createIndex({ email: 1 }, { unique: true })).to.equal('email_1');
     expect(await c.createIndex({ unit: 1, period: 1 }, { unique: true, name: 'unit_period' })).to.equal('unit_period');
     await c.createIndex({ tag: 1 });
@@ -197,7 +175,7 @@ describe('engine conformance: driver', function () {
     expect(e.code).to.equal(11000);
     expect(e.keyPattern).to.deep.equal({ email: 1 });
     expect(e.keyValue).to.deep.equal({ email: 'a@x' });
-    expect(e.message).to.equal(`E11000 duplicate key error collection: ${t.dbName}.idx index: email_1 dup key: { email: "a@x" }`);
+    expect(e.message).to.equal(`E11000 duplicate key error collection: ${env.t.dbName}.idx index: email_1 dup key: { email: "a@x" }`);
     e = await fails(c.insertOne({ email: 'b@x', unit: 'u', period: '2024Q1' }));
     expect(e.code).to.equal(11000);
     expect(e.keyPattern).to.deep.equal({ unit: 1, period: 1 });
@@ -229,25 +207,25 @@ describe('engine conformance: driver', function () {
     expect(e.code).to.equal(72);
     e = await fails(c.createIndex({ email: 1 }, { unique: true }));
     expect(e.code).to.equal(11000);
-    e = await fails(db.collection('missing_coll').listIndexes().toArray());
+    e = await fails(env.db.collection('missing_coll').listIndexes().toArray());
     expect(e.code).to.equal(26);
     await c.dropIndexes();
     expect((await c.listIndexes().toArray()).map((i) => i.name)).to.deep.equal(['_id_']);
   });
 
   it('cursors: getMore across many batches, killCursors, int64 ids', async () => {
-    const c = db.collection('many');
+    const c = env.db.collection('many');
     await c.insertMany(Array.from({ length: 1050 }, (_, i) => ({ i })));
-    const raw = await db.command({ find: 'many', filter: {}, sort: { i: 1 } });
+    const raw = await env.db.command({ find: 'many', filter: {}, sort: { i: 1 } });
     expect(raw.cursor.firstBatch).to.have.length(101);
     expect(raw.cursor.id).to.be.instanceOf(Long);
     expect(raw.cursor.id.isZero()).to.equal(false);
-    const more = await db.command({ getMore: raw.cursor.id, collection: 'many', batchSize: 100 });
+    const more = await env.db.command({ getMore: raw.cursor.id, collection: 'many', batchSize: 100 });
     expect(more.cursor.nextBatch).to.have.length(100);
     expect(more.cursor.nextBatch[0].i).to.equal(101);
-    const killed = await db.command({ killCursors: 'many', cursors: [raw.cursor.id] });
+    const killed = await env.db.command({ killCursors: 'many', cursors: [raw.cursor.id] });
     expect(killed.cursorsKilled.map(String)).to.deep.equal([raw.cursor.id.toString()]);
-    const e = await fails(db.command({ getMore: raw.cursor.id, collection: 'many' }));
+    const e = await fails(env.db.command({ getMore: raw.cursor.id, collection: 'many' }));
     expect(e.code).to.equal(43);
     let n = 0;
     let last = -1;
@@ -257,7 +235,7 @@ describe('engine conformance: driver', function () {
       n++;
     }
     expect(n).to.equal(1050);
-    const single = await db.command({ find: 'many', filter: {}, batchSize: 5, singleBatch: true });
+    const single = await env.db.command({ find: 'many', filter: {}, batchSize: 5, singleBatch: true });
     expect(Number(single.cursor.id)).to.equal(0);
     expect(single.cursor.firstBatch).to.have.length(5);
     const limited = await c.find({}).limit(150).toArray();
@@ -265,8 +243,8 @@ describe('engine conformance: driver', function () {
   });
 
   it('aggregate: $match $group $sort $project $unwind $lookup $facet $count $addFields $replaceRoot $skip $limit', async () => {
-    const units = db.collection('units');
-    const rets = db.collection('rets');
+    const units = env.db.collection('units');
+    const rets = env.db.collection('rets');
     await units.insertMany([{ code: 'A', name: '甲' }, { code: 'B', name: '乙' }]);
     await rets.insertMany([
       { unit: 'A', v: 3, tags: ['x', 'y'] },
@@ -299,7 +277,7 @@ describe('engine conformance: driver', function () {
   });
 
   it('GridFSBucket: upload and download a file larger than one chunk', async () => {
-    const bucket = new GridFSBucket(db, { bucketName: 'files' });
+    const bucket = new GridFSBucket(env.db, { bucketName: 'files' });
     const data = Buffer.alloc(700_000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     const up = bucket.openUploadStream('big.bin', { metadata: { unit: 'A' } });
@@ -307,16 +285,16 @@ describe('engine conformance: driver', function () {
     const files = await bucket.find({ filename: 'big.bin' }).toArray();
     expect(files).to.have.length(1);
     expect(files[0].length).to.equal(700_000);
-    expect(await db.collection('files.chunks').countDocuments({ files_id: files[0]._id })).to.equal(3);
+    expect(await env.db.collection('files.chunks').countDocuments({ files_id: files[0]._id })).to.equal(3);
     const chunks: Buffer[] = [];
     await new Promise((res, rej) => bucket.openDownloadStream(up.id).on('data', (c: Buffer) => chunks.push(c)).on('end', res).on('error', rej));
     expect(Buffer.concat(chunks).equals(data)).to.equal(true);
     await bucket.delete(up.id);
-    expect(await db.collection('files.chunks').countDocuments()).to.equal(0);
+    expect(await env.db.collection('files.chunks').countDocuments()).to.equal(0);
   });
 
   it('connect-mongo style sessions: upsert by _id with $set of _id, TTL index accepted', async () => {
-    const c = db.collection('sessions');
+    const c = env.db.collection('sessions');
     await c.createIndex({ expires: 1 }, { expireAfterSeconds: 0 });
     const expires = new Date(Date.now() + 60_000);
     await c.updateOne({ _id: 'sid' as any }, { $set: { _id: 'sid', session: '{"a":1}', expires } }, { upsert: true });

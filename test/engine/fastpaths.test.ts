@@ -3,33 +3,21 @@
 // by a compound index prefix. The expectations are literals of what MongoDB returns, so the
 // same suite runs on a real server with TEST_MONGODB_URI.
 import { expect } from 'chai';
-import { MongoClient, type Db } from 'mongodb';
-import { startTarget, REAL, type Target } from './harness.ts';
+import { driverSuite, REAL } from './harness.ts';
 import { scanStats } from '../../server/db/engine/query.ts';
 
 describe('engine fast paths', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
-
+  const env = driverSuite();
   before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-    await db.collection('p').insertMany([
+    await env.db.collection('p').insertMany([
       { _id: 1 as any, a: 1, b: { c: 2, d: 3 }, e: [{ f: 1, g: 2 }, { g: 3 }, 7, 'x', null], h: 'z' },
       { _id: 2 as any, b: 5, e: [], h: null },
       { _id: 3 as any, a: 3, b: {}, e: { f: 9, g: 8 } },
       { _id: 4 as any, h: 'last', a: [1, 2], b: { d: 1, c: { x: 1 } } },
     ]);
   });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
 
-  const proj = (projection: Record<string, unknown>) => db.collection('p').find({}, { projection, sort: { _id: 1 } }).toArray();
+  const proj = (projection: Record<string, unknown>) => env.db.collection('p').find({}, { projection, sort: { _id: 1 } }).toArray();
 
   it('inclusion keeps _id first, the document order of fields, and skips missing fields', async () => {
     expect(await proj({ h: 1, a: 1 })).to.deep.equal([
@@ -95,7 +83,7 @@ describe('engine fast paths', function () {
   });
 
   it('equality filters on all fields of a compound index prefix give the same results as a scan', async () => {
-    const c = db.collection('rows');
+    const c = env.db.collection('rows');
     await c.createIndex({ period: 1, computeId: 1, unit: 1 }, { unique: true });
     const docs = [];
     for (const period of ['P1', 'P2']) for (let cid = 0; cid < 4; cid++) for (let u = 0; u < 50; u++) docs.push({ period, computeId: `c${cid}`, unit: `u${u}`, v: u % 7 });
@@ -124,7 +112,7 @@ describe('engine fast paths', function () {
   });
 
   (REAL ? it.skip : it)('index-served filters examine only candidates (scanStats)', async () => {
-    const c = db.collection('rows');
+    const c = env.db.collection('rows');
     let before = scanStats.examined;
     expect(await c.countDocuments({ period: 'P1', computeId: 'c0' })).to.equal(50);
     expect(scanStats.examined - before).to.equal(50);

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MongoClient, type Collection, type Db, type MongoClientOptions } from 'mongodb';
+import mongoose from 'mongoose';
 import { startEngine, type RunningEngine } from '../../server/db/engine/index.ts';
 
 export const REAL = process.env.TEST_MONGODB_URI;
@@ -38,4 +40,82 @@ export async function startTarget(opts: { ttlIntervalMs?: number } = {}): Promis
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A suite's target and a connected driver client on its database (filled in by `before`). */
+export interface DriverSuite {
+  t: Target;
+  client: MongoClient;
+  db: Db;
+  /** A fresh collection (prefix + a counter) holding `docs`. */
+  coll(docs?: Doc[], prefix?: string): Promise<Collection<any>>;
+}
+
+type Doc = Record<string, any>;
+
+/**
+ * Registers `before` / `after` hooks that start a target, connect the official driver and
+ * drop the suite's database at the end. Call it inside `describe`.
+ */
+export function driverSuite(opts: { ttlIntervalMs?: number; client?: MongoClientOptions } = {}): DriverSuite {
+  let seq = 0;
+  const s = {
+    async coll(docs: Doc[] = [], prefix = 'c') {
+      const c = s.db.collection<any>(prefix + seq++);
+      if (docs.length) await c.insertMany(docs);
+      return c;
+    },
+  } as DriverSuite;
+  before(async () => {
+    s.t = await startTarget({ ttlIntervalMs: opts.ttlIntervalMs });
+    s.client = await new MongoClient(s.t.uri, opts.client).connect();
+    s.db = s.client.db(s.t.dbName);
+  });
+  after(async () => {
+    await s.db?.dropDatabase().catch(() => {});
+    await s.client?.close();
+    await s.t?.close();
+  });
+  return s;
+}
+
+/** A suite's target and a mongoose connection to its database (filled in by `before`). */
+export interface MongooseSuite {
+  t: Target;
+  conn: mongoose.Connection;
+}
+
+/** `before` / `after` hooks: a target and a mongoose connection; `setup` runs after connecting. */
+export function mongooseSuite(setup?: (conn: mongoose.Connection) => Promise<void> | void): MongooseSuite {
+  const s = {} as MongooseSuite;
+  before(async () => {
+    s.t = await startTarget();
+    s.conn = await mongoose.createConnection(s.t.uri, { dbName: s.t.dbName }).asPromise();
+    await setup?.(s.conn);
+  });
+  after(async () => {
+    await s.conn?.dropDatabase().catch(() => {});
+    await s.conn?.close();
+    await s.t?.close();
+  });
+  return s;
+}
+
+/** The error a promise is rejected with; fails the test when it resolves. */
+export async function fails(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a failure');
+}
+
+/** The error code a promise is rejected with, or undefined when it resolves. */
+export async function errorCode(p: Promise<unknown>): Promise<number | undefined> {
+  const e: any = await p.then(
+    () => null,
+    (x) => x,
+  );
+  return e?.code;
 }

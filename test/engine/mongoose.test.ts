@@ -1,11 +1,9 @@
 // Conformance through mongoose: the same assertions hold on the embedded engine and on MongoDB.
 import { expect } from 'chai';
 import mongoose, { Schema } from 'mongoose';
-import { startTarget, type Target } from './harness.ts';
+import { mongooseSuite } from './harness.ts';
 
 describe('engine conformance: mongoose', function () {
-  let t: Target;
-  let conn: mongoose.Connection;
   const userSchema = new Schema(
     { name: { type: String, required: true, unique: true }, n: Number, tags: [String], unit: String },
     { timestamps: true },
@@ -13,16 +11,9 @@ describe('engine conformance: mongoose', function () {
   userSchema.index({ unit: 1, n: 1 }, { unique: true, partialFilterExpression: { unit: { $type: 'string' } } });
   let User: mongoose.Model<any>;
 
-  before(async () => {
-    t = await startTarget();
-    conn = await mongoose.createConnection(t.uri, { dbName: t.dbName }).asPromise();
+  const env = mongooseSuite(async (conn) => {
     User = conn.model('User', userSchema);
     await User.init();
-  });
-  after(async () => {
-    await conn?.dropDatabase().catch(() => {});
-    await conn?.close();
-    await t?.close();
   });
 
   it('creates, finds, updates, upserts, counts and deletes', async () => {
@@ -53,6 +44,6 @@ describe('engine conformance: mongoose', function () {
     expect(e.code).to.equal(11000);
     expect(e.keyPattern).to.deep.equal({ name: 1 });
     expect(e.keyValue).to.deep.equal({ name: 'dup' });
-    expect(e.message).to.equal(`E11000 duplicate key error collection: ${t.dbName}.users index: name_1 dup key: { name: "dup" }`);
+    expect(e.message).to.equal(`E11000 duplicate key error collection: ${env.t.dbName}.users index: name_1 dup key: { name: "dup" }`);
   });
 });

@@ -5,18 +5,14 @@
 // assertions hold on a real MongoDB (TEST_MONGODB_URI).
 import { expect } from 'chai';
 import mongoose, { Schema } from 'mongoose';
-import { startTarget, type Target } from './harness.ts';
+import { mongooseSuite } from './harness.ts';
 
 describe('engine conformance: mongoose save() and array updates', function () {
-  let t: Target;
-  let conn: mongoose.Connection;
   let Post: mongoose.Model<any>;
   let Author: mongoose.Model<any>;
   const sent: { method: string; query: unknown; doc: unknown }[] = [];
 
-  before(async () => {
-    t = await startTarget();
-    conn = await mongoose.createConnection(t.uri, { dbName: t.dbName }).asPromise();
+  mongooseSuite((conn) => {
     const commentSchema = new Schema({ body: String, replies: [String] });
     Post = conn.model(
       'Post',
@@ -27,11 +23,8 @@ describe('engine conformance: mongoose save() and array updates', function () {
       if (coll === 'posts') sent.push({ method, query, doc });
     });
   });
-  after(async () => {
+  after(() => {
     mongoose.set('debug', false);
-    await conn?.dropDatabase().catch(() => {});
-    await conn?.close();
-    await t?.close();
   });
 
   const fresh = () =>

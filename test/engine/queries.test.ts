@@ -3,39 +3,15 @@
 // must refuse with an error naming the feature (checked on the engine only). Runs on a real
 // MongoDB with TEST_MONGODB_URI.
 import { expect } from 'chai';
-import { MongoClient, Long, ObjectId, Binary, Decimal128, type Db } from 'mongodb';
-import { startTarget, REAL, type Target } from './harness.ts';
+import { Long, ObjectId, Binary, Decimal128 } from 'mongodb';
+import { driverSuite, errorCode, REAL } from './harness.ts';
 
 describe('engine queries: MongoDB 7.0 answers', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
-  let seq = 0;
+  const env = driverSuite();
 
-  before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-  });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
-
-  async function coll(docs: any[]) {
-    const c = db.collection<any>('q' + seq++);
-    if (docs.length) await c.insertMany(docs);
-    return c;
-  }
+  const coll = (docs: any[]) => env.coll(docs, 'q');
   const ids = async (c: any, filter: any, opts: any = {}) => (await c.find(filter, { sort: { _id: 1 }, ...opts }).toArray()).map((d: any) => d._id);
-  const code = async (p: Promise<unknown>) => {
-    const e: any = await p.then(
-      () => null,
-      (x) => x,
-    );
-    return e?.code;
-  };
+  const code = errorCode;
 
   it('$type: every alias and type number; int and double by the stored type', async () => {
     const c = await coll([
@@ -214,9 +190,9 @@ describe('engine queries: MongoDB 7.0 answers', function () {
 
   it('a sort direction other than 1 / -1 is 15975; the x regex option ignores whitespace and comments', async () => {
     const c = await coll([{ _id: 1, s: 'abc' }, { _id: 2, s: 'a b c' }]);
-    const r = await db.command({ find: c.collectionName, sort: { s: 2 } }).catch((x) => x);
+    const r = await env.db.command({ find: c.collectionName, sort: { s: 2 } }).catch((x) => x);
     expect(r.code).to.equal(15975);
-    const r2 = await db.command({ aggregate: c.collectionName, pipeline: [{ $sort: { s: 0 } }], cursor: {} }).catch((x) => x);
+    const r2 = await env.db.command({ aggregate: c.collectionName, pipeline: [{ $sort: { s: 0 } }], cursor: {} }).catch((x) => x);
     expect(r2.code).to.equal(15975);
     expect(await ids(c, { s: { $regex: 'a b  c # letters', $options: 'x' } })).to.deep.equal([1]);
     expect(await ids(c, { s: { $regex: 'A\\ B', $options: 'ix' } })).to.deep.equal([2]);
@@ -252,7 +228,7 @@ describe('engine queries: MongoDB 7.0 answers', function () {
       await refused(c.find({}, { collation: { locale: 'en', alternate: 'shifted' } }).toArray(), 72, /collation alternate/);
       await refused(c.find({ $expr: { $eq: ['$a', 'X'] } }, { collation: { locale: 'en', strength: 2 } }).toArray(), 72, /collation with \$expr/);
       await refused(c.aggregate([{ $group: { _id: '$a' } }], { collation: { locale: 'en', strength: 2 } }).toArray(), 72, /collation with aggregation stage \$group/);
-      await refused(db.createCollection('withcoll', { collation: { locale: 'en', strength: 2 } }), 72, /default collation/);
+      await refused(env.db.createCollection('withcoll', { collation: { locale: 'en', strength: 2 } }), 72, /default collation/);
       await refused(c.createIndex({ a: 1 }, { collation: { locale: 'en' } }), 72, /collation/i);
       await refused(c.find({}, { collation: { locale: 'xx_nope' } }).toArray(), 2, /locale/);
     });
@@ -260,7 +236,7 @@ describe('engine queries: MongoDB 7.0 answers', function () {
       const c = await coll([{ _id: 1, a: 1 }]);
       await refused(c.aggregate([{ $out: 'x' }]).toArray(), 20, /\$out is not supported/);
       await refused(c.aggregate([{ $merge: { into: 'x' } }]).toArray(), 20, /\$merge is not supported/);
-      await refused(db.aggregate([{ $documents: [{ a: 1 }] }]).toArray(), 73, /database-level aggregate/);
+      await refused(env.db.aggregate([{ $documents: [{ a: 1 }] }]).toArray(), 73, /database-level aggregate/);
       await refused(c.find({ $expr: { $eq: ['$a', '$$x'] } }, { let: { x: { $add: [1, 1] } } }).toArray(), 72, /let variable 'x' is an expression/);
       await c.createIndex({ a: 1 }, { partialFilterExpression: { a: { $gt: 5 } } });
       await refused(c.find({}, { hint: 'a_1' }).toArray(), 72, /hint of the sparse or partial index/);

@@ -4,9 +4,9 @@
 // general path it replaces.
 import { expect } from 'chai';
 import fs from 'node:fs';
-import { MongoClient, ObjectId, Long, type Db } from 'mongodb';
+import { MongoClient, ObjectId, Long } from 'mongodb';
 import { serialize, deserialize } from 'bson';
-import { startTarget, REAL, tempDir, type Target } from './harness.ts';
+import { driverSuite, REAL, tempDir, } from './harness.ts';
 import { provenStats, scanStats, sortComparator, sortDocs } from '../../server/db/engine/query.ts';
 import { Cursors } from '../../server/db/engine/cursors.ts';
 import { serializeCursorReply, opMsgReply } from '../../server/db/engine/wire.ts';
@@ -124,26 +124,15 @@ function randomDocs(seed: number, n: number): Record<string, unknown>[] {
 });
 
 describe('engine read paths (driver): filters proven by an index', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
-
+  const env = driverSuite();
   before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-    const c = db.collection<any>('r');
+    const c = env.db.collection<any>('r');
     await c.createIndex({ a: 1 });
     await c.createIndex({ x: 1, y: 1, z: 1 });
     await c.insertMany(randomDocs(99, 300).map((d, i) => ({ ...d, z: i % 3 })));
   });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
 
-  const ids = async (filter: Record<string, unknown>) => (await db.collection('r').find(filter, { sort: { _id: 1 } }).toArray()).map((d) => d._id);
+  const ids = async (filter: Record<string, unknown>) => (await env.db.collection('r').find(filter, { sort: { _id: 1 } }).toArray()).map((d) => d._id);
 
   const VALUES: unknown[] = [0, 1, 1.5, -0, 'a', 'B', '', true, false, new Date(1000), new ObjectId('64b7f0c2a1b2c3d4e5f60711'), Long.fromNumber(2), null, [1], { b: 1, c: 2 }];
 

@@ -8,8 +8,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { serialize } from 'bson';
-import { MongoClient, Long, type Db } from 'mongodb';
-import { startTarget, REAL, type Target } from './harness.ts';
+import { Double, Long } from 'mongodb';
+import { driverSuite, REAL } from './harness.ts';
 import { applyUpdateDiff, updateFastPath } from '../../server/db/engine/update.ts';
 import { isPlainObject, type Doc } from '../../server/db/engine/bsonutil.ts';
 
@@ -27,16 +27,21 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 })).v;
 const docArb = fc.dictionary(fc.constantFrom(...NAMES, 'n'), value, { maxKeys: 4 }).map((d) => ({ _id: 1, ...d }));
 const pathArb = fc.array(fc.constantFrom(...NAMES, 'n'), { minLength: 1, maxLength: 3 }).map((p) => p.join('.'));
-const num = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(0.5), fc.constant(Long.fromNumber(2)));
+const num = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(0.5), fc.constant(Long.fromNumber(2)), fc.constant(new Double(3)));
+
+/** $set / $unset / $inc / $mul on the paths `path` draws. */
+const basicOps = (path: fc.Arbitrary<string>) => [
+  fc.tuple(fc.constant('$set'), path, value),
+  fc.tuple(fc.constant('$unset'), path, fc.constant('' as unknown)),
+  fc.tuple(fc.constant('$inc'), path, num),
+  fc.tuple(fc.constant('$mul'), path, num),
+];
 
 /** An update of $set / $unset / $inc / $mul on plain paths: the fast path's domain. */
 const plainUpdate = fc
   .array(
     fc.oneof(
-      fc.tuple(fc.constant('$set'), pathArb, value),
-      fc.tuple(fc.constant('$unset'), pathArb, fc.constant('')),
-      fc.tuple(fc.constant('$inc'), pathArb, num),
-      fc.tuple(fc.constant('$mul'), pathArb, num),
+      ...basicOps(pathArb),
       fc.tuple(fc.constant('$setOnInsert'), pathArb, value),
     ),
     { minLength: 1, maxLength: 4 },
@@ -51,10 +56,7 @@ const anyPath = fc
 const mixedUpdate = fc
   .array(
     fc.oneof(
-      fc.tuple(fc.constant('$set'), anyPath, value),
-      fc.tuple(fc.constant('$unset'), anyPath, fc.constant('')),
-      fc.tuple(fc.constant('$inc'), anyPath, num),
-      fc.tuple(fc.constant('$mul'), anyPath, num),
+      ...basicOps(anyPath),
       fc.tuple(fc.constant('$push'), anyPath, value),
       fc.tuple(fc.constant('$addToSet'), anyPath, value),
       fc.tuple(fc.constant('$pull'), anyPath, scalar),
@@ -153,28 +155,9 @@ describe('engine update pipeline: fast path = general pipeline (property)', func
 });
 
 describe('engine update pipeline (driver, MongoDB 7.0 answers)', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
-  let seq = 0;
+  const env = driverSuite();
 
-  before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-  });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
-
-  /** A fresh collection holding `docs`. */
-  async function coll(docs: Doc[]) {
-    const c = db.collection<any>('u' + seq++);
-    if (docs.length) await c.insertMany(docs);
-    return c;
-  }
+  const coll = (docs: any[]) => env.coll(docs, 'u');
   const all = async (c: { find(): { toArray(): Promise<any[]> } }) => c.find().toArray();
 
   const MIXED: [string, Doc, Doc, Doc][] = [
@@ -267,7 +250,7 @@ describe('engine update pipeline (driver, MongoDB 7.0 answers)', function () {
 
   it('a null _id is kept by an insert command, by an upsert seeded from the filter, and by an upserted replacement', async () => {
     for (const [i, write] of [
-      (c: any) => db.command({ insert: c.collectionName, documents: [{ _id: null }] }),
+      (c: any) => env.db.command({ insert: c.collectionName, documents: [{ _id: null }] }),
       (c: any) => c.updateOne({ _id: null }, { $unset: { a: '' } }, { upsert: true }),
       (c: any) => c.updateMany({ _id: null }, { $unset: { a: '' } }, { upsert: true }),
       (c: any) => c.replaceOne({}, { _id: null }, { upsert: true }),
@@ -287,11 +270,11 @@ describe('engine update pipeline (driver, MongoDB 7.0 answers)', function () {
   });
 
   it('the update document is checked before matching: a bad operator on a missing collection is 9', async () => {
-    const e: any = await db.collection<any>('never_created').updateOne({ _id: 1 }, { $bogus: { a: 1 } } as any).catch((x) => x);
+    const e: any = await env.db.collection<any>('never_created').updateOne({ _id: 1 }, { $bogus: { a: 1 } } as any).catch((x) => x);
     expect(e.code).to.equal(9);
-    const e2: any = await db.collection('never_created').updateMany({}, { $inc: { a: 'x' } } as any).catch((x) => x);
+    const e2: any = await env.db.collection('never_created').updateMany({}, { $inc: { a: 'x' } } as any).catch((x) => x);
     expect(e2.code).to.equal(14);
-    expect(await db.listCollections({ name: 'never_created' }).toArray()).to.deep.equal([]);
+    expect(await env.db.listCollections({ name: 'never_created' }).toArray()).to.deep.equal([]);
   });
 
   it('conflicting paths are refused (40); a rename with a missing source is a no-op', async () => {
@@ -317,7 +300,7 @@ describe('engine update pipeline (driver, MongoDB 7.0 answers)', function () {
 
   it('an update statement with sort is refused by 7.0 (40415); so is one making a document over 16 MiB (17419)', async () => {
     const c = await coll([{ _id: 1, a: 1 }, { _id: 2, a: 2 }]);
-    const r = await db.command({ update: c.collectionName, updates: [{ q: {}, u: { $set: { a: 9 } }, sort: { a: -1 } }] }).catch((x) => x);
+    const r = await env.db.command({ update: c.collectionName, updates: [{ q: {}, u: { $set: { a: 9 } }, sort: { a: -1 } }] }).catch((x) => x);
     expect(r.writeErrors?.[0]?.code ?? r.code).to.equal(40415);
     const big = 'x'.repeat(9 * 1024 * 1024);
     await c.updateOne({ _id: 1 }, { $set: { big } });

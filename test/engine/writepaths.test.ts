@@ -7,9 +7,9 @@
 // path gives the same documents as mingo's updater, and stored documents are never mutated.
 import { expect } from 'chai';
 import fs from 'node:fs';
-import { MongoClient, ObjectId, Long, type Db } from 'mongodb';
+import { MongoClient, ObjectId, Long } from 'mongodb';
 import { serialize, deserialize } from 'bson';
-import { startTarget, REAL, tempDir, type Target } from './harness.ts';
+import { driverSuite, REAL, tempDir, } from './harness.ts';
 import { Index, Store, WriteBatch, storeStats, type Collection } from '../../server/db/engine/store.ts';
 import { Engine } from '../../server/db/engine/engine.ts';
 import { applyUpdateDiff, updateFastPath } from '../../server/db/engine/update.ts';
@@ -45,22 +45,9 @@ function snapshotRaw(c: Collection): unknown {
 }
 
 describe('engine write paths (driver, MongoDB semantics)', function () {
-  let t: Target;
-  let client: MongoClient;
-  let db: Db;
+  const env = driverSuite();
 
-  before(async () => {
-    t = await startTarget();
-    client = await new MongoClient(t.uri).connect();
-    db = client.db(t.dbName);
-  });
-  after(async () => {
-    await db?.dropDatabase().catch(() => {});
-    await client?.close();
-    await t?.close();
-  });
-
-  const coll = (name: string) => db.collection<any>(name);
+  const coll = (name: string) => env.db.collection<any>(name);
   const rangeIds = async (name: string, field: string, v: unknown) =>
     // a range condition is never served by the engine's equality lookup: a full scan, the reference
     (await coll(name).find({ [field]: { $gte: v, $lte: v } }, { sort: { _id: 1 } }).toArray()).map((d) => d._id);

@@ -1,8 +1,144 @@
 // BSON value helpers: canonical index keys, MongoDB's comparison order, cloning and
-// path access. Values are what `bson.deserialize(..., {promoteLongs: false})` produces.
-import { Long, ObjectId, Decimal128, Binary, Timestamp } from 'bson';
+// path access. Values are what `decodeBson` produces: JS numbers for int32 and for doubles that
+// a JS number keeps as a double (see isAmbiguousDouble), `Double` for the others, `Long`,
+// `Decimal128`, `Binary`.
+import { Long, ObjectId, Decimal128, Binary, Timestamp, Double, deserialize } from 'bson';
 
 export type Doc = Record<string, any>;
+
+// ---- decoding with the exact BSON numeric types ------------------------------------------------
+// A JS number is serialised as int32 when integral and in the int32 range (and not -0), else as a
+// double. So a stored double whose value is integral and in that range (5.0) would come back as
+// int32 if decoded to a JS number: such doubles are kept as `Double` values, everything else as
+// before (int32 and other doubles as JS numbers, Long, Decimal128, Binary as objects).
+
+/** Whether a double with this value would be serialised back as int32 if held as a JS number. */
+export function isAmbiguousDouble(v: number): boolean {
+  return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 && !Object.is(v, -0);
+}
+
+/** A double result: a `Double` where a JS number would be taken for an int32. */
+export function asDouble(v: number): number | Double {
+  return isAmbiguousDouble(v) ? new Double(v) : v;
+}
+
+/** The options every stored and received document is decoded with (see decodeBson). */
+export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false, bsonRegExp: true } as const;
+const EXACT_OPTS = { promoteLongs: false, promoteValues: false, promoteBuffers: false, bsonRegExp: true } as const;
+
+/**
+ * Whether the BSON document `b` may hold a double that decodeBson must keep as `Double` (an
+ * integral double in the int32 range). A linear scan over the elements; anything unexpected
+ * (including malformed bytes) answers true, leaving it to the exact decoding (which validates).
+ */
+export function mayHoldAmbiguousDouble(b: Uint8Array): boolean {
+  const end = b.length;
+  if (end < 5) return true;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  try {
+    let p = 4;
+    while (p < end) {
+      const t = b[p++];
+      if (t === 0) continue; // end of a (sub)document
+      while (p < end && b[p] !== 0) p++;
+      p++;
+      let len: number;
+      switch (t) {
+        case 0x01:
+          if (isAmbiguousDouble(dv.getFloat64(p, true))) return true;
+          p += 8;
+          break;
+        case 0x02: // string, code, symbol
+        case 0x0d:
+        case 0x0e:
+          len = dv.getInt32(p, true);
+          if (len < 1) return true;
+          p += 4 + len;
+          break;
+        case 0x03: // document, array: their elements follow
+        case 0x04:
+          p += 4;
+          break;
+        case 0x05:
+          len = dv.getInt32(p, true);
+          if (len < 0) return true;
+          p += 5 + len;
+          break;
+        case 0x06:
+        case 0x0a:
+        case 0x7f:
+        case 0xff:
+          break;
+        case 0x07:
+          p += 12;
+          break;
+        case 0x08:
+          p += 1;
+          break;
+        case 0x09:
+        case 0x11:
+        case 0x12:
+          p += 8;
+          break;
+        case 0x0b: // regex: two cstrings
+          while (p < end && b[p] !== 0) p++;
+          p++;
+          while (p < end && b[p] !== 0) p++;
+          p++;
+          break;
+        case 0x10:
+          p += 4;
+          break;
+        case 0x13:
+          p += 16;
+          break;
+        default: // code with scope, DBPointer, unknown
+          return true;
+      }
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** An exactly decoded value → the engine's representation (Int32 → number, Double → number where exact). */
+function fromExact(v: any): any {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = fromExact(v[i]);
+    return v;
+  }
+  switch (v._bsontype) {
+    case undefined:
+      break;
+    case 'Int32':
+      return v.value;
+    case 'Double':
+      return isAmbiguousDouble(v.value) ? v : v.value;
+    case 'BSONSymbol':
+      return v.value; // as promoteValues does
+    default:
+      return v;
+  }
+  if (v instanceof Date || v instanceof RegExp) return v;
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    const y = fromExact(x);
+    if (y !== x) setOwn(v, k, y);
+  }
+  return v;
+}
+
+/**
+ * Decodes a BSON document keeping every value's BSON type: what `deserialize` with
+ * DESERIALIZE_OPTS gives, except that integral doubles in the int32 range are `Double` values
+ * (a JS number would be serialised back as int32). Throws what `deserialize` throws.
+ */
+export function decodeBson(b: Uint8Array): Doc {
+  if (!mayHoldAmbiguousDouble(b)) return deserialize(b, DESERIALIZE_OPTS);
+  return fromExact(deserialize(b, EXACT_OPTS));
+}
 
 export function bsonType(v: unknown): string | undefined {
   return v !== null && typeof v === 'object' ? (v as { _bsontype?: string })._bsontype : undefined;
@@ -175,6 +311,15 @@ export function compareValues(a: unknown, b: unknown): number {
     }
     case 11:
       return (a as Timestamp).compare(b as Timestamp);
+    case 12: {
+      // pattern, then options (a JS RegExp built inside the engine: its source and flags)
+      const pa = a instanceof RegExp ? a.source : (a as { pattern: string }).pattern;
+      const pb = b instanceof RegExp ? b.source : (b as { pattern: string }).pattern;
+      if (pa !== pb) return pa < pb ? -1 : 1;
+      const oa = a instanceof RegExp ? a.flags : (a as { options: string }).options;
+      const ob = b instanceof RegExp ? b.flags : (b as { options: string }).options;
+      return oa < ob ? -1 : oa > ob ? 1 : 0;
+    }
     default: {
       const x = String(a);
       const y = String(b);
@@ -387,6 +532,10 @@ export function show(v: unknown): string {
       return `ObjectId('${(v as ObjectId).toHexString()}')`;
     case 'Long':
       return (v as Long).toString();
+    case 'Double': {
+      const n = (v as Double).value;
+      return Number.isInteger(n) ? `${n}.0` : String(n);
+    }
     case 'Decimal128':
       return `Decimal128("${(v as Decimal128).toString()}")`;
     case 'Binary':
@@ -399,7 +548,7 @@ export function show(v: unknown): string {
   return String(v);
 }
 
-export { Long, ObjectId, Decimal128, Binary, Timestamp };
+export { Long, ObjectId, Decimal128, Binary, Timestamp, Double };
 
 // ---- arithmetic with MongoDB's numeric types ---------------------------------------------------
 // int32 (a JS number that is integral and in range) op int32 → number; anything with a double →
@@ -421,7 +570,8 @@ function decOf(v: unknown): Dec | number {
   else {
     const n = toNumber(v);
     if (!Number.isFinite(n)) return n;
-    s = isInt32Num(n) ? String(n) : n.toPrecision(15);
+    // an int32 converts exactly; a double (also an integral one held as Double) to 15 digits
+    s = typeof v === 'number' && isInt32Num(n) ? String(n) : n.toPrecision(15);
   }
   if (/^-?(NaN|Inf)/i.test(s)) return s.startsWith('-') ? -Infinity : /NaN/i.test(s) ? NaN : Infinity;
   const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s);
@@ -465,22 +615,120 @@ function decArith(op: 'add' | 'mul', a: unknown, b: unknown): Decimal128 {
   return decValue({ c: x.c * 10n ** BigInt(x.e - e) + y.c * 10n ** BigInt(y.e - e), e });
 }
 
+/** A numeric value as a decimal c × 10^e (a double to 15 significant digits, as MongoDB converts it). */
+export function decimalOf(v: unknown): { c: bigint; e: number; finite: boolean; isZero: boolean } {
+  const d = decOf(v);
+  if (typeof d === 'number') return { c: 0n, e: 0, finite: false, isZero: false };
+  return { ...d, finite: true, isZero: d.c === 0n };
+}
+
+/** A numeric value as a Decimal128, as MongoDB converts it ($toDecimal, arithmetic). */
+export function toDecimal128(v: unknown): Decimal128 {
+  return decValue(decOf(v));
+}
+
+/**
+ * a ÷ b as a Decimal128 (IEEE 754 decimal division, as MongoDB's $divide with a Decimal128
+ * operand): rounded half to even to 34 digits; an exact quotient takes the exponent closest to
+ * the preferred one (a's exponent − b's). b must not be zero.
+ */
+export function decimalDivide(a: unknown, b: unknown): Decimal128 {
+  const x = decOf(a);
+  const y = decOf(b);
+  if (typeof x === 'number' || typeof y === 'number') {
+    const fx = typeof x === 'number' ? x : Number(`${x.c}e${x.e}`);
+    const fy = typeof y === 'number' ? y : Number(`${y.c}e${y.e}`);
+    const r = fx / fy;
+    return Number.isFinite(r) ? Decimal128.fromString(r === 0 ? (Object.is(r, -0) ? '-0' : '0') : String(r)) : decValue(r);
+  }
+  const neg = x.c < 0n !== y.c < 0n;
+  const ax = x.c < 0n ? -x.c : x.c;
+  const ay = y.c < 0n ? -y.c : y.c;
+  const preferred = x.e - y.e;
+  const k = Math.max(0, 36 + ay.toString().length - ax.toString().length);
+  const num = ax * 10n ** BigInt(k);
+  let q = num / ay;
+  const r = num % ay;
+  let e = preferred - k;
+  if (r === 0n) {
+    while (e < preferred && q % 10n === 0n) {
+      q /= 10n;
+      e++;
+    }
+  } else {
+    q = q * 10n + 1n; // sticky digit: the quotient is above q, below q + 1
+    e--;
+  }
+  if (q === 0n) return Decimal128.fromString(`${neg ? '-' : ''}0E${preferred >= 0 ? '+' : ''}${preferred}`);
+  return decValue({ c: neg ? -q : q, e });
+}
+
+/** Whether a numeric value is a BSON double (a JS number outside int32, or a Double). */
+export function isDoubleValue(x: unknown): boolean {
+  return (typeof x === 'number' && !isAmbiguousDouble(x)) || bsonType(x) === 'Double';
+}
+
 /** a + b or a × b with MongoDB's numeric type rules (both numeric). */
 export function numArith(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
   if (bsonType(a) === 'Decimal128' || bsonType(b) === 'Decimal128') return decArith(op, a, b);
-  // a JS number that is not an int32 is stored as a double
-  const isFloat = (x: unknown) => typeof x === 'number' && !isInt32Num(x);
+  // anything with a double is a double (kept a double when its value is integral)
+  if (isDoubleValue(a) || isDoubleValue(b)) return asDouble(op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b));
   if (bsonType(a) === 'Long' || bsonType(b) === 'Long') {
-    if (isFloat(a) || isFloat(b)) return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
     const x = bsonType(a) === 'Long' ? (a as Long) : Long.fromNumber(toNumber(a));
     const y = bsonType(b) === 'Long' ? (b as Long) : Long.fromNumber(toNumber(b));
     return op === 'add' ? x.add(y) : x.multiply(y);
   }
-  if (isInt32Num(a) && isInt32Num(b)) {
-    // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
-    const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
-    if (isInt32Num(r)) return r;
-    return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
+  // int32 op int32 that leaves the int32 range is a Long in MongoDB (not a double)
+  const r = op === 'add' ? (a as number) + (b as number) : (a as number) * (b as number);
+  if (isInt32Num(r)) return r;
+  return Long.fromBigInt(op === 'add' ? BigInt(a as number) + BigInt(b as number) : BigInt(a as number) * BigInt(b as number));
+}
+
+/** The BSON type number a value is stored as (a JS number: int32 when integral and in range). */
+export function bsonTypeCode(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return 10;
+  switch (typeof v) {
+    case 'number':
+      return isAmbiguousDouble(v) ? 16 : 1; // as serialize stores it (-0 is a double)
+    case 'bigint':
+      return 18;
+    case 'string':
+      return 2;
+    case 'boolean':
+      return 8;
   }
-  return op === 'add' ? toNumber(a) + toNumber(b) : toNumber(a) * toNumber(b);
+  if (Array.isArray(v)) return 4;
+  if (v instanceof Date) return 9;
+  if (v instanceof RegExp) return 11;
+  if (v instanceof Uint8Array) return 5;
+  switch (bsonType(v)) {
+    case 'Double':
+      return 1;
+    case 'Binary':
+      return 5;
+    case 'ObjectId':
+      return 7;
+    case 'BSONRegExp':
+      return 11;
+    case 'DBPointer':
+      return 12;
+    case 'Code':
+      return (v as { scope?: unknown }).scope ? 15 : 13;
+    case 'BSONSymbol':
+      return 14;
+    case 'Int32':
+      return 16;
+    case 'Timestamp':
+      return 17;
+    case 'Long':
+      return 18;
+    case 'Decimal128':
+      return 19;
+    case 'MinKey':
+      return -1;
+    case 'MaxKey':
+      return 127;
+  }
+  return 3;
 }

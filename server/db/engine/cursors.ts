@@ -6,6 +6,12 @@ import type { Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
+/**
+ * A batch without a count limit (getMore without batchSize, what drivers send) also ends after
+ * this much serialising time, so that one getMore does not hold the event loop for long; the
+ * client asks for the rest (MongoDB, too, returns batches shorter than asked for).
+ */
+export const BATCH_MS = 25;
 export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The options replies are serialised with (wire.ts). */
@@ -41,10 +47,23 @@ export class Cursors {
    * the documents a second time.
    */
   private take(c: { docs: Doc[]; pos: number }, n: number): Doc[] {
+    const g = this.takeSteps(c, n);
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  private *takeSteps(c: { docs: Doc[]; pos: number }, n: number): Generator<void, Doc[], void> {
     const out: Doc[] = [];
     const raw: Uint8Array[] = [];
     let bytes = 0;
+    const until = n === Infinity ? performance.now() + BATCH_MS : Infinity;
     while (c.pos < c.docs.length && out.length < n) {
+      if (out.length > 0 && (out.length & 255) === 0) {
+        if (performance.now() > until) break;
+        yield;
+      }
       const d = c.docs[c.pos];
       const b = serialize(d, SERIALIZE_OPTS);
       if (out.length > 0 && bytes + b.length > MAX_BATCH_BYTES) break;
@@ -59,8 +78,17 @@ export class Cursors {
 
   /** First batch of a result set; keeps a cursor open when documents remain. */
   first(ns: string, docs: Doc[], connId: number, batchSize: number | undefined, singleBatch = false): Doc {
+    const g = this.firstSteps(ns, docs, connId, batchSize, singleBatch);
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** first() as a generator: yields while serialising a large first batch (slices of SLICE documents). */
+  *firstSteps(ns: string, docs: Doc[], connId: number, batchSize: number | undefined, singleBatch = false): Generator<void, Doc, void> {
     const state = { docs, pos: 0 };
-    const firstBatch = this.take(state, batchSize === undefined ? 101 : batchSize);
+    const firstBatch = yield* this.takeSteps(state, batchSize === undefined ? 101 : batchSize);
     let id = Long.ZERO;
     if (!singleBatch && state.pos < docs.length) {
       id = newId();

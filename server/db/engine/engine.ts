@@ -1,6 +1,11 @@
 // The engine: a net.Server speaking the MongoDB wire protocol in front of the command table.
-// Every command runs synchronously to completion (SQLite commit included) before the next one
-// starts, so commands are totally ordered and a write is durable before it is acknowledged.
+// Data commands run one at a time, in arrival order, each to completion (SQLite commit included)
+// before the next starts, so commands are totally ordered and a write is durable before it is
+// acknowledged. A long command runs in slices (a handler or commit that is a generator yields;
+// after ~SLICE_MS of work the dispatcher lets the event loop run): other connections' messages are
+// received and decoded, commands that read no data (hello, ping, getMore of a materialised
+// cursor, …) are answered, and the app's own requests run, in between; the next data command
+// waits for the end of the current one, so nobody sees a command half done.
 import net from 'node:net';
 import type { Doc } from './bsonutil.ts';
 import { pathValues } from './bsonutil.ts';
@@ -8,9 +13,31 @@ import { CommandError, err } from './errors.ts';
 import { Store, WriteBatch } from './store.ts';
 import { Cursors } from './cursors.ts';
 import { COMMANDS } from './commands/index.ts';
-import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, ProtocolError } from './wire.ts';
+import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
 
 const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
+/** Work (ms) a long command does before the dispatcher lets the event loop run. */
+export const SLICE_MS = 8;
+
+/**
+ * Commands that read no stored data and change nothing (or only read a cursor's materialised,
+ * immutable result): answered at once, also while a long data command is between two slices.
+ */
+const FREE_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'ping', 'buildInfo', 'buildinfo', 'endSessions', 'getParameter', 'getMore', 'killCursors']);
+
+const nextTick = () => new Promise<void>((r) => setImmediate(r));
+
+function isGenerator(v: unknown): v is Generator<void, Doc, void> {
+  return typeof (v as { next?: unknown })?.next === 'function' && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/** Drives a reply generator to its end, synchronously. */
+function drain<T>(g: Generator<void, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
 /** ENGINE_TRACE=1: one stderr line per command (name, collection, handler ms, commit ms). Off: no cost. */
 const TRACE = process.env.ENGINE_TRACE === '1';
 
@@ -35,7 +62,7 @@ export class Engine {
   ) {
     this.server = net.createServer((sock) => this.onConnection(sock));
     const ttl = opts.ttlIntervalMs ?? 60_000;
-    if (ttl > 0) this.timers.push(setInterval(() => this.expireTtl(), ttl).unref());
+    if (ttl > 0) this.timers.push(setInterval(() => void this.exclusive(() => this.expireTtl()), ttl).unref());
     this.timers.push(setInterval(() => this.cursors.sweep(), 60_000).unref());
   }
 
@@ -48,6 +75,7 @@ export class Engine {
     let chunks: Buffer[] = [];
     let have = 0;
     let need = -1; // declared length of the message being received; -1 until its first 4 bytes are in
+    let pending: Promise<void> = Promise.resolve();
     sock.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       have += chunk.length;
@@ -69,15 +97,19 @@ export class Engine {
         chunks = rest.length ? [rest] : [];
         have = rest.length;
         need = -1;
-        let out: Buffer | null;
-        try {
-          out = this.handleMessage(msg, connId);
-        } catch (e) {
-          this.opts.log?.('error', `wire protocol error: ${(e as Error).message}; connection closed`);
-          sock.destroy();
-          return;
-        }
-        if (out) sock.write(out);
+        // one message at a time per connection, in order (replies in request order)
+        pending = pending.then(async () => {
+          if (sock.destroyed) return;
+          let out: Buffer | null;
+          try {
+            out = await this.handleMessageAsync(msg, connId);
+          } catch (e) {
+            this.opts.log?.('error', `wire protocol error: ${(e as Error).message}; connection closed`);
+            sock.destroy();
+            return;
+          }
+          if (out && !sock.destroyed) sock.write(out);
+        });
       }
     });
     const cleanup = () => {
@@ -88,18 +120,32 @@ export class Engine {
     sock.on('error', () => sock.destroy());
   }
 
+  /** handleMessage with the command run by runAsync (sliced, queued behind other data commands). */
+  async handleMessageAsync(msg: Buffer, connId: number): Promise<Buffer | null> {
+    const req = await parseMessageAsync(msg, nextTick);
+    if (req.opCode === OP_QUERY) return this.answerQuery(req, connId);
+    return this.answer(req, await this.runAsync(req.body, connId));
+  }
+
   handleMessage(msg: Buffer, connId: number): Buffer | null {
     const req = parseMessage(msg);
-    if (req.opCode === OP_QUERY) {
-      const name = Object.keys(req.body)[0];
-      if (!req.fullCollectionName?.endsWith('.$cmd') || !['isMaster', 'ismaster', 'hello'].includes(name)) {
-        return opReply(req.requestId, { ok: 0, errmsg: 'OP_QUERY is only supported for the hello/isMaster handshake', code: 352, codeName: 'UnsupportedOpQueryCommand' });
-      }
-      const db = req.fullCollectionName.slice(0, -'.$cmd'.length);
-      return opReply(req.requestId, this.run({ ...req.body, $db: db }, connId));
+    if (req.opCode === OP_QUERY) return this.answerQuery(req, connId);
+    return this.answer(req, this.run(req.body, connId));
+  }
+
+  /** The legacy OP_QUERY handshake (hello / isMaster on *.$cmd), answered with OP_REPLY. */
+  private answerQuery(req: Request, connId: number): Buffer {
+    const name = Object.keys(req.body)[0];
+    if (!req.fullCollectionName?.endsWith('.$cmd') || !['isMaster', 'ismaster', 'hello'].includes(name)) {
+      return opReply(req.requestId, { ok: 0, errmsg: 'OP_QUERY is only supported for the hello/isMaster handshake', code: 352, codeName: 'UnsupportedOpQueryCommand' });
     }
+    const db = req.fullCollectionName.slice(0, -'.$cmd'.length);
+    return opReply(req.requestId, this.run({ ...req.body, $db: db }, connId));
+  }
+
+  /** The OP_MSG reply (none for moreToCome). */
+  private answer(req: Request, reply: Doc): Buffer | null {
     if (req.opCode !== OP_MSG) throw new ProtocolError(`unsupported opCode ${req.opCode}`);
-    const reply = this.run(req.body, connId);
     if (req.moreToCome) return null;
     if (TRACE) {
       const t0 = performance.now();
@@ -110,8 +156,73 @@ export class Engine {
     return opMsgReply(req.requestId, reply);
   }
 
-  /** Runs one command document and returns the reply document (never throws). */
+  /** Runs one command document to completion, synchronously, and returns the reply document (never throws). */
   run(body: Doc, connId = 0): Doc {
+    return drain(this.runSteps(body, connId));
+  }
+
+  /**
+   * Statistics of sliced commands (diagnostics, tests, bench): slices run, the longest (ms), and
+   * commands answered while a data command was between two of its slices.
+   */
+  readonly sliceStats = { slices: 0, longestMs: 0, servedBetween: 0 };
+  /** The data command in progress (between its slices), or null. */
+  private busy: string | null = null;
+
+  /**
+   * Runs one command as run() does, letting the event loop run every SLICE_MS of work. Data
+   * commands wait for the one before them (see the file comment); FREE_COMMANDS do not.
+   */
+  runAsync(body: Doc, connId = 0): Promise<Doc> {
+    const name = Object.keys(body)[0];
+    if (FREE_COMMANDS.has(name)) {
+      if (this.busy) this.sliceStats.servedBetween++;
+      return Promise.resolve(this.run(body, connId));
+    }
+    return this.exclusive(async () => {
+      this.busy = name;
+      try {
+        return await this.drive(this.runSteps(body, connId));
+      } finally {
+        this.busy = null;
+      }
+    });
+  }
+
+  /** The tail of the queue of data commands (and TTL passes): each runs when the previous ends. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every data command queued before it, alone. */
+  exclusive<T>(task: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async drive<T>(g: Generator<void, T, void>): Promise<T> {
+    let start = performance.now();
+    for (;;) {
+      const r = g.next();
+      if (r.done) {
+        this.noteSlice(start);
+        return r.value;
+      }
+      if (performance.now() - start >= SLICE_MS) {
+        this.noteSlice(start);
+        await nextTick();
+        start = performance.now();
+      }
+    }
+  }
+
+  private noteSlice(start: number): void {
+    const ms = performance.now() - start;
+    this.sliceStats.slices++;
+    if (ms > this.sliceStats.longestMs) this.sliceStats.longestMs = ms;
+  }
+
+  /** One command as a generator of slices: the handler's, then the commit's. Never throws. */
+  private *runSteps(body: Doc, connId: number): Generator<void, Doc, void> {
     const name = Object.keys(body)[0];
     const db = typeof body.$db === 'string' ? body.$db : 'admin';
     const batch = new WriteBatch(this.store);
@@ -126,17 +237,12 @@ export class Engine {
         throw err('CommandNotFound', `no such command: '${name}'`);
       }
       if (db.length === 0 || /[/\\. "$\0]/.test(db)) throw err('InvalidNamespace', `Invalid database name: '${db}'`);
-      if (TRACE) {
-        const t0 = performance.now();
-        const reply = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
-        const t1 = performance.now();
-        batch.commit();
-        const t2 = performance.now();
-        process.stderr.write(`ENGINE_TRACE ${name} ${String(body[name])} handler=${(t1 - t0).toFixed(2)} commit=${(t2 - t1).toFixed(2)}\n`);
-        return reply;
-      }
-      const reply = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
-      batch.commit();
+      const t0 = TRACE ? performance.now() : 0;
+      const out = handler(body, { store: this.store, batch, cursors: this.cursors, db, connId, startedAt: new Date() });
+      const reply = isGenerator(out) ? yield* out : out;
+      const t1 = TRACE ? performance.now() : 0;
+      yield* batch.commitSteps();
+      if (TRACE) process.stderr.write(`ENGINE_TRACE ${name} ${String(body[name])} handler=${(t1 - t0).toFixed(2)} commit=${(performance.now() - t1).toFixed(2)}\n`);
       return reply;
     } catch (e) {
       batch.rollback();
@@ -209,6 +315,7 @@ export class Engine {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const s of this.sockets) s.destroy();
     await closed;
+    await this.queue; // a command between two slices finishes (or is undone) first
     this.cursors.clear();
   }
 }

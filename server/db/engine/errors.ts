@@ -56,9 +56,20 @@ export const Codes = {
   Location17419: [17419, 'Location17419'],
   /** positional projection without a matching array element */
   Location51246: [51246, 'Location51246'],
+  ConversionFailure: [241, 'ConversionFailure'],
+  /** regex: invalid option letter / invalid pattern / options in both places / $regexMatch options */
+  Location51108: [51108, 'Location51108'],
+  Location51091: [51091, 'Location51091'],
+  Location51075: [51075, 'Location51075'],
+  Location51106: [51106, 'Location51106'],
+  Location51107: [51107, 'Location51107'],
 } as const;
 
-export function err(kind: keyof typeof Codes, message: string, extra?: Record<string, unknown>): CommandError {
-  const [code, name] = Codes[kind];
+/** A code MongoDB gives only a number ("Location<code>"), for errors of one check. */
+type LocationCode = `Location${number}`;
+
+export function err(kind: keyof typeof Codes | LocationCode, message: string, extra?: Record<string, unknown>): CommandError {
+  const known = (Codes as Record<string, readonly [number, string]>)[kind];
+  const [code, name] = known ?? [Number(kind.slice('Location'.length)), kind];
   return new CommandError(code, name, message, extra);
 }

@@ -2,7 +2,6 @@
 // MongoDB's BSON comparison (type brackets, Long/Decimal128/number compared numerically,
 // ObjectId by bytes), plus index-assisted candidate selection.
 import { Context, evalExpr } from 'mingo/core';
-import { Decimal128 } from 'bson';
 import { Query as MingoQuery } from 'mingo/query';
 import { Aggregator } from 'mingo/aggregator';
 import { Lazy } from 'mingo/lazy';
@@ -13,9 +12,13 @@ import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { resolve } from 'mingo/util';
-import { canon, collation, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
+import { asDouble, canon, decimalDivide, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
-import { err } from './errors.ts';
+import { CommandError, err } from './errors.ts';
+import { bsonTypeCode } from './bsonutil.ts';
+export { bsonTypeCode };
+import { numericExpressions } from './numexpr.ts';
+import { CompiledRegex, convertExprRegexes, convertFilterRegexes, regexExpressions, REGEX_OP } from './regex.ts';
 
 type Pred = (o: Doc) => boolean;
 type Opts = any;
@@ -37,6 +40,10 @@ function eqMatch(lhs: unknown, rhs: unknown): boolean {
 
 function inMatch(lhs: unknown, list: unknown[]): boolean {
   return list.some((r) => {
+    if (r instanceof CompiledRegex) {
+      const vs = Array.isArray(lhs) ? lhs : [lhs];
+      return vs.some((v) => r.matches(v));
+    }
     if (r instanceof RegExp) {
       const vs = Array.isArray(lhs) ? lhs : [lhs];
       return vs.some((v) => typeof v === 'string' && r.test(v));
@@ -86,55 +93,6 @@ const TYPE_ALIASES: Record<string, number> = {
 };
 const TYPE_CODES = new Set(Object.values(TYPE_ALIASES));
 const NUMBER_TYPES = new Set([1, 16, 18, 19]);
-
-/** The BSON type number a value is stored as (a JS number: int32 when integral and in range). */
-export function bsonTypeCode(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (v === null) return 10;
-  switch (typeof v) {
-    case 'number':
-      return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 ? 16 : 1;
-    case 'bigint':
-      return 18;
-    case 'string':
-      return 2;
-    case 'boolean':
-      return 8;
-  }
-  if (Array.isArray(v)) return 4;
-  if (v instanceof Date) return 9;
-  if (v instanceof RegExp) return 11;
-  if (v instanceof Uint8Array) return 5;
-  switch (bsonType(v)) {
-    case 'Double':
-      return 1;
-    case 'Binary':
-      return 5;
-    case 'ObjectId':
-      return 7;
-    case 'BSONRegExp':
-      return 11;
-    case 'DBPointer':
-      return 12;
-    case 'Code':
-      return (v as { scope?: unknown }).scope ? 15 : 13;
-    case 'BSONSymbol':
-      return 14;
-    case 'Int32':
-      return 16;
-    case 'Timestamp':
-      return 17;
-    case 'Long':
-      return 18;
-    case 'Decimal128':
-      return 19;
-    case 'MinKey':
-      return -1;
-    case 'MaxKey':
-      return 127;
-  }
-  return 3;
-}
 
 function typeCodes(arg: unknown): Set<number | 'number'> {
   const list = Array.isArray(arg) ? arg : [arg];
@@ -219,7 +177,39 @@ function bitsOp(name: string, test: (bits: (p: number) => boolean, positions: nu
   };
 }
 
+/** An integral BigInt of a numeric value, truncated toward zero (null: NaN / infinite). */
+function truncatedBig(v: unknown): bigint | null {
+  if (bsonType(v) === 'Long') return BigInt((v as { toString(): string }).toString());
+  if (bsonType(v) === 'Decimal128') {
+    const m = /^(-?)(\d+)(?:\.\d*)?$/.exec((v as { toString(): string }).toString());
+    if (m) return BigInt(m[1] + m[2]);
+    const n = toNumber(v);
+    return Number.isFinite(n) ? BigInt(Math.trunc(n)) : null;
+  }
+  const n = toNumber(v);
+  return Number.isFinite(n) ? BigInt(Math.trunc(n)) : null;
+}
+
 const typeAndBitsOps = {
+  /** {$mod: [divisor, remainder]}: numeric values truncated to integers, as MongoDB since 5.0 */
+  $mod: (selector: string, value: unknown, _o: Opts): Pred => {
+    if (!Array.isArray(value) || value.length !== 2) throw err('BadValue', `malformed mod, ${Array.isArray(value) && value.length < 2 ? 'not enough elements' : Array.isArray(value) ? 'too many elements' : 'needs to be an array'}`);
+    if (!value.every(isNumeric)) throw err('BadValue', 'malformed mod, divisor and remainder must be numbers');
+    const [d, r] = value.map(truncatedBig);
+    if (d === null || r === null) throw err('BadValue', 'malformed mod, divisor and remainder must be finite numbers');
+    if (d === 0n) throw err('BadValue', 'divisor cannot be 0');
+    return (o: Doc) =>
+      fieldValues(o, selector).some((v) => {
+        if (!isNumeric(v)) return false;
+        const x = truncatedBig(v);
+        return x !== null && BigInt.asIntN(64, x) % d === r;
+      });
+  },
+  /** a regex condition compiled by regex.ts: strings it matches, and the same regex stored as a value */
+  [REGEX_OP]: (selector: string, value: unknown, _o: Opts): Pred => {
+    const re = value as CompiledRegex;
+    return (o: Doc) => fieldValues(o, selector).some((v) => re.matches(v));
+  },
   $type: (selector: string, value: unknown, _o: Opts): Pred => {
     const codes = typeCodes(value);
     return (o: Doc) =>
@@ -354,8 +344,8 @@ function avgOf(values: unknown[]): unknown {
   const nums = values.filter(isNum);
   if (!nums.length) return null;
   const sum = sumOf(nums);
-  if (bsonType(sum) === 'Decimal128') return Decimal128.fromString(String(toNumber(sum) / nums.length));
-  return toNumber(sum) / nums.length;
+  if (bsonType(sum) === 'Decimal128') return decimalDivide(sum, nums.length);
+  return asDouble(toNumber(sum) / nums.length); // $avg is a double
 }
 
 function extremeOf(values: unknown[], dir: 1 | -1): unknown {
@@ -474,7 +464,7 @@ function $projectStage(coll: any, expr: Doc, options: Opts) {
 
 export const CONTEXT = Context.init({
   accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
-  expression: { ...(expressionOps as any), ...numericExpressionOps },
+  expression: { ...(expressionOps as any), ...numericExpressions(expressionOps as any), ...regexExpressions(evalExpr as any), ...numericExpressionOps },
   pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage, $group: $groupStage },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
@@ -492,7 +482,7 @@ export function mingoOptions(extra: Doc = {}): Opts {
 
 const isPrim = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
 /** Values mingo's `normalize` treats as a plain `$eq` value: primitives, valid Dates, ObjectIds. */
-const isScalarValue = (v: unknown) => isPrim(v) || (v instanceof Date && Number.isFinite(v.getTime())) || bsonType(v) === 'ObjectId';
+const isScalarValue = (v: unknown) => isPrim(v) || (v instanceof Date && Number.isFinite(v.getTime())) || bsonType(v) === 'ObjectId' || bsonType(v) === 'Double';
 
 /**
  * Filters made only of field conditions with the comparison operators above on strings, numbers,
@@ -547,51 +537,6 @@ function compileSimpleFilter(filter: Doc): Pred | null {
   };
 }
 
-/**
- * MongoDB's `x` regex option (extended: unescaped whitespace outside character classes and `#`
- * comments are ignored), which JavaScript lacks: the pattern is rewritten without them.
- */
-function extendedPattern(src: string): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i];
-    if (ch === '\\') {
-      out += ch + (src[i + 1] ?? '');
-      i++;
-    } else if (inClass) {
-      if (ch === ']') inClass = false;
-      out += ch;
-    } else if (ch === '[') {
-      inClass = true;
-      out += ch;
-    } else if (ch === '#') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (!/\s/.test(ch)) out += ch;
-  }
-  return out;
-}
-
-/** A filter with `$regex` / `$options` using the `x` option rewritten (see extendedPattern); the same object when none does. */
-function rewriteExtendedRegex(v: unknown): unknown {
-  if (Array.isArray(v)) {
-    const m = v.map(rewriteExtendedRegex);
-    return m.some((x, i) => x !== v[i]) ? m : v;
-  }
-  if (!isPlainObject(v)) return v;
-  if (typeof v.$options === 'string' && v.$options.includes('x') && '$regex' in v) {
-    const src = v.$regex instanceof RegExp ? v.$regex.source : String(v.$regex);
-    const flags = (v.$regex instanceof RegExp ? v.$regex.flags : '') + v.$options.replace(/x/g, '');
-    return { ...v, $regex: extendedPattern(src), $options: [...new Set(flags)].join('') };
-  }
-  let out: Doc | null = null;
-  for (const [k, x] of Object.entries(v)) {
-    const r = rewriteExtendedRegex(x);
-    if (r !== x) (out ??= { ...v })[k] = r;
-  }
-  return out ?? v;
-}
-
 export function compileFilter(filter: Doc | undefined | null): Pred {
   if (filter && isPlainObject(filter) && Object.prototype.hasOwnProperty.call(filter, '$comment')) {
     const { $comment: _comment, ...rest } = filter; // a top-level $comment only labels the query
@@ -603,8 +548,9 @@ export function compileFilter(filter: Doc | undefined | null): Pred {
   if (simple) return simple;
   let q: MingoQuery;
   try {
-    q = new MingoQuery(rewriteExtendedRegex(filter) as Doc, mingoOptions());
+    q = new MingoQuery(convertFilterRegexes(filter), mingoOptions());
   } catch (e) {
+    if (e instanceof CommandError) throw e;
     throw err('BadValue', (e as Error).message);
   }
   return (d) => q.test(d);
@@ -632,7 +578,7 @@ function keyExact(v: unknown): boolean {
   if (typeof v === 'string' || typeof v === 'boolean') return true;
   if (typeof v === 'number') return Number.isFinite(v);
   if (v instanceof Date) return Number.isFinite(v.getTime());
-  return bsonType(v) === 'ObjectId';
+  return bsonType(v) === 'ObjectId' || bsonType(v) === 'Double'; // Double: integral, so finite
 }
 
 /**
@@ -992,8 +938,37 @@ export function checkPipeline(pipeline: Doc[]): void {
   }
 }
 
+/** A pipeline with its regexes compiled: filters of $match stages, regex expressions elsewhere. */
+function convertPipelineRegexes(pipeline: Doc[]): Doc[] {
+  const out = pipeline.map((stage) => {
+    const name = Object.keys(stage)[0];
+    const v = stage[name];
+    if (name === '$match' && isPlainObject(v)) {
+      const c = convertFilterRegexes(v);
+      return c === v ? stage : { $match: c };
+    }
+    if (name === '$facet' && isPlainObject(v)) {
+      const f: Doc = {};
+      let changed = false;
+      for (const [k, sub] of Object.entries(v)) {
+        f[k] = Array.isArray(sub) ? convertPipelineRegexes(sub) : sub;
+        changed ||= f[k] !== sub;
+      }
+      return changed ? { $facet: f } : stage;
+    }
+    if ((name === '$lookup' || name === '$unionWith') && isPlainObject(v) && Array.isArray(v.pipeline)) {
+      const p = convertPipelineRegexes(v.pipeline);
+      return p === v.pipeline ? stage : { [name]: { ...v, pipeline: p } };
+    }
+    const c = convertExprRegexes(v);
+    return c === v ? stage : { [name]: c };
+  });
+  return out.some((s, i) => s !== pipeline[i]) ? out : pipeline;
+}
+
 export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {
   checkPipeline(pipeline);
+  pipeline = convertPipelineRegexes(pipeline);
   try {
     return new Aggregator(pipeline, mingoOptions({ collectionResolver: resolver, ...extra })).run(docs) as Doc[];
   } catch (e) {
@@ -1174,6 +1149,20 @@ export function withCommand<T>(opts: { collation?: Intl.Collator | null; vars?: 
   letVars.current = opts.vars ?? null;
   try {
     return fn();
+  } finally {
+    collation.current = prevC;
+    letVars.current = prevV;
+  }
+}
+
+/** withCommand for a generator (a command's slices): the collation and `let` variables stay in effect across its yields. */
+export function* withCommandSteps<T>(opts: { collation?: Intl.Collator | null; vars?: Doc | null }, fn: () => Generator<void, T, void>): Generator<void, T, void> {
+  const prevC = collation.current;
+  const prevV = letVars.current;
+  collation.current = opts.collation ?? null;
+  letVars.current = opts.vars ?? null;
+  try {
+    return yield* fn();
   } finally {
     collation.current = prevC;
     letVars.current = prevV;

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { serialize, deserialize } from 'bson';
-import { Query } from 'mingo';
-import { canon, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
+import { serialize } from 'bson';
+import { compileFilter } from './query.ts';
+import { canon, collation, decodeBson, MULTI, pathValues, show, singleValue, type Doc } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { checkOpen, DATA_FILE, isDamage, lastBackup } from './datafile.ts';
 
-export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, promoteBuffers: false } as const;
+export { DESERIALIZE_OPTS } from './bsonutil.ts';
 
 /**
  * The BSON bytes an inserted document was decoded from (wire.ts sets them for the documents of
@@ -19,6 +19,9 @@ export const DESERIALIZE_OPTS = { promoteLongs: false, promoteValues: true, prom
  * never changed in place (a changed document is a new object, without bytes).
  */
 export const wireBytes = new WeakMap<Doc, Uint8Array>();
+
+/** SQLite writes of a sliced commit between two yields. */
+export const SLICE_OPS = 1000;
 
 /** Documents written from their wire bytes (diagnostics, tests). */
 export const storeStats = { wirePuts: 0 };
@@ -53,14 +56,28 @@ export class Index {
   readonly prefix = new Map<string, Set<string>>();
   /** for compound indexes: key of the first L fields (L = 2 … n-1, at [L-2]) → document keys */
   readonly prefixes: Map<string, Set<string>>[] = [];
-  private readonly partial?: Query;
+  /** the partial filter, with the engine's semantics (BSON types, order) and the simple collation */
+  private readonly partial?: { test(d: Doc): boolean };
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
     this.parts = this.fields.map((f) => f.split('.'));
     this.topFields = new Set(this.parts.map((p) => p[0]));
     for (let l = 2; l < this.fields.length; l++) this.prefixes.push(new Map());
-    if (spec.partialFilterExpression) this.partial = new Query(spec.partialFilterExpression, {});
+    if (spec.partialFilterExpression) {
+      const pred = compileFilter(spec.partialFilterExpression);
+      this.partial = {
+        test(d: Doc) {
+          const prev = collation.current;
+          collation.current = null;
+          try {
+            return pred(d);
+          } finally {
+            collation.current = prev;
+          }
+        },
+      };
+    }
   }
 
   get isId(): boolean {
@@ -377,6 +394,22 @@ export class WriteBatch {
     this.ops.length = 0;
   }
 
+  /**
+   * commit() in slices (Store.applySteps) when the batch is large: the caller drives the
+   * generator to completion; the memory changes are already made and are undone on failure.
+   */
+  *commitSteps(): Generator<void, void, void> {
+    if (this.ops.length <= SLICE_OPS) return this.commit();
+    try {
+      yield* this.store.applySteps(this.ops);
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    this.ops.length = 0;
+    this.undo.length = 0;
+  }
+
   commit(): void {
     if (!this.ops.length) return;
     try {
@@ -441,6 +474,9 @@ export class Store {
     dropColl: Database.Statement;
   };
   private readonly tx: (ops: Op[]) => void;
+  private readonly begin: Database.Statement;
+  private readonly commitStmt: Database.Statement;
+  private readonly rollbackStmt: Database.Statement;
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -472,30 +508,11 @@ export class Store {
       dropDocs: this.sql.prepare('DELETE FROM docs WHERE cid = ?'),
       dropColl: this.sql.prepare('DELETE FROM collections WHERE cid = ?'),
     };
+    this.begin = this.sql.prepare('BEGIN IMMEDIATE');
+    this.commitStmt = this.sql.prepare('COMMIT');
+    this.rollbackStmt = this.sql.prepare('ROLLBACK');
     this.tx = this.sql.transaction((ops: Op[]) => {
-      for (const op of ops) {
-        switch (op.t) {
-          case 'put': {
-            const raw = wireBytes.get(op.doc);
-            if (raw) {
-              wireBytes.delete(op.doc);
-              storeStats.wirePuts++;
-            }
-            this.stmts.put.run(op.cid, op.k, raw ?? serialize(op.doc));
-            break;
-          }
-          case 'del':
-            this.stmts.del.run(op.cid, op.k);
-            break;
-          case 'coll':
-            this.stmts.coll.run(op.cid, op.db, op.name, serialize(op.meta));
-            break;
-          case 'dropColl':
-            this.stmts.dropDocs.run(op.cid);
-            this.stmts.dropColl.run(op.cid);
-            break;
-        }
-      }
+      for (const op of ops) this.runOp(op);
     });
     try {
       this.load();
@@ -515,7 +532,7 @@ export class Store {
       name: string;
       meta: Buffer;
     }[]) {
-      const meta = deserialize(row.meta, DESERIALIZE_OPTS);
+      const meta = decodeBson(row.meta);
       const uuid = meta.uuid?.buffer ? Buffer.from(meta.uuid.buffer) : randomUuid();
       const c = new Collection(row.cid, row.db, row.name, meta.options ?? {}, meta.indexes ?? [], uuid);
       let dbm = this.dbs.get(row.db);
@@ -532,9 +549,54 @@ export class Store {
     for (const row of it) {
       const c = byCid.get(row.cid);
       if (!c) continue;
-      const doc = deserialize(row.doc, DESERIALIZE_OPTS);
+      const doc = decodeBson(row.doc);
       c.docs.set(row.k, doc);
       for (const idx of c.indexes) if (!idx.isId) idx.add(row.k, doc);
+    }
+  }
+
+  /** One recorded write, in the open SQLite transaction. */
+  private runOp(op: Op): void {
+    switch (op.t) {
+      case 'put': {
+        const raw = wireBytes.get(op.doc);
+        if (raw) {
+          wireBytes.delete(op.doc);
+          storeStats.wirePuts++;
+        }
+        this.stmts.put.run(op.cid, op.k, raw ?? serialize(op.doc));
+        break;
+      }
+      case 'del':
+        this.stmts.del.run(op.cid, op.k);
+        break;
+      case 'coll':
+        this.stmts.coll.run(op.cid, op.db, op.name, serialize(op.meta));
+        break;
+      case 'dropColl':
+        this.stmts.dropDocs.run(op.cid);
+        this.stmts.dropColl.run(op.cid);
+        break;
+    }
+  }
+
+  /**
+   * apply() in slices: the same one SQLite transaction (BEGIN IMMEDIATE … COMMIT), yielding after
+   * every SLICE_OPS writes so that the dispatcher can serve other connections in between (it
+   * runs no other data command meanwhile: see engine.ts). A crash before COMMIT loses the whole
+   * transaction, as with apply(); a failure rolls it back and throws what apply() would.
+   */
+  *applySteps(ops: Op[]): Generator<void, void, void> {
+    try {
+      this.begin.run();
+      for (let i = 0; i < ops.length; i++) {
+        this.runOp(ops[i]);
+        if ((i + 1) % SLICE_OPS === 0) yield;
+      }
+      this.commitStmt.run();
+    } catch (e) {
+      if (this.sql.inTransaction) this.rollbackStmt.run();
+      throw notDurable(e) ?? e;
     }
   }
 

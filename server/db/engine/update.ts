@@ -38,6 +38,7 @@ function typeName(v: unknown): string {
   const t = bsonType(v);
   if (t === 'ObjectId') return 'objectId';
   if (t === 'Long') return 'long';
+  if (t === 'Double') return 'double';
   if (t === 'Decimal128') return 'decimal';
   if (t === 'Binary') return 'binData';
   if (t === 'Timestamp') return 'timestamp';

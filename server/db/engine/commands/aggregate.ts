@@ -3,7 +3,7 @@ import { checkCollationUse, checkPipeline, matchDocs, parseCollation, parseLet, 
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
-export const aggregate: Handler = (cmd, ctx) => {
+export const aggregate: Handler = function* (cmd, ctx) {
   if (cmd.aggregate === 1) throw err('InvalidNamespace', 'database-level aggregate (aggregate: 1) is not supported by the embedded engine');
   const name = collName(cmd, 'aggregate');
   if (!Array.isArray(cmd.pipeline) || !cmd.pipeline.every(isPlainObject)) {
@@ -29,5 +29,6 @@ export const aggregate: Handler = (cmd, ctx) => {
     const resolver = (coll: string): Doc[] => [...(ctx.store.get(ctx.db, coll)?.docs.values() ?? [])];
     return runPipeline(source, pipeline, resolver);
   });
-  return ctx.cursors.first(`${ctx.db}.${name}`, out, ctx.connId, num(cmd.cursor.batchSize, undefined));
+  yield; // the pipeline (one slice: mingo runs it at once), then the first batch in slices
+  return yield* ctx.cursors.firstSteps(`${ctx.db}.${name}`, out, ctx.connId, num(cmd.cursor.batchSize, undefined));
 };

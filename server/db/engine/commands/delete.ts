@@ -1,11 +1,11 @@
-import { checkFields, checkHint, collName, getColl, writeErrorOf, type Handler } from './types.ts';
+import { checkFields, checkHint, collName, getColl, SLICE_DOCS, writeErrorOf, type Handler } from './types.ts';
 
 const STATEMENT = new Set(['q', 'limit', 'hint', 'collation']);
 import { checkCollationUse, matchDocs, parseCollation, parseLet, withCommand } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { CommandError, err } from '../errors.ts';
 
-export const del: Handler = (cmd, ctx) => {
+export const del: Handler = function* (cmd, ctx) {
   const name = collName(cmd, 'delete');
   const deletes = cmd.deletes;
   if (!Array.isArray(deletes)) throw err('FailedToParse', "BSON field 'delete.deletes' is missing but a required field");
@@ -15,6 +15,7 @@ export const del: Handler = (cmd, ctx) => {
   let n = 0;
   const writeErrors = [];
   for (let i = 0; i < deletes.length; i++) {
+    if (i % SLICE_DOCS === SLICE_DOCS - 1) yield;
     const { q, limit, collation: coll, hint } = deletes[i] ?? {};
     try {
       if (!isPlainObject(q)) throw err('TypeMismatch', "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'");
@@ -28,7 +29,7 @@ export const del: Handler = (cmd, ctx) => {
       if (lim === 1) matches = matches.slice(0, 1);
       for (const [k] of matches) {
         ctx.batch.delete(c!, k);
-        n++;
+        if (++n % SLICE_DOCS === 0) yield;
       }
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;

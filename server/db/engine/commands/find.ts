@@ -1,9 +1,9 @@
-import { checkHint, collName, getColl, num, type Handler } from './types.ts';
-import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommand } from '../query.ts';
+import { checkHint, collName, getColl, num, SLICE_DOCS, type Handler } from './types.ts';
+import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommandSteps } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
-export const find: Handler = (cmd, ctx) => {
+export const find: Handler = function* (cmd, ctx) {
   const name = collName(cmd, 'find');
   if (cmd.filter !== undefined && !isPlainObject(cmd.filter)) throw err('TypeMismatch', "BSON field 'FindCommandRequest.filter' is the wrong type, expected type 'object'");
   const skip = num(cmd.skip, 0)!;
@@ -22,16 +22,24 @@ export const find: Handler = (cmd, ctx) => {
   if (cmd.min !== undefined || cmd.max !== undefined) throw err('InvalidOptions', 'find min / max (index bounds) is not supported by the embedded engine');
   if (cmd.tailable || cmd.awaitData) throw err('BadValue', 'error processing query: tailable cursor requested on non capped collection');
   if (cmd.returnKey || cmd.showRecordId) throw err('InvalidOptions', 'find returnKey / showRecordId is not supported by the embedded engine');
-  let docs = withCommand({ collation, vars }, () => {
+  // slices: the match, the sort, the projection
+  const docs = yield* withCommandSteps({ collation, vars }, function* () {
     let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
     if (cmd.sort && Object.keys(cmd.sort).length) {
+      yield;
       docs = sortDocs(docs, cmd.sort, (d) => d);
     }
     if (skip) docs = docs.slice(skip);
     if (limit) docs = docs.slice(0, limit);
-    return project(docs, cmd.projection, cmd.filter);
+    if (!cmd.projection || docs.length <= SLICE_DOCS) return project(docs, cmd.projection, cmd.filter);
+    const out: typeof docs = [];
+    for (let i = 0; i < docs.length; i += SLICE_DOCS) {
+      yield;
+      out.push(...project(docs.slice(i, i + SLICE_DOCS), cmd.projection, cmd.filter));
+    }
+    return out;
   });
   let batchSize = num(cmd.batchSize, undefined);
   if (limit && (batchSize === undefined || batchSize > limit)) batchSize = limit;
-  return ctx.cursors.first(`${ctx.db}.${name}`, docs, ctx.connId, batchSize, singleBatch);
+  return yield* ctx.cursors.firstSteps(`${ctx.db}.${name}`, docs, ctx.connId, batchSize, singleBatch);
 };

@@ -1,8 +1,8 @@
-import { collName, ensureColl, writeErrorOf, type Handler } from './types.ts';
+import { collName, ensureColl, SLICE_DOCS, writeErrorOf, type Handler } from './types.ts';
 import { prepareInsert } from '../update.ts';
 import { CommandError, err } from '../errors.ts';
 
-export const insert: Handler = (cmd, ctx) => {
+export const insert: Handler = function* (cmd, ctx) {
   const name = collName(cmd, 'insert');
   const docs = cmd.documents;
   if (!Array.isArray(docs)) throw err('FailedToParse', "BSON field 'insert.documents' is missing but a required field");
@@ -11,6 +11,7 @@ export const insert: Handler = (cmd, ctx) => {
   let n = 0;
   const writeErrors = [];
   for (let i = 0; i < docs.length; i++) {
+    if (i % SLICE_DOCS === SLICE_DOCS - 1) yield;
     try {
       ctx.batch.insert(c, prepareInsert(docs[i]));
       n++;

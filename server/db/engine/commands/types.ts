@@ -13,7 +13,14 @@ export interface Ctx {
   startedAt: Date;
 }
 
-export type Handler = (cmd: Doc, ctx: Ctx) => Doc;
+/**
+ * A command handler: returns the reply, or is a generator that yields between slices of a long
+ * command (the dispatcher may serve other connections there; see engine.ts) and returns the reply.
+ */
+export type Handler = (cmd: Doc, ctx: Ctx) => Doc | Generator<void, Doc, void>;
+
+/** Documents a handler processes between two yields (a slice). */
+export const SLICE_DOCS = 256;
 
 /** The collection name a command names in its first field. */
 export function collName(cmd: Doc, field: string): string {

@@ -1,6 +1,6 @@
-import { checkFields, checkHint, collName, ensureColl, getColl, writeErrorOf, type Ctx, type Handler } from './types.ts';
+import { checkFields, checkHint, collName, ensureColl, getColl, SLICE_DOCS, writeErrorOf, type Ctx, type Handler } from './types.ts';
 import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
-import { checkCollationUse, matchDocs, parseCollation, parseLet, withCommand } from '../query.ts';
+import { checkCollationUse, matchDocs, parseCollation, parseLet, withCommandSteps } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { CommandError, err } from '../errors.ts';
 
@@ -13,7 +13,7 @@ interface Counts {
   upserted: Doc[];
 }
 
-function runStatement(ctx: Ctx, name: string, i: number, st: Doc, vars: Doc | null, out: Counts): void {
+function* runStatement(ctx: Ctx, name: string, i: number, st: Doc, vars: Doc | null, out: Counts): Generator<void, void, void> {
   const { q, u, upsert, multi, arrayFilters, hint } = st;
   if (!isPlainObject(q)) throw err('TypeMismatch', "BSON field 'update.updates.q' is the wrong type, expected type 'object'");
   if (!isPlainObject(u) && !Array.isArray(u)) throw err('TypeMismatch', "BSON field 'update.updates.u' is the wrong type, expected type 'object'");
@@ -26,7 +26,7 @@ function runStatement(ctx: Ctx, name: string, i: number, st: Doc, vars: Doc | nu
   const stVars = st.c !== undefined ? { ...(vars ?? {}), ...(parseLet(st.c) ?? {}) } : vars;
   const c = getColl(ctx, name);
   checkHint(c, hint);
-  withCommand({ collation, vars: stVars }, () => {
+  yield* withCommandSteps({ collation, vars: stVars }, function* () {
     let matches = matchDocs(c, q);
     if (!multi) matches = matches.slice(0, 1);
     if (matches.length === 0) {
@@ -41,7 +41,7 @@ function runStatement(ctx: Ctx, name: string, i: number, st: Doc, vars: Doc | nu
     }
     for (const [k, old] of matches) {
       const r = applyUpdateDiff(old, u, { filter: q, arrayFilters });
-      out.n++;
+      if (++out.n % SLICE_DOCS === 0) yield;
       if (r.modified) {
         ctx.batch.replace(c!, k, r.doc, r.changed);
         out.nModified++;
@@ -50,7 +50,7 @@ function runStatement(ctx: Ctx, name: string, i: number, st: Doc, vars: Doc | nu
   });
 }
 
-export const update: Handler = (cmd, ctx) => {
+export const update: Handler = function* (cmd, ctx) {
   const name = collName(cmd, 'update');
   const updates = cmd.updates;
   if (!Array.isArray(updates)) throw err('FailedToParse', "BSON field 'update.updates' is missing but a required field");
@@ -61,7 +61,8 @@ export const update: Handler = (cmd, ctx) => {
   const writeErrors: Doc[] = [];
   for (let i = 0; i < updates.length; i++) {
     try {
-      runStatement(ctx, name, i, updates[i] ?? {}, vars, counts);
+      if (i % SLICE_DOCS === SLICE_DOCS - 1) yield;
+      yield* runStatement(ctx, name, i, updates[i] ?? {}, vars, counts);
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
       writeErrors.push(writeErrorOf(i, e));
