@@ -183,7 +183,7 @@ export interface ComputationToStore {
   /** The rows in result order, a batch at a time: each is stored, then dropped, before the next is asked for. */
   batches: Iterable<RowBatch>;
   /** Revision number used per unit (null: no usable return). */
-  revisions: ReadonlyMap<string, number | null>;
+  revisions: { get(unit: string): number | null | undefined };
 }
 
 /** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */

@@ -206,6 +206,71 @@ export async function latestReturns(period: string, units?: readonly string[]): 
   return out;
 }
 
+/** What scoring needs of a unit's latest visible revision (see {@link latestReturnFacts}). */
+export interface LatestReturnFacts {
+  unit: string;
+  revision: number;
+  /** The stored values (as stored: callers convert with Number). */
+  values: Record<string, unknown>;
+  /** The latest visible revision was rejected. */
+  rejected: boolean;
+  /** The unit's first visible revision came after the deadline. */
+  late: boolean;
+}
+
+/**
+ * The scoring facts of {@link periodReturns} (the same latest visible revision and late flag per unit),
+ * read by cursor in unit order and yielded one unit at a time: a period of any size is never held in
+ * memory (the score job's input at national scale). Only the fields scoring needs are read.
+ */
+export async function* latestReturnFacts(period: string): AsyncGenerator<LatestReturnFacts> {
+  const deadline = (await deadlineOf(period)).getTime();
+  type Doc = Pick<RevisionLean, 'unit' | 'revision' | 'values' | 'submittedAt' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
+  const cursor = ReturnRevision.collection.find<Doc>(
+    { period },
+    { projection: { _id: 0, unit: 1, revision: 1, values: 1, submittedAt: 1, committed: 1, batch: 1, 'review.decision': 1 }, sort: { unit: 1, revision: 1 }, batchSize: 1000 },
+  );
+  // Visibility of uncommitted revisions: their batch's status, read once per batch.
+  const batchOk = new Map<string, boolean>();
+  const visible = async (d: Doc): Promise<boolean> => {
+    if (d.committed) return true;
+    if (!d.batch) return false;
+    const id = String(d.batch);
+    let ok = batchOk.get(id);
+    if (ok === undefined) {
+      ok = (await UploadBatch.exists({ _id: d.batch, status: 'committed' })) !== null;
+      batchOk.set(id, ok);
+    }
+    return ok;
+  };
+  let unit: string | null = null;
+  let first: Date | null = null;
+  let last: Doc | null = null;
+  const facts = (): LatestReturnFacts => ({
+    unit: last!.unit,
+    revision: last!.revision,
+    values: last!.values,
+    rejected: last!.review?.decision === 'reject',
+    late: first!.getTime() > deadline,
+  });
+  try {
+    for await (const d of cursor) {
+      if (d.unit !== unit) {
+        if (last) yield facts();
+        unit = d.unit;
+        first = null;
+        last = null;
+      }
+      if (!(await visible(d))) continue;
+      first ??= d.submittedAt;
+      last = d;
+    }
+    if (last) yield facts();
+  } finally {
+    await cursor.close();
+  }
+}
+
 // ---- numbering and batches ----
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
