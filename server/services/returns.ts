@@ -219,20 +219,17 @@ export interface LatestReturnFacts {
 }
 
 /**
- * The scoring facts of {@link periodReturns} (the same latest visible revision and late flag per unit),
- * read by cursor in unit order and yielded one unit at a time: a period of any size is never held in
- * memory (the score job's input at national scale). Only the fields scoring needs are read.
+ * The visible revisions of a period read by cursor in (unit, revision) order, one unit at a time: its
+ * first and latest visible revision and how many are visible (what {@link latestReturns} derives from
+ * the whole period at once). Uncommitted revisions are checked against their batch, once per batch.
  */
-export async function* latestReturnFacts(period: string): AsyncGenerator<LatestReturnFacts> {
-  const deadline = (await deadlineOf(period)).getTime();
-  type Doc = Pick<RevisionLean, 'unit' | 'revision' | 'values' | 'submittedAt' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
-  const cursor = ReturnRevision.collection.find<Doc>(
-    { period },
-    { projection: { _id: 0, unit: 1, revision: 1, values: 1, submittedAt: 1, committed: 1, batch: 1, 'review.decision': 1 }, sort: { unit: 1, revision: 1 }, batchSize: 1000 },
-  );
-  // Visibility of uncommitted revisions: their batch's status, read once per batch.
+async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'submittedAt' | 'committed' | 'batch'>>(
+  period: string,
+  projection: Record<string, 0 | 1>,
+): AsyncGenerator<{ first: D; last: D; count: number }> {
+  const cursor = ReturnRevision.collection.find<D>({ period }, { projection, sort: { unit: 1, revision: 1 }, batchSize: 1000 });
   const batchOk = new Map<string, boolean>();
-  const visible = async (d: Doc): Promise<boolean> => {
+  const visible = async (d: D): Promise<boolean> => {
     if (d.committed) return true;
     if (!d.batch) return false;
     const id = String(d.batch);
@@ -244,30 +241,50 @@ export async function* latestReturnFacts(period: string): AsyncGenerator<LatestR
     return ok;
   };
   let unit: string | null = null;
-  let first: Date | null = null;
-  let last: Doc | null = null;
-  const facts = (): LatestReturnFacts => ({
-    unit: last!.unit,
-    revision: last!.revision,
-    values: last!.values,
-    rejected: last!.review?.decision === 'reject',
-    late: first!.getTime() > deadline,
-  });
+  let first: D | null = null;
+  let last: D | null = null;
+  let count = 0;
   try {
     for await (const d of cursor) {
       if (d.unit !== unit) {
-        if (last) yield facts();
+        if (last) yield { first: first!, last, count };
         unit = d.unit;
-        first = null;
-        last = null;
+        first = last = null;
+        count = 0;
       }
       if (!(await visible(d))) continue;
-      first ??= d.submittedAt;
+      first ??= d;
       last = d;
+      count++;
     }
-    if (last) yield facts();
+    if (last) yield { first: first!, last, count };
   } finally {
     await cursor.close();
+  }
+}
+
+/**
+ * The scoring facts of {@link periodReturns} (the same latest visible revision and late flag per unit),
+ * read by cursor in unit order and yielded one unit at a time: a period of any size is never held in
+ * memory (the score job's input at national scale). Only the fields scoring needs are read.
+ */
+export async function* latestReturnFacts(period: string): AsyncGenerator<LatestReturnFacts> {
+  const deadline = (await deadlineOf(period)).getTime();
+  type Doc = Pick<RevisionLean, 'unit' | 'revision' | 'values' | 'submittedAt' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
+  const projection = { _id: 0, unit: 1, revision: 1, values: 1, submittedAt: 1, committed: 1, batch: 1, 'review.decision': 1 } as const;
+  for await (const { first, last } of visibleByUnit<Doc>(period, projection)) {
+    yield { unit: last.unit, revision: last.revision, values: last.values, rejected: last.review?.decision === 'reject', late: first.submittedAt.getTime() > deadline };
+  }
+}
+
+/**
+ * {@link periodReturns}, one unit at a time in unit-code order, read by cursor (the period workbook's
+ * returns sheet at national scale): for every unit the same PeriodReturn as periodReturns gives.
+ */
+export async function* streamPeriodReturns(period: string): AsyncGenerator<PeriodReturn> {
+  const deadline = (await deadlineOf(period)).getTime();
+  for await (const { first, last, count } of visibleByUnit<RevisionLean>(period, { _id: 0, __v: 0 })) {
+    yield { unit: last.unit, latest: toView(last, first.submittedAt.getTime() > deadline), firstSubmittedAt: first.submittedAt.toISOString(), revisions: count };
   }
 }
 
