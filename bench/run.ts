@@ -15,7 +15,7 @@
 //   rankings  req/s of /ranking and GET /api/v1/results/:period vs /healthz, autocannon on loopback (≥ 30% at 1k)
 //   export    the assessment workbook vs exceljs writing the same cells                     (≤ 1.5×),
 //             and vs the driver reading the same documents + exceljs writing the same cells
-//   publish   publication with accountability cases (reported, no baseline; only up to --import-max units)
+//   publish   publication with accountability cases (reported, no baseline)
 //   and the peak RSS of each step's process                                                 (≤ 500 MB at 50k)
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -221,7 +221,6 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
     for (const step of STEPS) {
       // Later steps need the data of earlier ones: seed and import always run; the rest only when asked.
       if (step !== 'seed' && step !== 'import' && !a.steps.includes(step)) continue;
-      if (step === 'publish' && n > a.importMax) continue;
       if (step === 'rankings') {
         out.push(...(await rankings(dataDir, n, a)));
         continue;
