@@ -6,15 +6,16 @@
 //   npm run bench -- --sizes 1000 --steps import,export --skip-engine --duration 5 --json out.json
 //
 // Scale steps (each in its own process, on one fresh DATA_DIR per size, in this order — see bench/step.ts;
-// `seed` inserts units and the previous quarter directly; above --import-max rows (default 10000) the
+// `seed` inserts units and the previous quarter directly; above --import-max rows (default 50000) the
 // import step measures check + parse + validate only and inserts the returns directly):
-//   import    the whole upload pipeline for one many-unit workbook vs exceljs reading it   (target ≤ 1.5×),
-//             and vs the bare libraries doing the same reads and writes (see sameWorkBaseline)
+//   import    the whole upload pipeline for the many-unit workbook(s) (≤ 20 000 rows a file) vs our
+//             reader (xlsx-reader.ts) reading the same files (target ≤ 1.5×, ≤ 2× at 50k), also vs
+//             exceljs's read, and (one file) vs the bare libraries doing the same reads and writes
 //   scoring   the score job for one period vs the driver reading the inputs and writing as many rows (≤ 2×)
 //   rankings  req/s of /ranking and GET /api/v1/results/:period vs /healthz, autocannon on loopback (≥ 30% at 1k)
 //   export    the assessment workbook vs exceljs writing the same cells                     (≤ 1.5×),
 //             and vs the driver reading the same documents + exceljs writing the same cells
-//   publish   publication with accountability cases (reported, no baseline; only up to --import-max units)
+//   publish   publication with accountability cases (reported, no baseline)
 //   and the peak RSS of each step's process                                                 (≤ 500 MB at 50k)
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,7 +43,7 @@ export interface Args {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [1000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false, importMax: 10_000, engine: 'in-process', rounds: 3 };
+  const a: Args = { sizes: [1000], steps: [...STEPS], duration: 5, connections: 10, skipEngine: false, json: null, keep: false, importMax: 50_000, engine: 'in-process', rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
@@ -86,7 +87,7 @@ export interface Figure {
   extra?: Record<string, unknown>;
 }
 
-let importMax = 10_000;
+let importMax = 50_000;
 let engineUri: string | null = null;
 
 function child(step: Step, dataDir: string, n: number): { proc: ChildProcess; lines: AsyncIterableIterator<string>; stderr: () => string } {
@@ -124,7 +125,8 @@ const s = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Mat
 
 type Cannon = Awaited<ReturnType<typeof cannon>>;
 
-async function cannon(url: string, headers: Record<string, string>, a: Args) {
+async function cannon(url: string, headers: Record<string, string>, a: Args, phase?: { c: ReturnType<typeof child>; name: string }) {
+  phase?.c.proc.stdin!.write(`phase ${phase.name}\n`);
   const r = await autocannon({ url, headers, connections: a.connections, duration: a.duration, timeout: 30 });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total };
 }
@@ -136,21 +138,21 @@ async function rankings(dataDir: string, n: number, a: Args): Promise<Figure[]> 
   // Static payloads first; after each run, wait for the server to drain requests still queued
   // (autocannon stops sending at the deadline, the server keeps working on what it received).
   const drain = () => fetch(`${ready.base}/healthz`).then((r) => r.arrayBuffer());
-  const staticHtml = await cannon(`${ready.base}/__bench/static.html`, {}, a);
+  const staticHtml = await cannon(`${ready.base}/__bench/static.html`, {}, a, { c, name: 'static' });
   await drain();
-  const staticJson = await cannon(`${ready.base}/__bench/static.json`, {}, a);
+  const staticJson = await cannon(`${ready.base}/__bench/static.json`, {}, a, { c, name: 'static' });
   await drain();
   // The product and its baseline alternate, round after round (the shared machine's load drifts
   // within seconds); each figure is the median round's.
   const rounds: { trivial: Cannon; page: Cannon; api: Cannon; apiPage: Cannon }[] = [];
   for (let i = 0; i < a.rounds; i++) {
-    const trivial = await cannon(`${ready.base}/healthz`, {}, a);
+    const trivial = await cannon(`${ready.base}/healthz`, {}, a, { c, name: 'healthz' });
     await drain();
-    const page = await cannon(`${ready.base}/ranking?period=2026Q4`, { cookie: ready.cookie, accept: 'text/html' }, a);
+    const page = await cannon(`${ready.base}/ranking?period=2026Q4`, { cookie: ready.cookie, accept: 'text/html' }, a, { c, name: 'page' });
     await drain();
-    const api = await cannon(`${ready.base}/api/v1/results/2026Q4`, { authorization: `Bearer ${ready.token}` }, a);
+    const api = await cannon(`${ready.base}/api/v1/results/2026Q4`, { authorization: `Bearer ${ready.token}` }, a, { c, name: 'api' });
     await drain();
-    const apiPage = await cannon(`${ready.base}${ready.pagePath}`, { authorization: `Bearer ${ready.token}` }, a);
+    const apiPage = await cannon(`${ready.base}${ready.pagePath}`, { authorization: `Bearer ${ready.token}` }, a, { c, name: 'apiPage' });
     await drain();
     rounds.push({ trivial, page, api, apiPage });
   }
@@ -175,9 +177,12 @@ async function rankings(dataDir: string, n: number, a: Args): Promise<Figure[]> 
       baseline: `${trivial.rps.toFixed(0)} req/s (/healthz)`,
       ratio: x.rps / trivial.rps,
       target: n <= 1000 ? '≥ 30%' : '(reported)',
-      met: n > 1000 || x.rps / trivial.rps >= 0.3,
-      peakRssMb: r.peakRssMb,
+      met: (n > 1000 || x.rps / trivial.rps >= 0.3) && (n < 50_000 || (r.phasePeakRssMb?.[which] ?? r.peakRssMb) <= 500),
+      // The RSS sampled while this URL was under load (the process's high-water mark, warm-up and the
+      // bench's own copies of the payloads included, is in extra.processPeakRssMb).
+      peakRssMb: r.phasePeakRssMb?.[which] ?? r.peakRssMb,
       extra: {
+        processPeakRssMb: r.peakRssMb,
         ...(same ? { samePayloadStaticRps: Math.round(same.rps), ratioVsSamePayload: +(x.rps / same.rps).toFixed(3) } : {}),
         completed: x.total,
         ...(which === 'apiPage' ? {} : { singleRequestMs: Math.round(which === 'page' ? ready.pageMs : ready.apiMs) }),
@@ -216,18 +221,21 @@ export async function benchScale(n: number, a: Args): Promise<Figure[]> {
     for (const step of STEPS) {
       // Later steps need the data of earlier ones: seed and import always run; the rest only when asked.
       if (step !== 'seed' && step !== 'import' && !a.steps.includes(step)) continue;
-      if (step === 'publish' && n > a.importMax) continue;
       if (step === 'rankings') {
         out.push(...(await rankings(dataDir, n, a)));
         continue;
       }
       const r = await runStep(step, dataDir, n);
       if (step === 'import' && a.steps.includes('import')) {
+        // The issue's goal: the whole upload ≤ 1.5× our reader reading the same files at 5k, ≤ 2× at 50k;
+        // exceljs's read of the same files is reported beside it (same run).
+        const goal = n >= 50_000 ? 2 : 1.5;
         out.push({
-          size: n, step, what: `${r.full ? 'upload' : 'check + parse + validate (no commit, see BENCH.md)'} of one ${r.rows}-unit workbook (${Math.round(r.fileBytes / 1024)} KB)`,
-          product: s(r.productMs), baseline: `${s(r.baselineMs)} (exceljs load)`, ratio: r.productMs / r.baselineMs, target: '≤ 1.5×',
-          met: r.productMs / r.baselineMs <= 1.5 && memOk(r.peakRssMb), peakRssMb: r.peakRssMb,
+          size: n, step, what: `${r.full ? 'upload' : 'check + parse + validate (no commit, see BENCH.md)'} of ${r.files > 1 ? `${r.files} workbooks` : 'one workbook'}, ${r.rows} units (${Math.round(r.fileBytes / 1024)} KB)`,
+          product: s(r.productMs), baseline: `${s(r.readerMs)} (our reader) · ${s(r.baselineMs)} (exceljs load)`, ratio: r.productMs / r.readerMs, target: `≤ ${goal}× our reader`,
+          met: r.productMs / r.readerMs <= goal && memOk(r.peakRssMb), peakRssMb: r.peakRssMb,
           extra: {
+            ratioVsExceljs: +(r.productMs / r.baselineMs).toFixed(2), readerVsExceljs: +(r.readerMs / r.baselineMs).toFixed(2),
             checkMs: Math.round(r.breakdown.checkMs), parseMs: Math.round(r.breakdown.parseMs), storeAndCommitMs: r.breakdown.storeAndCommitMs === null ? null : Math.round(r.breakdown.storeAndCommitMs), parseRatio: +(r.breakdown.parseMs / r.baselineMs).toFixed(2),
             ...(r.sameWorkMs === null ? {} : { sameWorkMs: Math.round(r.sameWorkMs), sameWorkDocs: r.sameWorkDocs, ratioVsSameWork: +(r.productMs / r.sameWorkMs).toFixed(2) }),
           },

@@ -1,4 +1,4 @@
-// Worker-thread entry of off-thread.ts: reads one user's workbook (check + bounded streaming parse)
+// Worker-thread entry of off-thread.ts: reads users' workbooks one at a time (check + bounded streaming parse)
 // and posts back the plain result, or the AppError it threw as {status, code, message, details}.
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../domain/errors.ts';
@@ -32,6 +32,7 @@ function runOnce(task: ReadTask) {
 );
 }
 
-// A task given at start, or (a standby worker, started ahead of need) the first message: one task per worker.
+// A task given at start, and/or tasks posted later (a standby started ahead of need, or a warm worker
+// given its next read by off-thread.ts): one at a time — the next is posted only after the result.
 if (workerData) runOnce(workerData as ReadTask);
-else parentPort!.once('message', (task: ReadTask) => runOnce(task));
+parentPort!.on('message', (task: ReadTask) => runOnce(task));

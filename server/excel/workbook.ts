@@ -102,8 +102,14 @@ export interface PeriodWorkbookCommon {
 }
 
 export interface AssessmentWorkbookInput extends PeriodWorkbookCommon {
-  results: readonly ResultRow[];
-  returns?: readonly ReturnRow[];
+  /**
+   * Every unit's result: an array in any order (sorted here), or a stream — e.g. from a cursor — in the
+   * store's result order (category, rank, unranked last, code), which is written as it comes (ties
+   * of a rank are put in the sheet's order among themselves): a period of any size is never held whole.
+   */
+  results: readonly ResultRow[] | AsyncIterable<ResultRow>;
+  /** The returns sheet's rows, in the order written (by unit code); an array or a stream. */
+  returns?: readonly ReturnRow[] | AsyncIterable<ReturnRow>;
 }
 
 export interface UnitWorkbookInput extends PeriodWorkbookCommon {
@@ -413,6 +419,32 @@ function sortResults(rows: readonly ResultRow[]): ResultRow[] {
   );
 }
 
+const catIndex = (c: string) => {
+  const i = (UNIT_CATEGORIES as readonly string[]).indexOf(c);
+  return i < 0 ? UNIT_CATEGORIES.length : i;
+};
+
+/**
+ * The rows of a stream in the store's result order, in sortResults' order: only the ties of one
+ * (category, rank) — where the two orders may differ (code order vs text collation) — are held and
+ * sorted. A stream out of result order is a programming error and throws.
+ */
+async function* inSheetOrder(rows: AsyncIterable<ResultRow>): AsyncGenerator<ResultRow> {
+  let group: ResultRow[] = [];
+  const rankKey = (r: ResultRow) => r.rank ?? Number.MAX_SAFE_INTEGER;
+  for await (const r of rows) {
+    const g = group[0];
+    if (g && (g.category !== r.category || g.rank !== r.rank)) {
+      const order = catIndex(g.category) - catIndex(r.category) || compareText(g.category, r.category) || (g.category === r.category ? rankKey(g) - rankKey(r) : 0);
+      if (order > 0) throw new Error(`result rows out of order at ${r.unit}`);
+      yield* group.length > 1 ? sortResults(group) : group;
+      group = [];
+    }
+    group.push(r);
+  }
+  yield* group.length > 1 ? sortResults(group) : group;
+}
+
 const RANK_CHANGE_FMT = '"↑"0;"↓"0;"–"';
 const SCORE_FMT = '0.00';
 const PCT_FMT = '0.00%';
@@ -429,9 +461,13 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
   const title = `${pTitle}政务数据共享考核表`;
   const left = periodLine(input);
   const hf = headerFooter(title, left, generated);
-  const unitNames = new Map(input.results.map((r) => [r.unit, r.name]));
+  // Unit names for the returns and cases sheets, gathered while the ranking is written.
+  const unitNames = new Map<string, string>();
+  const results: Iterable<ResultRow> | AsyncIterable<ResultRow> = Array.isArray(input.results)
+    ? sortResults(input.results as readonly ResultRow[])
+    : inSheetOrder(input.results as AsyncIterable<ResultRow>);
 
-  await streamWorkbook(stream, (wb) => {
+  await streamWorkbook(stream, async (wb) => {
     wb.title = title;
     wb.subject = input.period;
 
@@ -456,7 +492,8 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
     ws.autoFilter = { from: { row: 3, column: 1 }, to: { row: 3, column: cols.length } };
     const gradeCol = cols.findIndex((c) => c.header === '等级');
     const totalCol = cols.findIndex((c) => c.header === '总分');
-    for (const r of sortResults(input.results)) {
+    for await (const r of results) {
+      unitNames.set(r.unit, r.name);
       const pending = r.flags.includes('pending');
       const noReturn = pending || r.flags.includes('missing');
       const values: Cell[] = [
@@ -507,7 +544,7 @@ export async function writeAssessmentWorkbook(input: AssessmentWorkbookInput, st
       ...FIELD_KEYS.map((k) => ({ header: `${FIELD_LABELS[k]}\n${k}`, width: 14, numFmt: INT_FMT })),
     ];
     const rs = tableSheet(wb, '填报数据', rcols, { state: 'frozen', xSplit: 2, ySplit: 3, topLeftCell: 'C4', activeCell: 'A4' }, hf, `${pTitle}填报数据`, `${left} · 每个单位的最新修订版本`);
-    for (const x of input.returns ?? []) {
+    for await (const x of input.returns ?? []) {
       writeRow(rs, rcols, [
         x.unit,
         x.name ?? unitNames.get(x.unit) ?? '',

@@ -73,6 +73,11 @@ export class ResponseCache {
     return made;
   }
 
+  /** The cached body under `key`, if any (no build). */
+  peek(key: string): CachedBody | undefined {
+    return this.done.get(key)?.value;
+  }
+
   /** Entries and bytes held (tests, bench). */
   stats(): { entries: number; bytes: number } {
     return { entries: this.done.size, bytes: this.done.calculatedSize };

@@ -8,7 +8,7 @@ import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
 import { rankPeriod, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
 import { diffByCategory, diffResults, weightTotal, type WhatIf } from '../domain/scoring/whatif.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
-import { periodReturns, periodsWithReturns } from '../services/returns.ts';
+import { latestReturnFacts, periodsWithReturns } from '../services/returns.ts';
 import { currentScheme, validateDraft } from '../services/scheme.ts';
 import { listUnitInputs } from '../services/units.ts';
 import { placements, storeComputation, type RowBatch, type SnapshotWrite } from './store.ts';
@@ -20,41 +20,112 @@ export interface PeriodInputs {
   period: string;
   deadline: Date;
   deadlinePassed: boolean;
-  units: UnitInput[];
+  /** Number of units (active or not). */
+  readonly size: number;
+  /** Every unit's scoring input, in code order, built on demand (nothing but the compact columns is kept). */
+  units(): Generator<UnitInput>;
+  /** One unit's scoring input (undefined: no such unit). */
+  unit(code: string): UnitInput | undefined;
   /** Revision number used per unit (null: no usable return). */
-  revisions: Map<string, number | null>;
+  revisions: { get(unit: string): number | null | undefined };
   previous: { unit: string; category: UnitCategory; rank: number | null }[];
 }
 
-/** Everything the pure core needs for one opened period, read from the database at clock.now(). */
+const NFIELDS = FIELD_KEYS.length;
+const HAS_RETURN = 1;
+const REJECTED = 2;
+const LATE = 4;
+
+/**
+ * The inputs of a period kept in columns: per unit its code, name, category and active flag (as listed),
+ * the 11 values in one Float64Array, flags and revision in typed arrays — a few dozen bytes a unit
+ * instead of a revision view per unit. UnitInput objects are made when asked for and dropped after use.
+ */
+class ColumnInputs implements PeriodInputs {
+  readonly size: number;
+  private readonly index = new Map<string, number>();
+  private readonly values: Float64Array;
+  private readonly flags: Uint8Array;
+  private readonly revision: Int32Array;
+  readonly revisions = { get: (unit: string) => this.revisionOf(unit) };
+
+  constructor(
+    readonly period: string,
+    readonly deadline: Date,
+    readonly deadlinePassed: boolean,
+    private readonly list: readonly { code: string; name: string; category: UnitCategory; active: boolean }[],
+    readonly previous: PeriodInputs['previous'],
+  ) {
+    this.size = list.length;
+    list.forEach((u, i) => this.index.set(u.code, i));
+    this.values = new Float64Array(list.length * NFIELDS);
+    this.flags = new Uint8Array(list.length);
+    this.revision = new Int32Array(list.length);
+  }
+
+  /** Records a unit's latest visible revision (units not listed are ignored, as they are not scored). */
+  set(unit: string, revision: number, values: Record<string, unknown>, rejected: boolean, late: boolean): void {
+    const i = this.index.get(unit);
+    if (i === undefined) return;
+    for (let k = 0; k < NFIELDS; k++) this.values[i * NFIELDS + k] = Number(values[FIELD_KEYS[k]!]);
+    this.flags[i] = HAS_RETURN | (rejected ? REJECTED : 0) | (late ? LATE : 0);
+    this.revision[i] = revision;
+  }
+
+  private revisionOf(unit: string): number | null | undefined {
+    const i = this.index.get(unit);
+    if (i === undefined) return undefined;
+    const f = this.flags[i]!;
+    return f & HAS_RETURN && !(f & REJECTED) ? this.revision[i]! : null;
+  }
+
+  private at(i: number): UnitInput {
+    const u = this.list[i]!;
+    const f = this.flags[i]!;
+    let values: ReturnValues | null = null;
+    if (f & HAS_RETURN) {
+      const v = {} as Record<string, number>;
+      for (let k = 0; k < NFIELDS; k++) v[FIELD_KEYS[k]!] = this.values[i * NFIELDS + k]!;
+      values = v as ReturnValues;
+    }
+    return { unit: u.code, name: u.name, category: u.category, active: u.active, values, rejected: (f & REJECTED) !== 0, late: (f & LATE) !== 0 };
+  }
+
+  *units(): Generator<UnitInput> {
+    for (let i = 0; i < this.list.length; i++) yield this.at(i);
+  }
+
+  unit(code: string): UnitInput | undefined {
+    const i = this.index.get(code);
+    return i === undefined ? undefined : this.at(i);
+  }
+}
+
+/**
+ * Everything the pure core needs for one opened period, read from the database at clock.now(). The
+ * returns are read by cursor (latestReturnFacts) straight into the compact columns of ColumnInputs.
+ */
 export async function loadInputs(period: string): Promise<PeriodInputs> {
   assertQuarter(period);
   const now = clock.now();
   const deadline = new Date((await getPeriod(period)).deadline);
   const deadlinePassed = now.getTime() > deadline.getTime();
-  // The latest visible revision per unit, with the late flag (first visible revision after the deadline).
-  const returns = await periodReturns(period);
-  const units: UnitInput[] = [];
-  const revisions = new Map<string, number | null>();
-  for (const u of await listUnitInputs()) {
-    const r = returns.get(u.code)?.latest;
-    const rejected = r?.status === 'rejected';
-    const values = r ? (Object.fromEntries(FIELD_KEYS.map((k) => [k, Number((r.values as Record<string, unknown>)[k])])) as ReturnValues) : null;
-    units.push({ unit: u.code, name: u.name, category: u.category, active: u.active, values, rejected, late: r?.late ?? false });
-    revisions.set(u.code, r && !rejected ? r.revision : null);
-  }
+  const list = (await listUnitInputs()).sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
   const previous = await placements(previousQuarter(period)!);
-  return { period, deadline, deadlinePassed, units, revisions, previous };
+  const inputs = new ColumnInputs(period, deadline, deadlinePassed, list, previous);
+  // The latest visible revision per unit, with the late flag (first visible revision after the deadline).
+  for await (const r of latestReturnFacts(period)) inputs.set(r.unit, r.revision, r.values, r.rejected, r.late);
+  return inputs;
 }
 
 /** The whole scoring at once (tests, small callers): every row and explanation in memory. */
 export function scoreInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodScoring {
-  return scorePeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+  return scorePeriod(scheme, [...inputs.units()], { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
 }
 
 /** Pass 1 of the batched scoring: placements and result order, keeping only what ranking needs. */
 export function rankInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodRanking {
-  return rankPeriod(scheme, inputs.units, { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+  return rankPeriod(scheme, inputs.units(), { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
 }
 
 /**
@@ -68,10 +139,9 @@ export function* scoredBatches(
   opts: { size?: number; explain?: boolean } = {},
 ): Generator<RowBatch> {
   const size = opts.size ?? SCORE_BATCH;
-  const byUnit = new Map(inputs.units.map((u) => [u.unit, u]));
   const ctx = { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous };
   for (let i = 0; i < ranking.order.length; i += size) {
-    const batch = ranking.order.slice(i, i + size).map((u) => byUnit.get(u)!);
+    const batch = ranking.order.slice(i, i + size).map((u) => inputs.unit(u)!);
     yield scoreBatch(scheme, ranking, batch, ctx, { explain: opts.explain });
   }
 }

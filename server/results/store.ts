@@ -7,6 +7,7 @@
 // only by an explicit, audited reopen.
 import mongoose from 'mongoose';
 import { clock } from '../clock.ts';
+import { conflict } from '../domain/errors.ts';
 import type { UnitCategory } from '../domain/fields.ts';
 import type { UnitExplanation, UnitResult } from '../domain/scoring/score.ts';
 import { ResultRow, ResultSet, type ResultSetDoc } from '../models/result.ts';
@@ -133,6 +134,27 @@ export async function readRows(period: string, computeId: ObjectIdT): Promise<Re
   return docs.map(rowView);
 }
 
+/**
+ * The rows of one computation in result order, read by cursor (≤ 1 000 documents a batch) and yielded
+ * one at a time: a period of any size is never held whole (the period workbook). Should the computation
+ * be replaced and swept while the rows are being read, the stream ends with 409 results_changed rather
+ * than short.
+ */
+export async function* streamRows(period: string, computeId: ObjectIdT): AsyncGenerator<ResultRowView> {
+  const set = await ResultSet.collection.findOne<{ rowCount?: number }>({ period, computeId }, { projection: { _id: 0, rowCount: 1 } });
+  const cursor = ResultRow.collection.find<StoredRow>({ period, computeId }, { projection: ROW_PROJECTION, sort: { order: 1 }, batchSize: 1000 });
+  let n = 0;
+  try {
+    for await (const r of cursor) {
+      n++;
+      yield rowView(r);
+    }
+  } finally {
+    await cursor.close();
+  }
+  if (!set || (typeof set.rowCount === 'number' && n !== set.rowCount)) throw conflict('results_changed', `${period} 期考核结果在读取期间已重新计算，请重试`);
+}
+
 /** Current rows of several periods (annual results, A3, trends), keyed by period; final sets only if asked. */
 export async function rowsOfPeriods(periods: readonly string[], opts: { finalOnly?: boolean } = {}) {
   const sets = await ResultSet.find({ period: { $in: [...periods] } }).lean();
@@ -183,7 +205,7 @@ export interface ComputationToStore {
   /** The rows in result order, a batch at a time: each is stored, then dropped, before the next is asked for. */
   batches: Iterable<RowBatch>;
   /** Revision number used per unit (null: no usable return). */
-  revisions: ReadonlyMap<string, number | null>;
+  revisions: { get(unit: string): number | null | undefined };
 }
 
 /** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */

@@ -89,6 +89,8 @@ type RevisionLean = {
 };
 
 const LEASE_MS = 30_000;
+/** Documents (or units of an $in) per command of a batch commit: no command holds the server for long. */
+const COMMAND_DOCS = 1000;
 const INSTANCE = randomUUID();
 const HOST = hostname();
 const activeBatches = new Set<string>();
@@ -208,6 +210,88 @@ export async function latestReturns(period: string, units?: readonly string[]): 
   return out;
 }
 
+/** What scoring needs of a unit's latest visible revision (see {@link latestReturnFacts}). */
+export interface LatestReturnFacts {
+  unit: string;
+  revision: number;
+  /** The stored values (as stored: callers convert with Number). */
+  values: Record<string, unknown>;
+  /** The latest visible revision was rejected. */
+  rejected: boolean;
+  /** The unit's first visible revision came after the deadline. */
+  late: boolean;
+}
+
+/**
+ * The visible revisions of a period read by cursor in (unit, revision) order, one unit at a time: its
+ * first and latest visible revision and how many are visible (what {@link latestReturns} derives from
+ * the whole period at once). Uncommitted revisions are checked against their batch, once per batch.
+ */
+async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'submittedAt' | 'committed' | 'batch'>>(
+  period: string,
+  projection: Record<string, 0 | 1>,
+): AsyncGenerator<{ first: D; last: D; count: number }> {
+  const cursor = ReturnRevision.collection.find<D>({ period }, { projection, sort: { unit: 1, revision: 1 }, batchSize: 1000 });
+  const batchOk = new Map<string, boolean>();
+  const visible = async (d: D): Promise<boolean> => {
+    if (d.committed) return true;
+    if (!d.batch) return false;
+    const id = String(d.batch);
+    let ok = batchOk.get(id);
+    if (ok === undefined) {
+      ok = (await UploadBatch.exists({ _id: d.batch, status: 'committed' })) !== null;
+      batchOk.set(id, ok);
+    }
+    return ok;
+  };
+  let unit: string | null = null;
+  let first: D | null = null;
+  let last: D | null = null;
+  let count = 0;
+  try {
+    for await (const d of cursor) {
+      if (d.unit !== unit) {
+        if (last) yield { first: first!, last, count };
+        unit = d.unit;
+        first = last = null;
+        count = 0;
+      }
+      if (!(await visible(d))) continue;
+      first ??= d;
+      last = d;
+      count++;
+    }
+    if (last) yield { first: first!, last, count };
+  } finally {
+    await cursor.close();
+  }
+}
+
+/**
+ * The scoring facts of {@link periodReturns} (the same latest visible revision and late flag per unit),
+ * read by cursor in unit order and yielded one unit at a time: a period of any size is never held in
+ * memory (the score job's input at national scale). Only the fields scoring needs are read.
+ */
+export async function* latestReturnFacts(period: string): AsyncGenerator<LatestReturnFacts> {
+  const deadline = (await deadlineOf(period)).getTime();
+  type Doc = Pick<RevisionLean, 'unit' | 'revision' | 'values' | 'submittedAt' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
+  const projection = { _id: 0, unit: 1, revision: 1, values: 1, submittedAt: 1, committed: 1, batch: 1, 'review.decision': 1 } as const;
+  for await (const { first, last } of visibleByUnit<Doc>(period, projection)) {
+    yield { unit: last.unit, revision: last.revision, values: last.values, rejected: last.review?.decision === 'reject', late: first.submittedAt.getTime() > deadline };
+  }
+}
+
+/**
+ * {@link periodReturns}, one unit at a time in unit-code order, read by cursor (the period workbook's
+ * returns sheet at national scale): for every unit the same PeriodReturn as periodReturns gives.
+ */
+export async function* streamPeriodReturns(period: string): AsyncGenerator<PeriodReturn> {
+  const deadline = (await deadlineOf(period)).getTime();
+  for await (const { first, last, count } of visibleByUnit<RevisionLean>(period, { _id: 0, __v: 0 })) {
+    yield { unit: last.unit, latest: toView(last, first.submittedAt.getTime() > deadline), firstSubmittedAt: first.submittedAt.toISOString(), revisions: count };
+  }
+}
+
 // ---- numbering and batches ----
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -288,9 +372,15 @@ async function fastInsert(
 ): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   if (rows.length < 2) return done;
-  const existing = (await ReturnRevision.find({ period, unit: { $in: rows.map((r) => r.unit) } }, { unit: 1, revision: 1, committed: 1, batch: 1 }).lean()) as unknown as RevisionLean[];
+  // The units' current tops, ≤ COMMAND_DOCS units a read (no command holds the server for long).
   const tops = new Map<string, RevisionLean>();
-  for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
+  for (let i = 0; i < rows.length; i += COMMAND_DOCS) {
+    const units = rows.slice(i, i + COMMAND_DOCS).map((r) => r.unit);
+    const existing = (await ReturnRevision.collection
+      .find({ period, unit: { $in: units } }, { projection: { unit: 1, revision: 1, committed: 1, batch: 1 } })
+      .toArray()) as unknown as RevisionLean[];
+    for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
+  }
   const visibleBatches = await committedBatches([...tops.values()].filter((d) => !d.committed).map((d) => d.batch));
   const submittedAt = clock.now();
   // Only the longest prefix (rows come in unit-code order) whose tops are all visible: every batch must
@@ -306,13 +396,17 @@ async function fastInsert(
   const { source, submittedBy, batch, committed, file } = base;
   const docs = prefix.map((r) => ({ source, submittedBy, batch, committed, file, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null, ...(r.warnings?.length ? { warnings: r.warnings } : {}) }));
   if (!docs.length) return done;
+  // ≤ COMMAND_DOCS documents a command, in code order; after a chunk with a lost race the later chunks
+  // are not inserted (they follow the first lost race: their units are numbered one by one below).
   let failed = new Set<number>();
-  try {
-    await ReturnRevision.collection.insertMany(docs as never[], { ordered: false });
-  } catch (err) {
-    const writeErrors = (err as { writeErrors?: { index?: number; err?: { index?: number } }[] }).writeErrors;
-    if (!isDuplicateKey(err) || !Array.isArray(writeErrors)) throw err;
-    failed = new Set(writeErrors.map((w) => (w.index ?? w.err?.index) as number));
+  for (let i = 0; i < docs.length && !failed.size; i += COMMAND_DOCS) {
+    try {
+      await ReturnRevision.collection.insertMany(docs.slice(i, i + COMMAND_DOCS) as never[], { ordered: false });
+    } catch (err) {
+      const writeErrors = (err as { writeErrors?: { index?: number; err?: { index?: number } }[] }).writeErrors;
+      if (!isDuplicateKey(err) || !Array.isArray(writeErrors)) throw err;
+      failed = new Set(writeErrors.map((w) => i + ((w.index ?? w.err?.index) as number)));
+    }
   }
   // Keep only what precedes the first lost race; give back the rest (same ordering rule as above).
   const firstFailed = failed.size ? Math.min(...failed) : docs.length;
@@ -420,20 +514,31 @@ async function finalizeBatch(batchId: Types.ObjectId, known?: CommittedBatch): P
       valuesOf: new Map(d.rows.map((r) => [r.unit, cleanValues(r.values as never)])),
     };
   }
-  await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
+  // ≤ COMMAND_DOCS units a command (the flip, then their audit entries): idempotent, so a roll-forward
+  // cut short is simply done again by recovery.
   const batch = String(batchId);
-  await auditMany(
-    { username: b.createdBy },
-    b.accepted.map((a) => ({
-      action: 'return.submit',
-      entity: 'return',
-      entityId: `${b.period}/${a.unit}`,
-      before: null,
-      after: { revision: a.revision, values: b.valuesOf.get(a.unit) ?? null, source: b.source, batch },
-      key: `batch:${batch}:${a.unit}`,
-      at: b.committedAt ?? undefined,
-    })),
-  );
+  if (b.accepted.length > COMMAND_DOCS) {
+    for (let i = 0; i < b.accepted.length; i += COMMAND_DOCS) {
+      const units = b.accepted.slice(i, i + COMMAND_DOCS).map((a) => a.unit);
+      await ReturnRevision.updateMany({ batch: batchId, committed: false, unit: { $in: units } }, { $set: { committed: true } });
+    }
+  }
+  // Every revision of the batch (after the chunks above: none left but what `accepted` does not name).
+  await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
+  for (let i = 0; i < b.accepted.length; i += COMMAND_DOCS) {
+    await auditMany(
+      { username: b.createdBy },
+      b.accepted.slice(i, i + COMMAND_DOCS).map((a) => ({
+        action: 'return.submit',
+        entity: 'return',
+        entityId: `${b.period}/${a.unit}`,
+        before: null,
+        after: { revision: a.revision, values: b.valuesOf.get(a.unit) ?? null, source: b.source, batch },
+        key: `batch:${batch}:${a.unit}`,
+        at: b.committedAt ?? undefined,
+      })),
+    );
+  }
   await UploadBatch.updateOne({ _id: batchId }, { $set: { finalized: true } });
 }
 

@@ -6,9 +6,10 @@ import { notFound } from '../domain/errors.ts';
 import type { AssessmentWorkbookInput, CaseRow, IndicatorDef, ReturnRow, UnitWorkbookInput } from '../excel/workbook.ts';
 import { listCases } from './accountability.ts';
 import { assertQuarter, timeZone } from './periods.ts';
-import { latestRevision, periodReturns, type RevisionView } from './returns.ts';
+import { latestRevision, streamPeriodReturns, type RevisionView } from './returns.ts';
 import { schemeVersion } from './scheme.ts';
-import { explainUnit, getResults } from '../results/read.ts';
+import { explainUnit, getResults, readSet } from '../results/read.ts';
+import { streamRows } from '../results/store.ts';
 import type { FieldKey, ReturnValues, UnitCategory } from '../domain/fields.ts';
 import { improvePath, suggestionText } from '../domain/scoring/improve.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
@@ -35,31 +36,31 @@ function returnRow(unit: string, name: string | undefined, r: RevisionView | nul
   };
 }
 
-// Same order as String.prototype.localeCompare without arguments, without building a collator per call.
-
 /**
  * The period workbook's input: every unit's result (ranking sheet), the latest visible revision of
  * every unit that has one (returns sheet, by unit code) and the period's cases. 404 period_not_open for a
- * period never opened.
+ * period never opened. The results and returns are cursors over the current snapshot and the period's
+ * revisions, read while the workbook is written (one pass: write it once): a period of any size is
+ * never held in memory. The pointer is read here, so that a missing snapshot fails before any byte.
  */
 export async function assessmentSheetInput(period: string): Promise<AssessmentWorkbookInput> {
   assertQuarter(period);
-  const [results, returns, cases] = await Promise.all([getResults(period), periodReturns(period), listCases({ period })]);
-  const indicators = await indicatorsOf(results.schemeVersion);
-  const names = new Map(results.results.map((r) => [r.unit, r.name]));
-  const returnRows: ReturnRow[] = [...returns.values()]
-    .sort((a, b) => compareCodes(a.unit, b.unit))
-    .map((r) => returnRow(r.unit, names.get(r.unit), r.latest)!);
-  const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: names.get(c.unit) }));
+  const set = await readSet(period);
+  const [cases, indicators] = await Promise.all([listCases({ period }), indicatorsOf(set.schemeVersion)]);
+  async function* returns(): AsyncGenerator<ReturnRow> {
+    // The name is the one of the unit's result row (the workbook fills it in), as before.
+    for await (const r of streamPeriodReturns(period)) yield returnRow(r.unit, undefined, r.latest)!;
+  }
+  const caseRows: CaseRow[] = cases.map((c) => ({ ...c, name: undefined }));
   return {
     period,
-    status: results.status,
-    schemeVersion: results.schemeVersion,
+    status: set.status,
+    schemeVersion: set.schemeVersion,
     generatedAt: clock.now(),
     timeZone: timeZone(),
     indicators,
-    results: results.results,
-    returns: returnRows,
+    results: streamRows(period, set.computeId),
+    returns: returns(),
     cases: caseRows,
   };
 }

@@ -1,12 +1,16 @@
-import { Router } from 'express';
+import crypto from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { Router, type Request, type Response } from 'express';
 import { badRequest } from '../../domain/errors.ts';
 import { UNIT_CATEGORIES, type UnitCategory } from '../../domain/fields.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
-import { cachedBody, ResponseCache } from '../../http/response-cache.ts';
+import { cachedBody, ResponseCache, type CachedBody } from '../../http/response-cache.ts';
 import { explainUnit, readSet, viewOf } from '../../results/read.ts';
 import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
 import { snapshotOf, type Snapshot } from '../../results/snapshot.ts';
-import type { ResultRowView } from '../../results/store.ts';
+import type { ResultRowView, ResultSetPointer } from '../../results/store.ts';
 import { assertQuarter } from '../../services/periods.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
@@ -105,19 +109,26 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   // Before publication a reporter sees its own row only (decided on the pointer the body is built from).
   const ownOnly = p.role === 'reporter' && set.status !== 'final';
   const pointerKey = `${String(set.computeId)}|${JSON.stringify(viewOf(set, []))}`;
-  let b;
-  if (ownOnly || q.category !== null || q.limit !== null || q.after !== null) {
-    // A part of the period: a page, a category, or (a reporter before publication) one row.
-    const build = async () => {
-      const only = ownOnly ? (r: ResultRowView) => r.unit === (p.unit ?? '') : () => true;
-      const page = pageOf(await snapshotOf(set), q, only);
-      const view = viewOf(set, page.rows);
-      return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
-    };
-    if (ownOnly) b = cachedBody(await build());
-    else b = await parts.get(`${pointerKey}|${JSON.stringify([q.category, q.limit, q.after])}`, build);
+  const partKey = `${pointerKey}|${JSON.stringify([q.category, q.limit, q.after])}`;
+  let b: CachedBody | undefined;
+  if (ownOnly) {
+    // A reporter before publication: one row, never cached.
+    const page = pageOf(await snapshotOf(set), q, (r) => r.unit === (p.unit ?? ''));
+    b = cachedBody(bodyBytes(set, q, page));
   } else {
-    b = await bodies.get(pointerKey, async () => Buffer.from(JSON.stringify(viewOf(set, (await snapshotOf(set)).rows))));
+    const whole = q.category === null && q.limit === null && q.after === null;
+    const cache = whole ? bodies : parts;
+    const key = whole ? pointerKey : partKey;
+    b = cache.peek(key);
+    if (!b) {
+      const page = pageOf(await snapshotOf(set), q, () => true);
+      if (q.limit === null && page.rows.length > streaming.aboveRows) {
+        // A large body (e.g. a whole province): streamed row by row, not cached (see streamBody).
+        await streamBody(req, res, set, page.rows, `${key}|v1`);
+        return;
+      }
+      b = await cache.get(key, async () => bodyBytes(set, q, page));
+    }
   }
   let { body, etag } = b;
   res.vary('Accept-Encoding');
@@ -129,6 +140,81 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   // res.send answers 304 (no body) when the request's If-None-Match names this ETag.
   res.send(body);
 });
+
+function bodyBytes(set: ResultSetPointer, q: PageQuery, page: { rows: ResultRowView[]; next: string | null }): Buffer {
+  const view = viewOf(set, page.rows);
+  return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
+}
+
+/**
+ * Bodies of more than `aboveRows` rows (≈ 2.5 MB at 5 000 rows; a whole province of 50 000 units is
+ * ≈ 25 MB) are streamed and not cached: written ROWS_PER_CHUNK rows at a time as they are serialised,
+ * at the pace the client reads (backpressure), gzip through a streaming deflater. Exported for tests.
+ */
+export const streaming = { aboveRows: 5000 };
+const ROWS_PER_CHUNK = 500;
+
+/**
+ * Writes `JSON.stringify(viewOf(set, rows))` — the very bytes a cached body holds — without ever holding
+ * them whole. The body is a pure function of `key` (the pointer's state and the query; the rows of a
+ * computeId never change), so the strong ETag is derived from the key, one per representation
+ * (identity, gzip); If-None-Match → 304 as for cached bodies.
+ */
+async function streamBody(req: Request, res: Response, set: ResultSetPointer, rows: readonly ResultRowView[], key: string): Promise<void> {
+  const gzip = req.headers['accept-encoding'] !== undefined && req.acceptsEncodings('gzip', 'identity') === 'gzip';
+  const etag = `"s${crypto.createHash('sha256').update(`${key}|${gzip ? 'gzip' : 'identity'}`).digest('base64url')}"`;
+  res.vary('Accept-Encoding');
+  res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: etag });
+  if (gzip) res.set('Content-Encoding', 'gzip');
+  if (req.fresh) {
+    res.status(304).end();
+    return;
+  }
+  res.status(200);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  // Head: the view with no rows, up to and including the results array's "[" (its last two characters are "]}").
+  const empty = JSON.stringify(viewOf(set, []));
+  const head = empty.slice(0, -2);
+  const out: Writable = gzip ? zlib.createGzip({ level: 6 }) : res;
+  const piped = gzip ? pipeline(out as zlib.Gzip, res) : null;
+  piped?.catch(() => undefined); // awaited below; a client gone mid-way is not an error of ours
+  // Backpressure: wait for the writer to drain — or for the response to close (client gone).
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        res.off('close', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+      res.on('close', done);
+    });
+  const write = async (text: string) => {
+    if (res.destroyed || out.destroyed) throw new Error('client gone');
+    if (!out.write(text)) await drained();
+  };
+  try {
+    let chunk = head;
+    for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK) {
+      const part: string[] = [];
+      for (let j = i; j < Math.min(i + ROWS_PER_CHUNK, rows.length); j++) part.push(JSON.stringify(rows[j]));
+      chunk += (i === 0 ? '' : ',') + part.join(',');
+      await write(chunk);
+      chunk = '';
+    }
+    out.end(chunk + empty.slice(-2));
+    if (piped) await piped;
+  } catch (err) {
+    // Headers are gone: a failed stream can only be cut short (the client sees an incomplete body).
+    out.destroy();
+    res.destroy(err as Error);
+  }
+}
 
 /**
  * GET /results/:period/units/:code/explain → how the unit's result came about: each indicator's
