@@ -2,8 +2,8 @@
 // {sheet, row, column, field, message}), whatever order the file's columns are in: a LibreOffice-made
 // file (test/fixtures/build-plausibility.sh, lo-plausibility-columns.xlsx) with a notes column first,
 // the unit name before the code and the 11 fields in reverse order — so systems_total is in column N,
-// not the template's C. Through the HTTP contract: the API upload's answer, the stored revision, and
-// the web upload preview's issue table.
+// not the template's C. Through the HTTP contract: the API upload's answer, the stored revision, the
+// web upload preview's issue table and the reviewer's page of the return.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,6 +74,18 @@ describe('plausibility warnings of an upload name their column (columns not in t
       ['填报', '3', 'H', '已发布共享的目录数', '「已发布共享的目录数」为 70，上季度（2026Q2）为 80，减少 10；此项通常只增不减，请核实'],
       ['填报', '4', 'B', '单位名称', '单位名称“教育厅”与单位代码 D002 的登记名称“省教育厅”不一致，已按单位代码导入，请核对'],
       ['填报', '5', 'J', '仍独立运行的业务专网数', '「仍独立运行的业务专网数」为 3，上季度（2026Q2）已降为 0，现又出现，请核实'],
+    ]);
+  });
+
+  it("the reviewer's page of a return shows its stored warnings in their columns", async () => {
+    const u = await t.userFor('reviewer');
+    const w = t.web();
+    await w.login(u.username, u.password);
+    const page = await w.get('/review/2026Q3/D001');
+    expect(page.status).to.equal(200);
+    expect(warningLines(page.text)).to.deep.equal([
+      ['填报', '3', 'N', '信息系统总数', '「信息系统总数」为 120，上季度（2026Q2）为 30，增至 4 倍，请核实'],
+      ['填报', '3', 'H', '已发布共享的目录数', '「已发布共享的目录数」为 70，上季度（2026Q2）为 80，减少 10；此项通常只增不减，请核实'],
     ]);
   });
 
