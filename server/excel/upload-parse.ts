@@ -84,8 +84,11 @@ export interface UploadError {
   message: string;
 }
 
+/** The column letter of each field in the data sheet (from its header row), e.g. {systems_total: 'E', …}. */
+export type FieldColumns = Readonly<Record<FieldKey, string>>;
+
 export type ParseResult =
-  | { ok: true; sheet: string; headerRow: number; rows: ParsedRow[]; warnings: UploadError[] }
+  | { ok: true; sheet: string; headerRow: number; rows: ParsedRow[]; warnings: UploadError[]; columns: FieldColumns }
   | { ok: false; errors: UploadError[]; warnings?: UploadError[]; code?: string };
 
 export const HEADER_SEARCH_ROWS = 20;
@@ -416,5 +419,6 @@ export function parseSheet(sheet: string, headerRow: number, sheetRows: SheetRow
     add(null, null, null, `工作表「${sheet}」中没有可导入的数据行：请在表头（第${headerRow}行）下方按单位逐行填写，只有单位代码而没有任何数值的行不会导入`);
     return finish();
   }
-  return { ok: true, sheet, headerRow, rows, warnings };
+  const fieldColumns = Object.fromEntries(FIELD_KEYS.map((k, i) => [k, columnLetter(valueCols[i]!)])) as Record<FieldKey, string>;
+  return { ok: true, sheet, headerRow, rows, warnings, columns: fieldColumns };
 }

@@ -12,7 +12,7 @@
 // latestReturns — a cycle of function references only (nothing is called at import time).
 import { clock } from '../clock.ts';
 import { conflict, notFound } from '../domain/errors.ts';
-import type { ReturnValues } from '../domain/fields.ts';
+import type { FieldKey, ReturnValues } from '../domain/fields.ts';
 import { formatQuarter, parseQuarter, previousQuarter } from '../domain/periods.ts';
 import {
   assertValidRules,
@@ -156,15 +156,26 @@ export interface CheckedRow {
   row?: number | null;
 }
 
-function toWarning(f: PlausibilityFinding, row: number | null, sheet: string | null): RevisionWarning {
-  return { sheet, row, column: null, field: f.field, message: row !== null ? `第${row}行 ${f.message}` : f.message };
+/** Where the fields are in an upload's data sheet: its name and each field's column letter. */
+export interface SheetPlace {
+  sheet?: string | null;
+  /** Field key → column letter (the parser's `columns`); a field absent here gets `column: null`. */
+  columns?: Readonly<Partial<Record<FieldKey, string>>> | null;
+}
+
+/** A finding in the SPEC §7 shape; an upload's message starts "第N行 X列" like the parser's own. */
+function toWarning(f: PlausibilityFinding, row: number | null, place: SheetPlace): RevisionWarning {
+  const column = row !== null ? (place.columns?.[f.field] ?? null) : null;
+  const where = row === null ? '' : `第${row}行${column === null ? '' : ` ${column}列`} `;
+  return { sheet: place.sheet ?? null, row, column, field: f.field, message: `${where}${f.message}` };
 }
 
 /**
  * The plausibility warnings of some rows of one period, by unit ({sheet, row, column, field, message};
- * units without any are absent). One read of the rule set and one per comparison quarter.
+ * units without any are absent). One read of the rule set and one per comparison quarter. For an
+ * upload, `opts` says where the rows came from: the sheet, and each field's column letter.
  */
-export async function plausibilityWarnings(period: string, rows: readonly CheckedRow[], opts: { sheet?: string | null } = {}): Promise<Map<string, RevisionWarning[]>> {
+export async function plausibilityWarnings(period: string, rows: readonly CheckedRow[], opts: SheetPlace = {}): Promise<Map<string, RevisionWarning[]>> {
   const out = new Map<string, RevisionWarning[]>();
   if (!rows.length) return out;
   const [{ rules }, history] = await Promise.all([currentRules(), historyFor(period, rows.map((r) => r.unit))]);
@@ -172,7 +183,7 @@ export async function plausibilityWarnings(period: string, rows: readonly Checke
     const h = history.get(r.unit);
     if (!h || (!h.previous && !h.yearAgo)) continue;
     const found = checkPlausibility(rules, r.values, h);
-    if (found.length) out.set(r.unit, found.map((f) => toWarning(f, r.row ?? null, opts.sheet ?? null)));
+    if (found.length) out.set(r.unit, found.map((f) => toWarning(f, r.row ?? null, opts)));
   }
   return out;
 }

@@ -82,7 +82,7 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
   }
   if (errs.length) throw new UploadRejected(errs);
   // Plausibility against each unit's history (warnings only), after the parser's own warnings.
-  const plausible = await plausibilityWarnings(period, rows, { sheet: result.sheet });
+  const plausible = await plausibilityWarnings(period, rows, { sheet: result.sheet, columns: result.columns });
   if (!plausible.size) return { rows, warnings: result.warnings };
   const withHistory = rows.map((x) => {
     const more = plausible.get(x.unit);

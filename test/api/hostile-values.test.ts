@@ -4,7 +4,9 @@
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import { FIELD_KEYS, FIELD_LABELS } from '../../server/domain/fields.ts';
+import { PlausibilityRuleSet } from '../../server/models/plausibility-rules.ts';
 import { ReturnRevision } from '../../server/models/return-revision.ts';
+import { User } from '../../server/models/user.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { buildWorkbook, createUnits, startWithAdmin, vals } from '../intake/helpers.ts';
 
@@ -100,10 +102,18 @@ describe('hostile values and list scope', function () {
       ['[1, 2]', [1, 2]],
       ['nested', { a: { b: { toString: 1 } } }],
     ];
-    // method, path, fields of its body (each set to the shape in turn, the others to plausible text).
-    const ROUTES: [string, string, string[]][] = [
+    // method, path, fields of its body (each set to the shape in turn, the others to plausible text;
+    // a dotted field is nested: `rules.0.factor` is body.rules[0].factor), and fixed fields of the body.
+    const ROUTES: [string, string, string[], Record<string, unknown>?][] = [
       ['POST', `/returns/${P}/D001`, [...FIELD_KEYS]],
       ['POST', `/review/${P}/D001`, ['decision', 'reason', 'revision']],
+      ['POST', `/review/${P}`, ['pick', 'scope', 'state', 'warn']],
+      ['POST', `/review/${P}`, ['pick', 'state', 'warn'], { scope: 'filtered' }],
+      ['POST', '/admin/plausibility', ['baseVersion', 'note', 'rules']],
+      ['POST', '/admin/plausibility', ['rules.0.enabled', 'rules.0.factor', 'rules.0.floor', 'rules.0.fields', 'rules.2.minDrop', 'rules.3.fields'], { baseVersion: '1' }],
+      ['POST', '/admin/users/import', ['file']],
+      ['POST', '/password', ['current', 'password', 'confirm', 'next']],
+      ['POST', '/api/v1/users/import', ['file']],
       ['POST', '/admin/users', ['username', 'password', 'role', 'unit', 'displayName']],
       ['POST', '/admin/units', ['code', 'name', 'category', 'parent', 'editing', 'active']],
       ['POST', '/admin/periods', ['period', 'deadline', 'closed']],
@@ -122,13 +132,21 @@ describe('hostile values and list scope', function () {
       ['POST', '/api/v1/scheme/preview', ['scheme', 'indicators']],
       ['POST', `/api/v1/results/${P}/reopen`, ['reason']],
     ];
-    for (const [method, path, fields] of ROUTES) {
-      it(`${method} ${path}`, async () => {
+    /** Sets body[a][b]… for the dotted path `a.b…`, making the objects on the way. */
+    const setPath = (body: Record<string, unknown>, path: string, v: unknown) => {
+      const keys = path.split('.');
+      let o = body;
+      for (const k of keys.slice(0, -1)) o = (o[k] = typeof o[k] === 'object' && o[k] !== null ? o[k] : {}) as Record<string, unknown>;
+      o[keys.at(-1)!] = v;
+    };
+    for (const [method, path, fields, fixed] of ROUTES) {
+      it(`${method} ${path}${fixed ? ` ${JSON.stringify(fixed)}` : ''}`, async () => {
         const failures: string[] = [];
         for (const field of fields) {
           for (const [name, shape] of SHAPES) {
-            const body: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, 'x']));
-            body[field] = shape;
+            const body: Record<string, unknown> = structuredClone(fixed ?? {});
+            for (const f of fields) setPath(body, f, 'x');
+            setPath(body, field, shape);
             const web = !path.startsWith('/api/');
             const headers: Record<string, string> = web ? { accept: 'text/html' } : {};
             const api = t.api(admin);
@@ -140,6 +158,11 @@ describe('hostile values and list scope', function () {
         expect(failures, failures.join('\n')).to.deep.equal([]);
       });
     }
+    it('…and changed nothing: no rule set saved, no password changed (the admin token still works), no import left half done', async () => {
+      expect(await PlausibilityRuleSet.countDocuments({ version: { $gt: 1 } })).to.equal(0);
+      expect((await t.api(admin).get('/api/v1/auth/me')).status).to.equal(200);
+      expect(await User.countDocuments({ pendingImport: { $ne: null } })).to.equal(0);
+    });
   });
 
   describe("a reporter's lists", () => {

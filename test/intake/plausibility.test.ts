@@ -14,9 +14,9 @@ const FIX = join(import.meta.dirname, '..', 'fixtures', 'xlsx');
 const fixture = (name: string) => readFileSync(join(FIX, name));
 
 const Q3_WARNINGS = [
-  { sheet: '填报', row: 4, column: null, field: 'systems_total', message: '第4行 「信息系统总数」为 120，上季度（2026Q2）为 30，增至 4 倍，请核实' },
-  { sheet: '填报', row: 4, column: null, field: 'catalogue_shared', message: '第4行 「已发布共享的目录数」为 70，上季度（2026Q2）为 80，减少 10；此项通常只增不减，请核实' },
-  { sheet: '填报', row: 6, column: null, field: 'networks_standalone', message: '第6行 「仍独立运行的业务专网数」为 3，上季度（2026Q2）已降为 0，现又出现，请核实' },
+  { sheet: '填报', row: 4, column: 'C', field: 'systems_total', message: '第4行 C列 「信息系统总数」为 120，上季度（2026Q2）为 30，增至 4 倍，请核实' },
+  { sheet: '填报', row: 4, column: 'I', field: 'catalogue_shared', message: '第4行 I列 「已发布共享的目录数」为 70，上季度（2026Q2）为 80，减少 10；此项通常只增不减，请核实' },
+  { sheet: '填报', row: 6, column: 'G', field: 'networks_standalone', message: '第6行 G列 「仍独立运行的业务专网数」为 3，上季度（2026Q2）已降为 0，现又出现，请核实' },
 ];
 
 describe('plausibility warnings on every intake path (issue 14 item 3)', function () {
@@ -60,8 +60,8 @@ describe('plausibility warnings on every intake path (issue 14 item 3)', functio
     expect(r.status, r.text).to.equal(200);
     expect(r.body.accepted).to.deep.equal([{ unit: 'C0571', revision: 1 }, { unit: 'X330102', revision: 1 }]);
     expect(r.body.warnings).to.deep.equal([
-      { sheet: '填报', row: 4, column: null, field: 'requests_received', message: '第4行 「收到的共享申请数」为 600，去年同期（2025Q4）为 120，增至 5 倍，请核实' },
-      { sheet: '填报', row: 4, column: null, field: 'requests_on_time', message: '第4行 「按时响应的共享申请数」为 550，去年同期（2025Q4）为 100，增至 5.5 倍，请核实' },
+      { sheet: '填报', row: 4, column: 'J', field: 'requests_received', message: '第4行 J列 「收到的共享申请数」为 600，去年同期（2025Q4）为 120，增至 5 倍，请核实' },
+      { sheet: '填报', row: 4, column: 'K', field: 'requests_on_time', message: '第4行 K列 「按时响应的共享申请数」为 550，去年同期（2025Q4）为 100，增至 5.5 倍，请核实' },
     ]);
     expect((await t.api(reviewer).get('/api/v1/returns/2026Q4/C0571')).body.values).to.deep.equal(FILE_Q4.C0571);
     expect((await t.api(reviewer).get('/api/v1/returns/2026Q4/X330102')).body.warnings).to.deep.equal([]);
@@ -139,7 +139,7 @@ describe('plausibility warnings on every intake path (issue 14 item 3)', functio
     expect(r.status, r.text.slice(0, 300)).to.equal(200);
     expect(r.body.accepted).to.have.length(1001);
     expect(r.body.warnings).to.deep.equal([
-      { sheet: '填报', row: 503, column: null, field: 'duties_total', message: `第503行 「权责清单事项数」为 ${base.duties_total * 3}，上季度（2025Q4）为 ${base.duties_total}，增至 3 倍，请核实` },
+      { sheet: '填报', row: 503, column: 'L', field: 'duties_total', message: `第503行 L列 「权责清单事项数」为 ${base.duties_total * 3}，上季度（2025Q4）为 ${base.duties_total}，增至 3 倍，请核实` },
     ]);
   });
 });
