@@ -118,7 +118,8 @@ describe('engine: long commands run in slices', function () {
     await c.insertOne({ _id: 'first' as never });
     const sql = t.embedded!.engine.store.sql;
     const pages = Number(sql.pragma('page_count', { simple: true }));
-    sql.pragma(`max_page_count = ${pages + 300}`); // room for the first slice (1 000 writes) only
+    const pageBytes = Number(sql.pragma('page_size', { simple: true }));
+    sql.pragma(`max_page_count = ${pages + Math.ceil((300 * 4096) / pageBytes)}`); // room (1.2 MB) for the first slice (1 000 writes) only
     try {
       const docs = Array.from({ length: 5_000 }, (_, i) => ({ ...doc(i), pad: 'p'.repeat(500) }));
       const e: any = await c.insertMany(docs).catch((x) => x);

@@ -38,7 +38,43 @@ function eqMatch(lhs: unknown, rhs: unknown): boolean {
   return false;
 }
 
-function inMatch(lhs: unknown, list: unknown[]): boolean {
+/**
+ * The canonical keys of an `$in` list whose values are all key-exact (see {@link keyExact}), or
+ * null. For such a list, a value equals one of the list's exactly when its canonical key is among
+ * these keys (the same fact the indexes rely on), so a membership test replaces the comparisons.
+ */
+function exactKeys(list: unknown[]): Set<string> | null {
+  if (list.length < 8 || !list.every(keyExact)) return null;
+  return new Set(list.map(canon));
+}
+
+/**
+ * Whether a stored value equals one of a list of key-exact values (`keys`: their canonical keys).
+ * A stored value that is key-exact itself is looked up; null / missing equal none of them; any
+ * other (Int32, Long, Decimal128, NaN, an invalid Date…) is compared with each, as before.
+ */
+function inKeyList(v: unknown, list: unknown[], keys: Set<string>): boolean {
+  if (v === undefined || v === null) return false;
+  if (keyExact(v)) return keys.has(canon(v));
+  return list.some((r) => valuesEqual(v, r));
+}
+
+/** inMatch for a list of key-exact values: the same candidates as eqMatch looks at. */
+function inKeys(lhs: unknown, list: unknown[], keys: Set<string>): boolean {
+  // An array never equals a key-exact (scalar) value; its elements, and theirs, may.
+  if (!Array.isArray(lhs)) return inKeyList(lhs, list, keys);
+  for (const v of lhs) if (!Array.isArray(v) && inKeyList(v, list, keys)) return true;
+  for (const v of lhs) if (Array.isArray(v) && v.some((x) => !Array.isArray(x) && inKeyList(x, list, keys))) return true;
+  return false;
+}
+
+/**
+ * `lhs` against an `$in` list. `keys` ({@link exactKeys} of the list) makes it one set lookup per
+ * value instead of a comparison per element of the list, unless a collation is in force (strings
+ * then compare by it, not by their keys).
+ */
+function inMatch(lhs: unknown, list: unknown[], keys?: Set<string> | null): boolean {
+  if (keys && !collation.current) return inKeys(lhs, list, keys);
   return list.some((r) => {
     if (r instanceof CompiledRegex) {
       const vs = Array.isArray(lhs) ? lhs : [lhs];
@@ -76,11 +112,13 @@ const comparisonOps = {
   $lte: op((l, r) => cmpMatch(l, r, (c) => c <= 0)),
   $in: (selector: string, value: unknown, _o: Opts): Pred => {
     if (!Array.isArray(value)) throw err('BadValue', '$in needs an array');
-    return (o: Doc) => inMatch(resolve(o, selector, { unwrapArray: true }), value);
+    const keys = exactKeys(value);
+    return (o: Doc) => inMatch(resolve(o, selector, { unwrapArray: true }), value, keys);
   },
   $nin: (selector: string, value: unknown, _o: Opts): Pred => {
     if (!Array.isArray(value)) throw err('BadValue', '$nin needs an array');
-    return (o: Doc) => !inMatch(resolve(o, selector, { unwrapArray: true }), value);
+    const keys = exactKeys(value);
+    return (o: Doc) => !inMatch(resolve(o, selector, { unwrapArray: true }), value, keys);
   },
 };
 
