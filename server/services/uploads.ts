@@ -1,5 +1,6 @@
 // Excel uploads (SPEC §6): check → parse → validate (Excel module), keep the original in GridFS,
 // then either commit at once (API) or stage for a preview and commit on confirmation (web).
+import { BSON } from 'bson';
 import mongoose, { Types } from 'mongoose';
 import { clock } from '../clock.ts';
 import { currentConfig } from '../config.ts';
@@ -117,15 +118,26 @@ function safeName(name: string | undefined): string {
   return n || 'upload.xlsx';
 }
 
+/** A staged batch keeps its rows with their warnings until the user confirms: one document of ≤ 16 MiB. */
+const STAGED_MAX_BYTES = 12 * 1024 * 1024;
+
+export function assertStageable(parsed: ParsedUpload, maxBytes = STAGED_MAX_BYTES): void {
+  const bytes = BSON.calculateObjectSize({ rows: parsed.rows });
+  if (bytes <= maxBytes) return;
+  const message = `文件共 ${parsed.rows.length} 行、${parsed.warnings.length} 条异常提示，超出网页预览能保存的大小，未保存任何数据；请分成几个较小的文件上传，或通过接口上传`;
+  throw new AppError(413, 'preview_too_large', message);
+}
+
 /**
  * What both ways in share: the period is a quarter and open, the submitter may upload, the file
  * parses and validates, and the original is kept in GridFS. → the rows and the batch's common fields.
  */
-async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileName: string | undefined) {
+async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileName: string | undefined, opts: { keepWarnings: boolean }) {
   assertQuarter(period);
   assertCanUpload(p);
   await assertOpen(period);
   const parsed = await parseUpload(p, period, buffer);
+  if (opts.keepWarnings) assertStageable(parsed);
   const name = safeName(fileName);
   const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
   const record = {
@@ -143,7 +155,7 @@ async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileN
 
 /** API: validate and commit at once. → [{unit, revision}] in file order. */
 export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
-  const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
+  const { parsed, record } = await checkAndStore(p, period, buffer, fileName, { keepWarnings: false });
   // The rows were validated above: the batch goes in through the driver, in the schema's exact shape
   // (uploadBatchDocument), and the commit is given the rows instead of reading them back.
   // The record of a direct commit keeps each row's unit, row number and values, not its warnings:
@@ -209,7 +221,7 @@ export async function buildPreview(period: string, rows: ParsedUpload['rows']): 
 
 /** Web: validate, keep the file and the rows as a staged batch, return the preview. */
 export async function stageUpload(p: Submitter, period: string, buffer: Buffer, fileName?: string) {
-  const { parsed, record } = await checkAndStore(p, period, buffer, fileName);
+  const { parsed, record } = await checkAndStore(p, period, buffer, fileName, { keepWarnings: true });
   const doc = uploadBatchDocument({ ...record, status: 'staged', source: 'excel' });
   await UploadBatch.collection.insertOne(doc);
   return { batch: String(doc._id), preview: await buildPreview(period, parsed.rows) };
