@@ -179,7 +179,10 @@ describe('returns web form: 口径, re-render, error table, prefill', () => {
     await w.login(other.username, other.password);
     const res = await w.get(`/returns/${P}/D001?prefill=previous`);
     expect(res.status).to.equal(403);
-    expect(res.text).to.not.contain(String(vals(5).catalogue_items));
+    // Nothing of D001's previous return: no input carries its values, nothing is marked prefilled.
+    // (A bare number could appear by chance in a token or an asset hash; an input's value attribute cannot.)
+    for (const v of Object.values(vals(5))) expect(res.text).to.not.contain(`value="${v}"`);
+    expect(res.text).to.not.contain('上期值');
   });
 
   it('a refused upload: one table line per problem, one line for another unit\'s row (page and XHR)', async () => {
