@@ -1,6 +1,6 @@
-// The plausibility rule set as data (异常提示规则, issue 14 item 3): stored and versioned like the scheme
-// (v1 stored from DEFAULT_PLAUSIBILITY_RULES at start-up, server/boot.ts — never by a read: until it is
-// stored, reads answer the defaults as v1; an edit inserts version n+1, audited), and
+// The plausibility rule set as data (异常提示规则, issue 14 item 3): immutable versions like the scheme
+// (versioned-definitions.ts: v1 is DEFAULT_PLAUSIBILITY_RULES, stored at start-up, never by a read; an
+// edit inserts version n+1, audited), and
 // the check every intake path runs: a return's values against the unit's previous quarter and the
 // same quarter a year before → warnings in the SPEC §7 shape, kept on the revision.
 //
@@ -10,8 +10,6 @@
 //
 // Note: services/returns.ts calls plausibilityWarnings and this module reads returns through
 // latestReturns — a cycle of function references only (nothing is called at import time).
-import { clock } from '../clock.ts';
-import { conflict, notFound } from '../domain/errors.ts';
 import type { FieldKey, ReturnValues } from '../domain/fields.ts';
 import { formatQuarter, parseQuarter, previousQuarter } from '../domain/periods.ts';
 import {
@@ -25,9 +23,10 @@ import {
   type PlausibilityRules,
 } from '../domain/plausibility.ts';
 import { PlausibilityRuleSet } from '../models/plausibility-rules.ts';
-import { audit, isDuplicateKey, type Actor } from './audit.ts';
+import { audit, type Actor } from './audit.ts';
 import { findPeriod } from './periods.ts';
 import { latestReturns, type RevisionWarning } from './returns.ts';
+import { versionedDefinitions } from './versioned-definitions.ts';
 
 export interface RulesRecord {
   version: number;
@@ -37,79 +36,36 @@ export interface RulesRecord {
   createdAt: Date;
 }
 
-type RulesDoc = { version: number; definition: unknown; note?: string | null; createdBy: string; createdAt: Date };
+const versions = versionedDefinitions<RulesRecord>({
+  model: PlausibilityRuleSet,
+  defaultDefinition: () => cloneRules(DEFAULT_PLAUSIBILITY_RULES),
+  defaultNote: '默认规则',
+  toRecord: (doc) => ({ version: doc.version, rules: rulesFromStored(doc.definition, doc.version), note: doc.note ?? '', createdBy: doc.createdBy, createdAt: doc.createdAt }),
+  notFound: { code: 'plausibility_rules_not_found', message: (v) => `异常提示规则第 ${v} 版不存在` },
+  changed: { code: 'plausibility_rules_changed', message: (v) => `异常提示规则已被修改为第 ${v} 版，请刷新后重新编辑`, raced: '异常提示规则刚被他人修改，请刷新后重新编辑' },
+});
 
-function toRecord(doc: RulesDoc): RulesRecord {
-  return { version: doc.version, rules: rulesFromStored(doc.definition, doc.version), note: doc.note ?? '', createdBy: doc.createdBy, createdAt: doc.createdAt };
-}
-
-const DEFAULT_NOTE = '默认规则';
-
-/** Stores v1 from DEFAULT_PLAUSIBILITY_RULES when none is stored (start-up, and before a save). Idempotent. */
-export async function ensureDefaultRules(): Promise<void> {
-  if (await PlausibilityRuleSet.exists({ version: 1 })) return;
-  try {
-    await PlausibilityRuleSet.create({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
-}
-
-/** v1 as {@link ensureDefaultRules} stores it, for a read that comes before it was stored (reads never write). */
-function defaultRecord(): RulesRecord {
-  return toRecord({ version: 1, definition: cloneRules(DEFAULT_PLAUSIBILITY_RULES), note: DEFAULT_NOTE, createdBy: 'system', createdAt: clock.now() });
-}
-
-async function latestDoc(): Promise<RulesDoc | null> {
-  return (await PlausibilityRuleSet.collection.findOne({}, { sort: { version: -1 } })) as RulesDoc | null;
-}
-
+/** Stores v1 from DEFAULT_PLAUSIBILITY_RULES when none is stored (start-up). Idempotent. */
+export const ensureDefaultRules = versions.ensureDefault;
 /** The rule set in force: the latest stored version (the defaults as v1 before any is stored). */
-export async function currentRules(): Promise<RulesRecord> {
-  const doc = await latestDoc();
-  return doc ? toRecord(doc) : defaultRecord();
-}
-
-export async function listRuleVersions(): Promise<Omit<RulesRecord, 'rules'>[]> {
-  const docs = await PlausibilityRuleSet.find({}, { version: 1, note: 1, createdBy: 1, createdAt: 1 }).sort({ version: -1 }).lean();
-  if (!docs.length) {
-    const { rules: _r, ...v1 } = defaultRecord();
-    return [v1];
-  }
-  return docs.map((d) => ({ version: d.version, note: d.note ?? '', createdBy: d.createdBy, createdAt: d.createdAt }));
-}
-
-export async function ruleVersion(version: number): Promise<RulesRecord> {
-  const doc = await PlausibilityRuleSet.findOne({ version }).lean();
-  if (doc) return toRecord(doc as RulesDoc);
-  if (version === 1 && !(await latestDoc())) return defaultRecord();
-  throw notFound('plausibility_rules_not_found', `异常提示规则第 ${version} 版不存在`);
-}
+export const currentRules = versions.current;
+export const listRuleVersions = versions.list;
+export const ruleVersion = versions.byVersion;
 
 /**
  * Saves a draft as version n+1 (422 invalid_plausibility_rules with every problem listed; nothing
  * stored). `baseVersion`: the version the editor started from — 409 when another admin saved meanwhile.
+ * v1 is stored before v2, so that every version a warning came from exists.
  */
 export async function saveRules(actor: Actor, draft: unknown, opts: { baseVersion?: number; note?: string } = {}): Promise<RulesRecord> {
-  await ensureDefaultRules(); // v1 is stored before v2, so that every version a warning came from exists
-  const current = await currentRules();
-  if (opts.baseVersion !== undefined && opts.baseVersion !== current.version) {
-    throw conflict('plausibility_rules_changed', `异常提示规则已被修改为第 ${current.version} 版，请刷新后重新编辑`);
-  }
-  const next = current.version + 1;
-  const rules = assertValidRules(draft, current.rules, next);
   const note = (opts.note ?? '').trim().slice(0, 500);
-  try {
-    await PlausibilityRuleSet.create({ version: next, definition: rules, note, createdBy: actor.username, createdAt: clock.now() });
-  } catch (err) {
-    if (isDuplicateKey(err)) throw conflict('plausibility_rules_changed', '异常提示规则刚被他人修改，请刷新后重新编辑');
-    throw err;
-  }
+  const { before, next, definition } = await versions.saveNext(actor.username, (current, next) => assertValidRules(draft, current.rules, next), { baseVersion: opts.baseVersion, note });
+  const rules = definition as PlausibilityRules;
   await audit(actor, {
     action: 'plausibility.save',
     entity: 'plausibility_rules',
     entityId: String(next),
-    before: { version: current.version, rules: current.rules.rules },
+    before: { version: before.version, rules: before.rules.rules },
     after: { version: next, rules: rules.rules, note },
   });
   return ruleVersion(next);
