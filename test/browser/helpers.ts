@@ -100,6 +100,12 @@ export async function launchBrowser(): Promise<{ browser: Browser; userDataDir: 
   return { browser, userDataDir };
 }
 
+/** Closes what {@link launchBrowser} started and removes its temp directory (either may be missing after a failed start). */
+export async function closeBrowser(browser: Browser | undefined, userDataDir: string | undefined): Promise<void> {
+  await browser?.close();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+
 /** A page whose console errors, page errors and CSP violations are collected in `problems`. */
 export interface WatchedPage {
   page: Page;

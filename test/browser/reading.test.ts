@@ -7,7 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { demoPeriods } from '../../server/services/demo/generator.ts';
-import { ARTIFACTS, CHROMIUM, launchBrowser, login, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
+import { ARTIFACTS, CHROMIUM, closeBrowser, launchBrowser, login, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
 import { pdfPages, plainText } from './pdf-text.ts';
 
 describe('browser: reading, printing, finding and comparing units', function () {
@@ -52,8 +52,7 @@ describe('browser: reading, printing, finding and comparing units', function () 
 
   after(async () => {
     for (const wp of pages) await wp.close().catch(() => {});
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeBrowser(browser, userDataDir);
     await app?.stop();
   });
 

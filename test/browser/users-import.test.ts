@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { Browser } from 'playwright-core';
-import { CHROMIUM, launchBrowser, login, ROOT, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
+import { CHROMIUM, closeBrowser, launchBrowser, login, ROOT, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'browser-admin');
 
@@ -36,9 +36,8 @@ describe('browser: bulk user import, first-login password change, jobs in words'
   });
   after(async () => {
     for (const wp of pages) await wp.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, userDataDir);
     await app?.stop();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
   afterEach(() => {
     const problems = pages.flatMap((wp) => wp.problems.splice(0));

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { Browser } from 'playwright-core';
 import { demoPeriods } from '../../server/services/demo/generator.ts';
-import { ARTIFACTS, CHROMIUM, launchBrowser, login, slug, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
+import { ARTIFACTS, CHROMIUM, closeBrowser, launchBrowser, login, slug, startDemoApp, watchedPage, type RunningApp, type WatchedPage } from './helpers.ts';
 
 const ROLES = [
   { username: 'admin', role: 'admin' },
@@ -59,8 +59,7 @@ describe('browser: the demo province in Chromium', function () {
 
   after(async () => {
     for (const wp of pages) await wp.close().catch(() => {});
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeBrowser(browser, userDataDir);
     await app?.stop();
   });
 

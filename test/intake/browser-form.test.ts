@@ -3,10 +3,9 @@
 // follow what is typed (public/js/return-form.js); 按上期数据预填 marks every input until it is edited;
 // no console error, page error or CSP violation on the way.
 import { expect } from 'chai';
-import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { FIELD_GROUPS, FIELD_KEYS } from '../../server/domain/fields.ts';
-import { launchBrowser, login, watchedPage } from '../browser/helpers.ts';
+import { closeBrowser, launchBrowser, login, watchedPage } from '../browser/helpers.ts';
 import type { TestApp, TestUser } from '../helpers/app.ts';
 import { createUnits, startWithAdmin, vals } from './helpers.ts';
 
@@ -64,8 +63,7 @@ describe('browser: the returns web form (layout, live indicators, prefill)', fun
     ({ browser, userDataDir } = await launchBrowser());
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeBrowser(browser, userDataDir);
     await t?.stop();
   });
 

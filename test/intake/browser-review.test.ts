@@ -3,9 +3,8 @@
 // still filtered. The return with warnings is left for a second look. No console error, page error or
 // CSP violation on the way.
 import { expect } from 'chai';
-import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, login, watchedPage } from '../browser/helpers.ts';
+import { closeBrowser, launchBrowser, login, watchedPage } from '../browser/helpers.ts';
 import type { TestApp, TestUser } from '../helpers/app.ts';
 import { createUnits, startWithAdmin, vals } from './helpers.ts';
 
@@ -32,8 +31,7 @@ describe('browser: review board flow with filters kept', function () {
     ({ browser, userDataDir } = await launchBrowser());
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeBrowser(browser, userDataDir);
     await t?.stop();
   });
 

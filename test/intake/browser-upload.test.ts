@@ -2,9 +2,8 @@
 // file's errors appear on the page without leaving it, a good file opens the preview, confirming commits.
 // No console error, page error or CSP violation on the way (the 422 of the refused file aside).
 import { expect } from 'chai';
-import fs from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, login, watchedPage } from '../browser/helpers.ts';
+import { closeBrowser, launchBrowser, login, watchedPage } from '../browser/helpers.ts';
 import type { TestApp, TestUser } from '../helpers/app.ts';
 import { buildWorkbook, createUnits, startWithAdmin, vals } from './helpers.ts';
 
@@ -23,8 +22,7 @@ describe('browser: Excel upload with progress, preview and confirm', function ()
     ({ browser, userDataDir } = await launchBrowser());
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await closeBrowser(browser, userDataDir);
     await t?.stop();
   });
 
