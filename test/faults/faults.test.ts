@@ -176,8 +176,11 @@ describe('faults: SIGKILL during scoring, publication and a job-lease hand-over'
         expect(runs.filter((r) => r.outcome === 'running'), `${job}: ${JSON.stringify(runs)}`).to.deep.equal([]);
       }
       if (!aFinishedScore) {
-        const failed = s.runs.filter((r) => r.job === 'score' && r.instance === 'A' && r.outcome === 'failed');
-        expect(failed, JSON.stringify(s.runs)).to.have.length(1);
+        // A killed between taking the lease and recording its run leaves no record of it; a run it did
+        // record is closed as failed by B, never left running.
+        const aRuns = s.runs.filter((r) => r.job === 'score' && r.instance === 'A');
+        expect(aRuns.length, JSON.stringify(s.runs)).to.be.at.most(1);
+        for (const r of aRuns) expect(r.outcome, JSON.stringify(s.runs)).to.equal('failed');
       }
       for (const l of s.leases) expect(l.done, JSON.stringify(l)).to.equal(true);
       expect(observable(s)).to.deep.equal(observable(ref));
