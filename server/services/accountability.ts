@@ -6,9 +6,10 @@ import { clock } from '../clock.ts';
 import { MAX_ATTACHMENTS_PER_RECTIFICATION } from '../domain/attachments.ts';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../domain/errors.ts';
 import type { Role } from '../domain/fields.ts';
-import type { UnitCategory } from '../domain/fields.ts';
-import { previousQuarter, isQuarter } from '../domain/periods.ts';
+import { isQuarter } from '../domain/periods.ts';
 import {
+  a3History,
+  CategoryLast,
   casesToMarkOverdue,
   casesToOpen,
   CASE_STATUS_LABELS,
@@ -16,13 +17,13 @@ import {
   transitionCase,
   type CaseRule,
   type CaseStatus,
-  type PublishedPeriod,
+  type PublishedTail,
 } from '../domain/scoring/accountability.ts';
 import { Case } from '../models/case.ts';
 import { attachmentViews, checkFiles, discardAttachments, storeFiles, type AttachmentView, type IncomingFile } from './attachments.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
-import { finalPeriods, recordPublication, resultSetOf, rowsOfPeriods, SYSTEM_ACTOR } from '../results/store.ts';
+import { finalPeriods, readPointer, recordPublication, resultSetOf, streamOutcomes, SYSTEM_ACTOR, type ObjectIdT, type RowOutcome } from '../results/store.ts';
 import { schemeVersion } from './scheme.ts';
 import { timeZone } from './periods.ts';
 
@@ -178,26 +179,33 @@ function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): C
 // for long; each batch that lands is progress a re-run keeps (it writes only what is still missing).
 const CASE_BATCH = 1000;
 
+/**
+ * A published period's rows as accountability reads them: the outcomes of the current one (by cursor,
+ * five fields a row) and, for A3, each earlier published quarter reduced row by row to its units last
+ * in their category — never the full rows of several periods at once.
+ */
+async function publishedInputs(period: string, computeId: ObjectIdT, history: readonly string[]) {
+  const results: RowOutcome[] = [];
+  for await (const r of streamOutcomes(period, computeId)) results.push(r);
+  const tails: PublishedTail[] = [];
+  for (const p of history) {
+    const set = await readPointer(p);
+    if (set?.status !== 'final') continue;
+    const last = new CategoryLast();
+    for await (const r of streamOutcomes(p, set.computeId)) last.add(r);
+    tails.push({ period: p, last });
+  }
+  return { results, tails };
+}
+
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
   const set = await resultSetOf(period);
   if (!set || set.status !== 'final' || !set.publishedAt) return { opened: 0, evaluated: 0 };
   const scheme = (await schemeVersion(set.schemeVersion)).scheme;
-  const n = Math.max(1, scheme.accountability.A3.consecutiveQuarters);
-  const history: string[] = [];
-  let p: string | null = period;
-  for (let i = 1; i < n && p; i++) {
-    p = previousQuarter(p);
-    if (p) history.push(p);
-  }
-  const rows = await rowsOfPeriods([period, ...history], { finalOnly: true });
-  const toPublished = (per: string): PublishedPeriod | null => {
-    const r = rows.get(per);
-    return r ? { period: per, results: r.rows.map((x) => ({ ...x, category: x.category as UnitCategory })) } : null;
-  };
-  const current = toPublished(period);
-  if (!current) return { opened: 0, evaluated: 0 };
-  const drafts = casesToOpen(scheme, { ...current, publishedAt: set.publishedAt }, history.map(toPublished).filter((x): x is PublishedPeriod => !!x));
+  const history = scheme.accountability.A3.enabled ? a3History(scheme, period) : [];
+  const { results, tails } = await publishedInputs(period, set.computeId as ObjectIdT, history);
+  const drafts = casesToOpen(scheme, { period, publishedAt: set.publishedAt, results }, tails);
   if (drafts.length === 0) return { opened: 0, evaluated: 0 };
   const now = clock.now();
 
