@@ -15,6 +15,7 @@ import {
   CASE_STATUS_LABELS,
   effectiveStatus,
   transitionCase,
+  type CaseDraft,
   type CaseRule,
   type CaseStatus,
   type PublishedTail,
@@ -174,7 +175,7 @@ function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): C
   return v;
 }
 
-/** Cases upserted per command (a national publication opens tens of thousands). */
+/** Cases written per command (a national publication opens tens of thousands). */
 // At most this many documents a command (cases, then their notices), so no command holds the database
 // for long; each batch that lands is progress a re-run keeps (it writes only what is still missing).
 const CASE_BATCH = 1000;
@@ -198,6 +199,34 @@ async function publishedInputs(period: string, computeId: ObjectIdT, history: re
   return { results, tails };
 }
 
+/**
+ * A newly opened case as stored — the very document an upsert on (period, unit, rule) with the case in
+ * $setOnInsert gave (until 2026-12 cases were opened so): the filter's fields first, then the others in
+ * name order, with the model's defaults, version key and timestamps (`stamp`: mongoose's wall clock).
+ * Written by plain inserts: an upsert costs a lookup per case, which at 50 000 units took minutes.
+ * test/scale/publication-records.test.ts compares its bytes with an upsert's.
+ */
+function newCaseDocument(d: CaseDraft, now: Date, stamp: Date) {
+  return {
+    _id: new Types.ObjectId(),
+    period: d.period,
+    unit: d.unit,
+    rule: d.rule,
+    __v: 0,
+    createdAt: stamp,
+    dueAt: d.dueAt,
+    extensions: [],
+    history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason, action: null }],
+    openedAt: now,
+    reason: d.reason,
+    rectifications: [],
+    resolvedAt: null,
+    status: 'open',
+    type: d.type,
+    updatedAt: stamp,
+  };
+}
+
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
   const set = await resultSetOf(period);
@@ -209,9 +238,9 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   if (drafts.length === 0) return { opened: 0, evaluated: 0 };
   const now = clock.now();
 
-  // 1. The cases: one batch of upserts on (period, unit, rule) for the drafts that have no case yet
-  //    (re-runs — the daily job, a restart after a crash — find them all and write nothing). Still an
-  //    upsert with $setOnInsert, so a concurrent run opening the same case cannot duplicate or alter it.
+  // 1. The cases: inserts, ≤ CASE_BATCH a command, of the drafts that have no case yet (re-runs — the
+  //    daily job, a restart after a crash — find them all and write nothing). A concurrent run opening
+  //    the same case meanwhile fails on the unique (period, unit, rule) index and changes nothing.
   const caseKey = (c: { period: string; unit: string; rule: string }) => `${c.period}\u0000${c.unit}\u0000${c.rule}`;
   const periods = [...new Set(drafts.map((d) => d.period))];
   const existing = new Set(
@@ -220,36 +249,15 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   const toOpen = drafts.filter((d) => !existing.has(caseKey(d)));
   let opened = 0;
   for (let i = 0; i < toOpen.length; i += CASE_BATCH) {
-    const batch = toOpen.slice(i, i + CASE_BATCH);
+    const stamp = new Date();
+    const docs = toOpen.slice(i, i + CASE_BATCH).map((d) => newCaseDocument(d, now, stamp));
     try {
-      const res = await Case.bulkWrite(
-        batch.map((d) => ({
-          updateOne: {
-            filter: { period: d.period, unit: d.unit, rule: d.rule },
-            update: {
-              $setOnInsert: {
-                period: d.period,
-                unit: d.unit,
-                rule: d.rule,
-                type: d.type,
-                status: 'open',
-                dueAt: d.dueAt,
-                openedAt: now,
-                reason: d.reason,
-                history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason }],
-              },
-            },
-            upsert: true,
-          },
-        })),
-        { ordered: false, throwOnValidationError: true },
-      );
-      opened += res.upsertedCount;
+      opened += (await Case.collection.insertMany(docs, { ordered: false })).insertedCount;
     } catch (err) {
-      // Two runs upserting the same new key at once: the loser's upsert fails on the unique index,
+      // Two runs opening the same new case at once: the loser's insert fails on the unique index,
       // and the case exists — which is all this step wants. Anything else is a real failure.
       if (!onlyDuplicateKeys(err)) throw err;
-      opened += (err as { result?: { upsertedCount?: number } }).result?.upsertedCount ?? 0;
+      opened += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
     }
   }
 

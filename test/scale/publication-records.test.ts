@@ -4,6 +4,7 @@
 // HTTP contract open the very cases and notices, in the very order, that the domain's casesToOpen gives
 // over the full rows read with rowsOfPeriods (the path before the change, kept here as the reference).
 import { expect } from 'chai';
+import mongoose, { Types } from 'mongoose';
 import { scaleReturns, scaleUnits, scaleWorkbook } from '../../bench/scale.ts';
 import type { UnitCategory } from '../../server/domain/fields.ts';
 import { previousQuarter } from '../../server/domain/periods.ts';
@@ -21,6 +22,7 @@ import { at, runJob } from '../results/fixtures.ts';
 const P1 = '2026Q2'; // deadline 2026-07-15
 const P2 = '2026Q3'; // deadline 2026-10-15
 const N = 1500;
+const { BSON } = mongoose.mongo;
 const admin = { username: 'scale-admin', role: 'admin' as const };
 
 /** The drafts as openCasesForPeriod computed them before: every full row of the period and its A3 history. */
@@ -131,6 +133,45 @@ describe(`scale: a publication's records on a generated province (${N} units)`, 
         ),
       );
       expect(await AuditLog.countDocuments({ action: 'results.publish', entityId: period })).to.equal(1);
+    }
+
+    // Byte for byte what the upsert on (period, unit, rule) that opened cases before wrote: one case of
+    // each rule is removed and opened again that way (the old code, here as the reference).
+    const raw = Case.collection;
+    const fixed = { _id: Types.ObjectId.createFromHexString('000000000000000000000001'), createdAt: new Date(0), updatedAt: new Date(0) };
+    const bytes = (d: Record<string, unknown>) => Buffer.from(BSON.serialize({ ...d, ...fixed })).toString('hex');
+    for (const rule of ['A1', 'A2', 'A3'] as const) {
+      const stored = (await raw.findOne({ period: P2, rule }))!;
+      expect(stored.createdAt, rule).to.be.instanceOf(Date);
+      expect(stored.updatedAt, rule).to.deep.equal(stored.createdAt);
+      await raw.deleteOne({ _id: stored._id });
+      const now = stored.openedAt as Date;
+      await Case.bulkWrite(
+        [
+          {
+            updateOne: {
+              filter: { period: P2, unit: stored.unit, rule },
+              update: {
+                $setOnInsert: {
+                  period: P2,
+                  unit: stored.unit,
+                  rule,
+                  type: stored.type,
+                  status: 'open',
+                  dueAt: stored.dueAt,
+                  openedAt: now,
+                  reason: stored.reason,
+                  history: [{ at: now, by: 'system', from: null, to: 'open', comment: stored.reason }],
+                },
+              },
+              upsert: true,
+            },
+          },
+        ],
+        { ordered: false, throwOnValidationError: true },
+      );
+      const upserted = (await raw.findOne({ period: P2, unit: stored.unit, rule }))!;
+      expect(bytes(stored), rule).to.equal(bytes(upserted));
     }
 
     // Re-running the accountability job opens nothing more (it marks P1's A1 cases overdue: due in August).
