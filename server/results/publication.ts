@@ -26,6 +26,13 @@ import { readPointer, recordPublication, resultSetOf, SYSTEM_ACTOR, unfreeze, ty
 
 export { SYSTEM_ACTOR };
 
+/** What a publication wrote: the final snapshot's rows and the cases it opened (of those its rules call for). */
+export interface Publication {
+  period: string;
+  rows: number;
+  cases: { opened: number; evaluated: number };
+}
+
 /** Grace after the deadline before the nightly job publishes a period (SPEC §5). */
 export const PUBLISH_GRACE_MS = 7 * 24 * 3600 * 1000;
 
@@ -40,7 +47,7 @@ export const PUBLISH_GRACE_MS = 7 * 24 * 3600 * 1000;
  * The accountability job completes 3–4 after a kill; the score job completes 2 for a period whose
  * publication was recorded but whose snapshot is not final.
  */
-export async function publishPeriod(actor: Actor, period: string): Promise<ResultsView> {
+export async function publish(actor: Actor, period: string): Promise<Publication> {
   assertQuarter(period);
   const p = await getPeriod(period);
   if (clock.now().getTime() <= new Date(p.deadline).getTime()) {
@@ -57,7 +64,13 @@ export async function publishPeriod(actor: Actor, period: string): Promise<Resul
     throw conflict('results_busy', `${period} 期结果正在计算，请稍后重试`);
   }
   await recordPublication(period, actor, before ? { status: before.status, computeId: String(before.computeId) } : null);
-  await openCasesForPeriod(period);
+  const cases = await openCasesForPeriod(period);
+  return { period, rows: w.rows, cases };
+}
+
+/** {@link publish}, answering the final results (POST /api/v1/results/:period/publish). */
+export async function publishPeriod(actor: Actor, period: string): Promise<ResultsView> {
+  await publish(actor, period);
   return getResults(period);
 }
 
@@ -163,9 +176,8 @@ export async function runScoreJob(opts: { period?: string } = {}): Promise<Score
   const counts: ScoreJobCounts = { periods: periods.length, opened: openedNow.length, recomputed: 0, published: 0, frozen: 0, rows: 0 };
   for (const period of interrupted) {
     if ((await resultSetOf(period))?.status === 'final') continue;
-    const view = await publishPeriod(SYSTEM_ACTOR, period);
+    counts.rows += (await publish(SYSTEM_ACTOR, period)).rows;
     counts.published++;
-    counts.rows += view.results.length;
   }
   for (const period of periods) {
     const set = await resultSetOf(period);
@@ -175,9 +187,8 @@ export async function runScoreJob(opts: { period?: string } = {}): Promise<Score
       continue;
     }
     if (!set?.reopened && clock.now().getTime() >= new Date(p.deadline).getTime() + PUBLISH_GRACE_MS) {
-      const view = await publishPeriod(SYSTEM_ACTOR, period);
+      counts.rows += (await publish(SYSTEM_ACTOR, period)).rows;
       counts.published++;
-      counts.rows += view.results.length;
     } else {
       const w = await computeAndStore(period);
       if (w.written) {

@@ -155,6 +155,30 @@ export async function* streamRows(period: string, computeId: ObjectIdT): AsyncGe
   if (!set || (typeof set.rowCount === 'number' && n !== set.rowCount)) throw conflict('results_changed', `${period} 期考核结果在读取期间已重新计算，请重试`);
 }
 
+/** What accountability reads of a result row (SPEC §4's rules look at nothing else). */
+export interface RowOutcome {
+  unit: string;
+  category: UnitCategory;
+  grade: UnitResult['grade'];
+  rank: number | null;
+  flags: UnitResult['flags'];
+}
+
+/** The outcomes of one computation's rows in result order, by cursor (≤ 1 000 documents a batch), one at a time. */
+export async function* streamOutcomes(period: string, computeId: ObjectIdT): AsyncGenerator<RowOutcome> {
+  const cursor = ResultRow.collection.find<StoredRow>(
+    { period, computeId },
+    { projection: { _id: 0, unit: 1, category: 1, grade: 1, rank: 1, flags: 1 }, sort: { order: 1 }, batchSize: 1000 },
+  );
+  try {
+    for await (const r of cursor) {
+      yield { unit: r.unit as string, category: r.category as UnitCategory, grade: (r.grade as UnitResult['grade']) ?? null, rank: (r.rank as number | null) ?? null, flags: (r.flags as UnitResult['flags']) ?? [] };
+    }
+  } finally {
+    await cursor.close();
+  }
+}
+
 /** Current rows of several periods (annual results, A3, trends), keyed by period; final sets only if asked. */
 export async function rowsOfPeriods(periods: readonly string[], opts: { finalOnly?: boolean } = {}) {
   const sets = await ResultSet.find({ period: { $in: [...periods] } }).lean();

@@ -6,23 +6,25 @@ import { clock } from '../clock.ts';
 import { MAX_ATTACHMENTS_PER_RECTIFICATION } from '../domain/attachments.ts';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../domain/errors.ts';
 import type { Role } from '../domain/fields.ts';
-import type { UnitCategory } from '../domain/fields.ts';
-import { previousQuarter, isQuarter } from '../domain/periods.ts';
+import { isQuarter } from '../domain/periods.ts';
 import {
+  a3History,
+  CategoryLast,
   casesToMarkOverdue,
   casesToOpen,
   CASE_STATUS_LABELS,
   effectiveStatus,
   transitionCase,
+  type CaseDraft,
   type CaseRule,
   type CaseStatus,
-  type PublishedPeriod,
+  type PublishedTail,
 } from '../domain/scoring/accountability.ts';
 import { Case } from '../models/case.ts';
 import { attachmentViews, checkFiles, discardAttachments, storeFiles, type AttachmentView, type IncomingFile } from './attachments.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
-import { finalPeriods, recordPublication, resultSetOf, rowsOfPeriods, SYSTEM_ACTOR } from '../results/store.ts';
+import { finalPeriods, readPointer, recordPublication, resultSetOf, streamOutcomes, SYSTEM_ACTOR, type ObjectIdT, type RowOutcome } from '../results/store.ts';
 import { schemeVersion } from './scheme.ts';
 import { timeZone } from './periods.ts';
 
@@ -173,37 +175,72 @@ function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): C
   return v;
 }
 
-/** Cases upserted per command (a national publication opens tens of thousands). */
+/** Cases written per command (a national publication opens tens of thousands). */
 // At most this many documents a command (cases, then their notices), so no command holds the database
 // for long; each batch that lands is progress a re-run keeps (it writes only what is still missing).
 const CASE_BATCH = 1000;
+
+/**
+ * A published period's rows as accountability reads them: the outcomes of the current one (by cursor,
+ * five fields a row) and, for A3, each earlier published quarter reduced row by row to its units last
+ * in their category — never the full rows of several periods at once.
+ */
+async function publishedInputs(period: string, computeId: ObjectIdT, history: readonly string[]) {
+  const results: RowOutcome[] = [];
+  for await (const r of streamOutcomes(period, computeId)) results.push(r);
+  const tails: PublishedTail[] = [];
+  for (const p of history) {
+    const set = await readPointer(p);
+    if (set?.status !== 'final') continue;
+    const last = new CategoryLast();
+    for await (const r of streamOutcomes(p, set.computeId)) last.add(r);
+    tails.push({ period: p, last });
+  }
+  return { results, tails };
+}
+
+/**
+ * A newly opened case as stored — the very document an upsert on (period, unit, rule) with the case in
+ * $setOnInsert gave (until 2026-12 cases were opened so): the filter's fields first, then the others in
+ * name order, with the model's defaults, version key and timestamps (`stamp`: mongoose's wall clock).
+ * Written by plain inserts: an upsert costs a lookup per case, which at 50 000 units took minutes.
+ * test/scale/publication-records.test.ts compares its bytes with an upsert's.
+ */
+function newCaseDocument(d: CaseDraft, now: Date, stamp: Date) {
+  return {
+    _id: new Types.ObjectId(),
+    period: d.period,
+    unit: d.unit,
+    rule: d.rule,
+    __v: 0,
+    createdAt: stamp,
+    dueAt: d.dueAt,
+    extensions: [],
+    history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason, action: null }],
+    openedAt: now,
+    reason: d.reason,
+    rectifications: [],
+    resolvedAt: null,
+    status: 'open',
+    type: d.type,
+    updatedAt: stamp,
+  };
+}
 
 /** Opens the cases of a published period. Idempotent; returns how many were newly opened. */
 export async function openCasesForPeriod(period: string): Promise<{ opened: number; evaluated: number }> {
   const set = await resultSetOf(period);
   if (!set || set.status !== 'final' || !set.publishedAt) return { opened: 0, evaluated: 0 };
   const scheme = (await schemeVersion(set.schemeVersion)).scheme;
-  const n = Math.max(1, scheme.accountability.A3.consecutiveQuarters);
-  const history: string[] = [];
-  let p: string | null = period;
-  for (let i = 1; i < n && p; i++) {
-    p = previousQuarter(p);
-    if (p) history.push(p);
-  }
-  const rows = await rowsOfPeriods([period, ...history], { finalOnly: true });
-  const toPublished = (per: string): PublishedPeriod | null => {
-    const r = rows.get(per);
-    return r ? { period: per, results: r.rows.map((x) => ({ ...x, category: x.category as UnitCategory })) } : null;
-  };
-  const current = toPublished(period);
-  if (!current) return { opened: 0, evaluated: 0 };
-  const drafts = casesToOpen(scheme, { ...current, publishedAt: set.publishedAt }, history.map(toPublished).filter((x): x is PublishedPeriod => !!x));
+  const history = scheme.accountability.A3.enabled ? a3History(scheme, period) : [];
+  const { results, tails } = await publishedInputs(period, set.computeId as ObjectIdT, history);
+  const drafts = casesToOpen(scheme, { period, publishedAt: set.publishedAt, results }, tails);
   if (drafts.length === 0) return { opened: 0, evaluated: 0 };
   const now = clock.now();
 
-  // 1. The cases: one batch of upserts on (period, unit, rule) for the drafts that have no case yet
-  //    (re-runs — the daily job, a restart after a crash — find them all and write nothing). Still an
-  //    upsert with $setOnInsert, so a concurrent run opening the same case cannot duplicate or alter it.
+  // 1. The cases: inserts, ≤ CASE_BATCH a command, of the drafts that have no case yet (re-runs — the
+  //    daily job, a restart after a crash — find them all and write nothing). A concurrent run opening
+  //    the same case meanwhile fails on the unique (period, unit, rule) index and changes nothing.
   const caseKey = (c: { period: string; unit: string; rule: string }) => `${c.period}\u0000${c.unit}\u0000${c.rule}`;
   const periods = [...new Set(drafts.map((d) => d.period))];
   const existing = new Set(
@@ -212,36 +249,15 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   const toOpen = drafts.filter((d) => !existing.has(caseKey(d)));
   let opened = 0;
   for (let i = 0; i < toOpen.length; i += CASE_BATCH) {
-    const batch = toOpen.slice(i, i + CASE_BATCH);
+    const stamp = new Date();
+    const docs = toOpen.slice(i, i + CASE_BATCH).map((d) => newCaseDocument(d, now, stamp));
     try {
-      const res = await Case.bulkWrite(
-        batch.map((d) => ({
-          updateOne: {
-            filter: { period: d.period, unit: d.unit, rule: d.rule },
-            update: {
-              $setOnInsert: {
-                period: d.period,
-                unit: d.unit,
-                rule: d.rule,
-                type: d.type,
-                status: 'open',
-                dueAt: d.dueAt,
-                openedAt: now,
-                reason: d.reason,
-                history: [{ at: now, by: SYSTEM_ACTOR.username, from: null, to: 'open', comment: d.reason }],
-              },
-            },
-            upsert: true,
-          },
-        })),
-        { ordered: false, throwOnValidationError: true },
-      );
-      opened += res.upsertedCount;
+      opened += (await Case.collection.insertMany(docs, { ordered: false })).insertedCount;
     } catch (err) {
-      // Two runs upserting the same new key at once: the loser's upsert fails on the unique index,
+      // Two runs opening the same new case at once: the loser's insert fails on the unique index,
       // and the case exists — which is all this step wants. Anything else is a real failure.
       if (!onlyDuplicateKeys(err)) throw err;
-      opened += (err as { result?: { upsertedCount?: number } }).result?.upsertedCount ?? 0;
+      opened += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
     }
   }
 

@@ -48,7 +48,7 @@ describe('scale: publication writes cases and notices in batches', function () {
   it('no command carries more than 1 000 cases or notices', async () => {
     const sizes: Record<string, number[]> = { cases: [], notices: [] };
     hook = (collection, method, args) => {
-      if (collection === 'cases' && method === 'bulkWrite') sizes.cases!.push((args[0] as unknown[]).length);
+      if (collection === 'cases' && method === 'insertMany') sizes.cases!.push((args[0] as unknown[]).length);
       if (collection === 'notices' && method === 'insertMany') sizes.notices!.push((args[0] as unknown[]).length);
     };
     at('2026-04-20T02:00:00Z');
@@ -66,7 +66,7 @@ describe('scale: publication writes cases and notices in batches', function () {
   it('a publication cut short after its first batches is completed by the next run, nothing twice', async () => {
     let caseBatches = 0;
     hook = (collection, method) => {
-      if (collection === 'cases' && method === 'bulkWrite' && ++caseBatches === 2) throw new Error('connection lost (test)');
+      if (collection === 'cases' && method === 'insertMany' && ++caseBatches === 2) throw new Error('connection lost (test)');
     };
     at('2026-07-20T02:00:00Z');
     const pub = await t.api(reviewer).post(`/api/v1/results/${P2}/publish`);

@@ -57,22 +57,56 @@ export function dueDate(publishedAt: Date, dueDays: number): Date {
 }
 
 /**
+ * Units last in their category, from rows given one at a time (a period is never held whole): per
+ * category the number of ranked units, the largest rank so far and the units holding it.
+ */
+export class CategoryLast {
+  private readonly byCategory = new Map<UnitCategory, { ranked: number; worst: number; units: string[] }>();
+
+  add(r: Pick<PublishedRow, 'unit' | 'category' | 'rank'>): void {
+    if (r.rank === null) return;
+    const c = this.byCategory.get(r.category);
+    if (!c) this.byCategory.set(r.category, { ranked: 1, worst: r.rank, units: [r.unit] });
+    else {
+      c.ranked++;
+      if (r.rank > c.worst) {
+        c.worst = r.rank;
+        c.units = [r.unit];
+      } else if (r.rank === c.worst) c.units.push(r.unit);
+    }
+  }
+
+  /** The units last in categories with at least `minRankedUnits` ranked units. */
+  units(minRankedUnits: number): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.byCategory.values()) if (c.ranked >= minRankedUnits) for (const u of c.units) out.add(u);
+    return out;
+  }
+}
+
+/**
  * Units last in their category: categories with at least `minRankedUnits` ranked units; every
  * unit sharing the category's last (largest) rank is last.
  */
-export function lastInCategory(results: readonly PublishedRow[], minRankedUnits: number): Set<string> {
-  const byCat = new Map<UnitCategory, PublishedRow[]>();
-  for (const r of results) {
-    if (r.rank === null) continue;
-    const l = byCat.get(r.category) ?? [];
-    l.push(r);
-    byCat.set(r.category, l);
-  }
-  const out = new Set<string>();
-  for (const [, list] of byCat) {
-    if (list.length < minRankedUnits) continue;
-    const worst = Math.max(...list.map((r) => r.rank!));
-    for (const r of list) if (r.rank === worst) out.add(r.unit);
+export function lastInCategory(results: Iterable<PublishedRow>, minRankedUnits: number): Set<string> {
+  const last = new CategoryLast();
+  for (const r of results) last.add(r);
+  return last.units(minRankedUnits);
+}
+
+/** What A3 needs of an earlier published period: its units last in their category, gathered row by row. */
+export interface PublishedTail {
+  period: string;
+  last: CategoryLast;
+}
+
+/** The earlier quarters A3 looks at for `period` (the `consecutiveQuarters − 1` right before it, newest first). */
+export function a3History(scheme: AssessmentScheme, period: string): string[] {
+  const out: string[] = [];
+  let p: string | null = period;
+  for (let i = 1; i < scheme.accountability.A3.consecutiveQuarters && p; i++) {
+    p = previousQuarter(p);
+    if (p) out.push(p);
   }
   return out;
 }
@@ -85,7 +119,7 @@ export function lastInCategory(results: readonly PublishedRow[], minRankedUnits:
 export function casesToOpen(
   scheme: AssessmentScheme,
   current: PublishedPeriod & { publishedAt: Date },
-  history: readonly PublishedPeriod[],
+  history: readonly (PublishedPeriod | PublishedTail)[],
 ): CaseDraft[] {
   const acc = scheme.accountability;
   const out: CaseDraft[] = [];
@@ -109,7 +143,7 @@ export function casesToOpen(
   if (acc.A3.enabled && parseQuarter(current.period)) {
     const n = acc.A3.consecutiveQuarters;
     const byPeriod = new Map(history.map((h) => [h.period, h]));
-    const chain: PublishedPeriod[] = [current];
+    const chain: (PublishedPeriod | PublishedTail)[] = [current];
     let p: string | null = current.period;
     while (chain.length < n) {
       p = p ? previousQuarter(p) : null;
@@ -118,9 +152,11 @@ export function casesToOpen(
       chain.push(h);
     }
     if (chain.length === n) {
-      let last = lastInCategory(chain[0]!.results, acc.A3.minRankedUnits);
+      const lastOf = (h: PublishedPeriod | PublishedTail) =>
+        'last' in h ? h.last.units(acc.A3.minRankedUnits) : lastInCategory(h.results, acc.A3.minRankedUnits);
+      let last = lastOf(chain[0]!);
       for (const per of chain.slice(1)) {
-        const s = lastInCategory(per.results, acc.A3.minRankedUnits);
+        const s = lastOf(per);
         last = new Set([...last].filter((u) => s.has(u)));
       }
       const periods = chain.map((c) => c.period).reverse().join('、');
