@@ -4,7 +4,7 @@
 import { notFound } from '../domain/errors.ts';
 import type { UnitExplanation } from '../domain/scoring/score.ts';
 import { assertQuarter, findPeriod, latestPeriod, periodNotOpen } from '../services/periods.ts';
-import { snapshotOf, type Snapshot } from './snapshot.ts';
+import { allRows, snapshotOf, type Snapshot } from './snapshot.ts';
 import { explanationRow, readPointer, type ResultRowView, type ResultSetPointer } from './store.ts';
 
 export interface ResultsView {
@@ -48,7 +48,12 @@ export async function resultsOf(period: string, opts: { set?: ResultSetPointer }
 /** The period's results as in SPEC §7 (a fresh array). `onlyUnit`: that unit's row only. */
 export async function getResults(period: string, opts: { onlyUnit?: string } = {}): Promise<ResultsView> {
   const { set, snapshot } = await resultsOf(period);
-  const rows = opts.onlyUnit === undefined ? snapshot.rows.slice() : snapshot.rows.filter((r) => r.unit === opts.onlyUnit);
+  let rows: ResultRowView[];
+  if (opts.onlyUnit === undefined) rows = allRows(snapshot);
+  else {
+    const at = snapshot.indexOf(opts.onlyUnit);
+    rows = at < 0 ? [] : [snapshot.row(at)];
+  }
   return viewOf(set, rows);
 }
 
