@@ -5,10 +5,11 @@ import { isQuarter } from '../domain/periods.ts';
 import type { Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { Case } from '../models/case.ts';
-import { explainUnit, resultsOf, type Explanation } from '../results/read.ts';
+import { explainUnit, resultsOf, snapshotsOf, type Explanation } from '../results/read.ts';
+import type { UnitCategory } from '../domain/fields.ts';
 import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
-import { readPointers, rowsOfPeriods } from '../results/store.ts';
+import { readPointers } from '../results/store.ts';
 import { assertQuarter, getPeriod } from '../services/periods.ts';
 import { currentScheme } from '../services/scheme.ts';
 import { revisionsOf, type RevisionView } from '../services/returns.ts';
@@ -77,19 +78,22 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
 
   // Trend: the last 8 periods with results.
   const trendPeriods = periods.slice(0, 8).map((p) => p.period).reverse();
-  const rowsBy = await rowsOfPeriods(trendPeriods);
+  const snapshotsBy = await snapshotsOf(trendPeriods);
   const history: UnitHistoryPoint[] = [];
   for (const p of trendPeriods) {
-    const set = rowsBy.get(p);
-    const r = set?.rows.find((x) => x.unit === code);
-    if (!set || !r) continue;
+    const got = snapshotsBy.get(p);
+    const at = got ? got.snapshot.indexOf(code) : -1;
+    if (!got || at < 0) continue;
+    const r = got.snapshot.row(at);
+    let ranked = 0;
+    for (const i of got.snapshot.inCategory(unit.category as UnitCategory)) if (got.snapshot.rank(i) !== null) ranked++;
     history.push({
       period: p,
-      status: set.status as 'final' | 'provisional',
+      status: got.set.status,
       total: r.total,
       grade: r.grade,
       rank: r.rank,
-      ranked: set.rows.filter((x) => x.category === unit.category && x.rank !== null).length,
+      ranked,
       indicators: Object.fromEntries(Object.entries(r.indicators).map(([k, i]) => [k, i.value])),
       flags: r.flags,
     });

@@ -5,7 +5,7 @@ import { notFound } from '../domain/errors.ts';
 import type { UnitExplanation } from '../domain/scoring/score.ts';
 import { assertQuarter, findPeriod, latestPeriod, periodNotOpen } from '../services/periods.ts';
 import { allRows, snapshotOf, type Snapshot } from './snapshot.ts';
-import { explanationRow, readPointer, type ResultRowView, type ResultSetPointer } from './store.ts';
+import { explanationRow, readPointer, readPointers, type ResultRowView, type ResultSetPointer } from './store.ts';
 
 export interface ResultsView {
   period: string;
@@ -43,6 +43,15 @@ export function viewOf(set: ResultSetPointer, rows: readonly ResultRowView[]): R
 export async function resultsOf(period: string, opts: { set?: ResultSetPointer } = {}): Promise<{ set: ResultSetPointer; snapshot: Snapshot }> {
   const set = opts.set && opts.set.period === period ? opts.set : await readSet(period);
   return { set, snapshot: await snapshotOf(set) };
+}
+
+/** The current snapshots of those periods that have results (annual results, trends), keyed by period. */
+export async function snapshotsOf(periods: readonly string[]): Promise<Map<string, { set: ResultSetPointer; snapshot: Snapshot }>> {
+  const wanted = new Set(periods);
+  const out = new Map<string, { set: ResultSetPointer; snapshot: Snapshot }>();
+  // One at a time: a year of a national province is several snapshots, each read by cursor.
+  for (const set of (await readPointers()).filter((s) => wanted.has(s.period))) out.set(set.period, { set, snapshot: await snapshotOf(set) });
+  return out;
 }
 
 /** The period's results as in SPEC §7 (a fresh array). `onlyUnit`: that unit's row only. */

@@ -45,6 +45,7 @@ export interface Snapshot {
   base(i: number): number | null;
   rank(i: number): number | null;
   rankChange(i: number): number | null;
+  grade(i: number): ResultRowView['grade'];
   /** The score of indicator `id` in row `i` (null: not applicable, no return, or no such indicator). */
   score(i: number, id: string): number | null;
   readonly counts: Readonly<Record<UnitCategory, number>>;
@@ -228,7 +229,6 @@ class SnapshotBuilder {
         if (odd) return structuredClone(odd);
         const ind: Record<string, IndicatorResult> = {};
         for (let j = 0; j < k; j++) ind[c.ids[j]!] = { value: val(c.indValue[i * k + j]!), score: val(c.indScore[i * k + j]!), applicable: c.indApplicable[i * k + j] === 1 };
-        const g = c.grades[i]!;
         return {
           unit: c.units[i]!,
           name: c.names[i]!,
@@ -237,7 +237,7 @@ class SnapshotBuilder {
           base: num(i, 0),
           deductions: num(i, 1),
           total: num(i, 2),
-          grade: g === NO_GRADE ? null : (c.gradeList[g] as ResultRowView['grade']),
+          grade: snapshot.grade(i),
           rank: num(i, 3),
           rankChange: num(i, 4),
           flags: [...c.flagList[c.flags[i]!]!] as ResultRowView['flags'],
@@ -256,6 +256,11 @@ class SnapshotBuilder {
       base: (i) => (c.irregular.has(i) ? c.irregular.get(i)!.base : num(i, 0)),
       rank: (i) => (c.irregular.has(i) ? c.irregular.get(i)!.rank : num(i, 3)),
       rankChange: (i) => (c.irregular.has(i) ? c.irregular.get(i)!.rankChange : num(i, 4)),
+      grade(i) {
+        if (c.irregular.has(i)) return c.irregular.get(i)!.grade;
+        const g = c.grades[i]!;
+        return g === NO_GRADE ? null : (c.gradeList[g] as ResultRowView['grade']);
+      },
       score(i, id) {
         const odd = c.irregular.get(i);
         if (odd) return odd.indicators?.[id]?.score ?? null;

@@ -187,4 +187,27 @@ describe('results: compact snapshot, chunked and streamed ranking page, results 
       }
     }
   });
+
+  it('annual results (from the quarters\' snapshots) are what the stored rows give', async () => {
+    const { scoreYear } = await import('../../server/domain/scoring/annual.ts');
+    const { currentScheme } = await import('../../server/services/scheme.ts');
+    const { Case } = await import('../../server/models/case.ts');
+    const { clock } = await import('../../server/clock.ts');
+    const periods = [PREV, P];
+    const quarters: Record<string, 'final' | 'provisional'> = {};
+    const rows: Record<string, ResultRowView[]> = {};
+    for (const p of periods) {
+      const set = await readSet(p);
+      quarters[p] = set.status;
+      rows[p] = await readRows(p, set.computeId);
+    }
+    const units = (await Unit.find({}).lean()).map((u) => ({ unit: u.code, name: u.name, category: u.category as UnitCategory, active: u.active !== false }));
+    const cases = (await Case.find({}).lean()).map((c) => ({ unit: c.unit, period: c.period, rule: c.rule as 'A1', status: c.status as 'open', dueAt: c.dueAt ?? null, resolvedAt: c.resolvedAt ?? null }));
+    const scheme = (await currentScheme()).scheme;
+    const results = scoreYear(scheme, { year: 2026, units, quarters: rows, opened: periods, cases, now: clock.now() });
+    expect(results.length).to.equal(N);
+    const r = await t.api(office.token).get('/api/v1/years/2026/results');
+    expect(r.status).to.equal(200);
+    expect(r.text).to.equal(JSON.stringify({ year: 2026, quarters, final: false, schemeVersion: scheme.version, results }));
+  });
 });
