@@ -316,11 +316,17 @@ export function snapshotOf(pointer: ResultSetPointer): Promise<Snapshot> {
   snapshots.set(key, made);
   made.then(
     (s) => {
-      if (snapshots.peek(key) === made) snapshots.set(key, made, { size: Math.max(1, Math.min(s.bytes, MAX_SNAPSHOT_BYTES)) });
+      // Another promise of the same snapshot: lru-cache keeps the size of a value that is set again unchanged.
+      if (snapshots.peek(key) === made) snapshots.set(key, Promise.resolve(s), { size: Math.max(1, Math.min(s.bytes, MAX_SNAPSHOT_BYTES)) });
     },
     () => {
       if (snapshots.peek(key) === made) snapshots.delete(key);
     },
   );
   return made;
+}
+
+/** Snapshots held and the bytes counted for them (tests, bench). */
+export function snapshotCacheStats(): { entries: number; bytes: number } {
+  return { entries: snapshots.size, bytes: snapshots.calculatedSize };
 }

@@ -15,7 +15,7 @@ import { periodOptions } from '../../server/pages/common.ts';
 import { presentRanking, sortRows } from '../../server/pages/ranking.ts';
 import { computeAndStore } from '../../server/results/compute.ts';
 import { readSet, viewOf } from '../../server/results/read.ts';
-import { buildSnapshot, snapshotOf } from '../../server/results/snapshot.ts';
+import { buildSnapshot, snapshotCacheStats, snapshotOf } from '../../server/results/snapshot.ts';
 import { readRows, type ResultRowView } from '../../server/results/store.ts';
 import { rankingBodies, rankingPageLocals, rankingRowLocals } from '../../server/routes/web/ranking.ts';
 import { streaming } from '../../server/routes/api/results.ts';
@@ -85,6 +85,10 @@ describe('results: compact snapshot, chunked and streamed ranking page, results 
   it('the snapshot gives every stored row back: the same values, keys in the same order (the same JSON)', async () => {
     const snap = await snapshotOf(await readSet(P));
     expect(snap.size).to.equal(stored.length);
+    // The cache counts the snapshot's bytes (its bound), a few hundred a row.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(snapshotCacheStats().bytes).to.be.at.least(snap.bytes);
+    expect(snap.bytes / snap.size).to.be.within(100, 1000);
     for (let i = 0; i < stored.length; i++) {
       expect(JSON.stringify(snap.row(i))).to.equal(JSON.stringify(stored[i]));
       expect(snap.row(i)).to.deep.equal(stored[i]);
