@@ -196,13 +196,15 @@ class SnapshotBuilder {
       irregular: this.irregular,
       ids: this.ids ?? [],
     };
+    // The snapshot's functions close over `c` only: the builder (and its larger, growing arrays) is dropped.
+    const category = (i: number): UnitCategory => (c.irregular.has(i) ? c.irregular.get(i)!.category : UNIT_CATEGORIES[c.cats[i]!]!);
     const counts = Object.fromEntries(UNIT_CATEGORIES.map((x) => [x, 0])) as Record<UnitCategory, number>;
     // Rows of a category the product does not know (only an irregular row can have one) are in no category.
-    for (let i = 0; i < n; i++) if (Object.hasOwn(counts, this.category(c, i))) counts[this.category(c, i)]++;
+    for (let i = 0; i < n; i++) if (Object.hasOwn(counts, category(i))) counts[category(i)]++;
     const byCategory = new Map<UnitCategory, Int32Array>(UNIT_CATEGORIES.map((x) => [x, new Int32Array(counts[x])]));
     const fill = Object.fromEntries(UNIT_CATEGORIES.map((x) => [x, 0])) as Record<UnitCategory, number>;
     for (let i = 0; i < n; i++) {
-      const cat = this.category(c, i);
+      const cat = category(i);
       if (Object.hasOwn(fill, cat)) byCategory.get(cat)![fill[cat]++] = i;
     }
     let positions: Map<string, number> | null = null;
@@ -217,7 +219,6 @@ class SnapshotBuilder {
     const strBytes = c.units.reduce((s, u) => s + 24 + 2 * u.length, 0) + c.names.reduce((s, u) => s + 24 + 2 * u.length, 0);
     const bytes = strBytes + 16 * n + c.cats.byteLength + c.nums.byteLength + c.grades.byteLength + c.flags.byteLength + c.indValue.byteLength + c.indScore.byteLength + c.indApplicable.byteLength + 4 * n + this.irregularBytes;
     const num = (i: number, f: number) => val(c.nums[i * NUMS + f]!);
-    const category = (i: number) => this.category(c, i);
 
     const snapshot: Snapshot = {
       period: pointer.period,
@@ -273,11 +274,6 @@ class SnapshotBuilder {
       bytes,
     };
     return Object.freeze(snapshot);
-  }
-
-  private category(c: { cats: Uint8Array; irregular: Map<number, ResultRowView> }, i: number): UnitCategory {
-    const odd = c.irregular.get(i);
-    return odd ? odd.category : UNIT_CATEGORIES[c.cats[i]!]!;
   }
 }
 
