@@ -6,7 +6,7 @@
 //
 // `run` hosts the engine on dataDir in its own process (bench/engine-host.ts) and, for each URL and each
 // code tree (--code: a checkout of the app, default this one; give two to compare builds in the same
-// run), starts a fresh app process (`serve`), loads that one URL with autocannon (10 connections) and
+// run), starts a fresh app process (`serve`), loads that one URL with autocannon (--connections, default 10) and
 // reports the app's peak RSS while serving it (VmHWM of a process that served nothing else), its req/s
 // and /healthz's on the same server. Rounds alternate the code trees, so a before/after pair shares
 // the machine's load.
@@ -152,12 +152,13 @@ async function run() {
   const urls = (opt('--urls')[0] ?? 'page,api').split(',');
   const seconds = Number(opt('--seconds')[0] ?? 10);
   const rounds = Number(opt('--rounds')[0] ?? 1);
+  const connections = Number(opt('--connections')[0] ?? 10);
   const { default: autocannon } = await import('autocannon');
-  console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; ${n} units; ${seconds} s a URL, ${rounds} round(s)`);
+  console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; ${n} units; ${seconds} s a URL, ${connections} connections, ${rounds} round(s)`);
   const host = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'engine-host.ts'), dataDir!], { stdio: ['ignore', 'pipe', 'inherit'] });
   const uri = await lineWith(lines(host), 'URI', () => '');
   const load = async (url: string, headers: Record<string, string>) => {
-    const r = await autocannon({ url, headers, connections: 10, duration: seconds, timeout: 60 });
+    const r = await autocannon({ url, headers, connections, duration: seconds, timeout: 60 });
     if (r.non2xx || r.errors || r.timeouts) console.log(`  (${url}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`);
     return r.requests.average;
   };
