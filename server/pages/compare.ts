@@ -58,21 +58,21 @@ export function improveLine(iv: ImproveView | null): string | null {
 export function presentCompare(
   v: Viewer,
   set: Pick<ResultSetPointer, 'period' | 'status'>,
-  snapshot: Pick<Snapshot, 'rows' | 'indicators' | 'rules'>,
+  snapshot: Pick<Snapshot, 'row' | 'indexOf' | 'inCategory' | 'rank' | 'indicators' | 'rules'>,
   codes: readonly string[],
   improves: ReadonlyMap<string, ImproveView | null>,
 ): CompareView {
   const indicators = snapshot.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
-  const byUnit = new Map(snapshot.rows.map((r) => [r.unit, r]));
   const columns = codes.map((code): CompareColumn => {
-    const row = byUnit.get(code);
-    if (!row) throw notFound('unit_not_found', `单位「${code}」在 ${set.period} 期没有考核结果`);
+    const at = snapshot.indexOf(code);
+    if (at < 0) throw notFound('unit_not_found', `单位「${code}」在 ${set.period} 期没有考核结果`);
+    const row = snapshot.row(at);
     const visible = canSeeUnitData(v, code);
     return {
       unit: code,
       name: row.name,
       catLabel: UNIT_CATEGORY_LABELS[row.category],
-      ranked: snapshot.rows.filter((r) => r.category === row.category && r.rank !== null).length,
+      ranked: Array.prototype.filter.call(snapshot.inCategory(row.category), (i: number) => snapshot.rank(i) !== null).length,
       row,
       cells: rankingCells(row, indicators, snapshot.rules),
       visible,
@@ -94,7 +94,7 @@ export async function compareUnits(v: Viewer, period: string, codes: readonly st
   const improves = new Map<string, ImproveView | null>();
   await Promise.all(
     codes
-      .filter((c) => canSeeUnitData(v, c) && snapshot.rows.some((r) => r.unit === c))
+      .filter((c) => canSeeUnitData(v, c) && snapshot.indexOf(c) >= 0)
       .map(async (c) => {
         try {
           improves.set(c, await improveView(await explainUnit(period, c), snapshot));

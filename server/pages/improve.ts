@@ -28,12 +28,14 @@ export function improveOf(
   scheme: AssessmentScheme,
   ex: Pick<UnitExplanation, 'unit' | 'status' | 'indicators' | 'deductions'>,
   category: UnitCategory,
-  snapshot: Pick<Snapshot, 'byCategory'>,
+  snapshot: Pick<Snapshot, 'inCategory' | 'unit' | 'total' | 'rank'>,
 ): ImprovePath | null {
   if (ex.status !== 'scored') return null;
-  const others = (snapshot.byCategory.get(category) ?? [])
-    .filter((r) => r.unit !== ex.unit && r.total !== null && r.rank !== null)
-    .map((r) => ({ unit: r.unit, total: r.total! }));
+  const others: { unit: string; total: number }[] = [];
+  for (const i of snapshot.inCategory(category)) {
+    const total = snapshot.total(i);
+    if (snapshot.unit(i) !== ex.unit && total !== null && snapshot.rank(i) !== null) others.push({ unit: snapshot.unit(i), total });
+  }
   return improvePath(
     scheme,
     { unit: ex.unit, category, values: valuesOf(ex), late: ex.deductions.some((d) => d.rule === 'late') },

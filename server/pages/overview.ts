@@ -7,9 +7,10 @@ import { GRADES, type Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';
 import { Case } from '../models/case.ts';
-import { explainUnit, getResults, resultsOf } from '../results/read.ts';
+import { explainUnit, getResults, resultsOf, snapshotsOf } from '../results/read.ts';
+import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
-import { hasPublished as anyPublished, readPointers, rowsOfPeriods } from '../results/store.ts';
+import { hasPublished as anyPublished, readPointers } from '../results/store.ts';
 import { getPeriod } from '../services/periods.ts';
 import { periodReturns, revisionsOf } from '../services/returns.ts';
 import { getUnit, listUnits, type UnitView } from '../services/units.ts';
@@ -179,8 +180,18 @@ function entry(r: Row): BoardEntry {
 }
 
 function average(rows: readonly Row[]): number | null {
-  const totals = rows.map((r) => r.total).filter((t): t is number => t !== null);
+  return averageOfTotals(rows.map((r) => r.total));
+}
+
+function averageOfTotals(all: readonly (number | null)[]): number | null {
+  const totals = all.filter((t): t is number => t !== null);
   return totals.length ? Math.round((totals.reduce((a, b) => a + b, 0) / totals.length) * 100) / 100 : null;
+}
+
+/** The average total of a snapshot's rows in scope, summed in result order as `average` sums its rows. */
+function averageOf(s: Snapshot, scope: Scope): number | null {
+  const positions = scope === 'all' ? Array.from({ length: s.size }, (_, i) => i) : s.inCategory(scope);
+  return averageOfTotals(Array.from(positions, (i) => s.total(i)));
 }
 
 export function gradeDistribution(rows: readonly Row[]): GradeDistribution[] {
@@ -296,15 +307,15 @@ export async function overview(v: Viewer, period: string, scope: Scope = 'all'):
   const scopeRows = results.results.filter((r) => scope === 'all' || r.category === scope);
 
   const tPeriods = await trendPeriods(v, period, 6);
-  const trendRows = await rowsOfPeriods(tPeriods.map((t) => t.period));
+  const trendSnapshots = await snapshotsOf(tPeriods.map((t) => t.period));
   const trend: TrendPoint[] = [];
   let figures: Figures | null = null;
   let departments: Figures | null = null;
   for (const t of tPeriods) {
     const values = await usableValues(t.period);
     const f = figuresOf(inScope, values);
-    const rows = (trendRows.get(t.period)?.rows ?? []).filter((r) => scope === 'all' || r.category === scope);
-    trend.push({ ...f, period: t.period, status: t.status, averageTotal: average(rows) });
+    const snap = trendSnapshots.get(t.period)?.snapshot;
+    trend.push({ ...f, period: t.period, status: t.status, averageTotal: snap ? averageOf(snap, scope) : null });
     if (t.period === period) {
       figures = f;
       departments = figuresOf(units.filter((u) => u.category === 'department'), values);

@@ -31,8 +31,10 @@ export interface RankingView {
   indicators: { id: string; name: string; weight: number }[];
   sort: string;
   dir: 'asc' | 'desc';
-  /** The category's rows, sorted (computed on call: a page whose table is cached does not need them). */
-  rows: () => (Row & { visible: boolean })[];
+  /** Number of rows in the category. */
+  size: number;
+  /** The category's rows in display order, from `start` to `end` (sorted once, on the first call: a page whose table is cached does not need them). */
+  rows: (start?: number, end?: number) => (Row & { visible: boolean })[];
   counts: Record<UnitCategory, number>;
   /** The snapshot's scheme: points a late return loses. */
   lateDeduction: number;
@@ -72,11 +74,13 @@ function sortValue(r: Row, key: string): number | string | null {
 // Built once: `a.localeCompare(b, locale)` builds a collator on every call, which dominated sorting by name.
 const zhCollator = new Intl.Collator('zh-CN');
 
-/** Sorts rows by `key` in `dir`; absent values always last; ties by rank then code (the domain's order). */
-export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'asc' | 'desc'): T[] {
+/**
+ * The order of `count` items by the value `valueOf(i)` in `dir`: absent values always last; ties by rank
+ * then code (the domain's order). Each item's value is read once (decorate–sort–undecorate).
+ */
+function sortedOrder(count: number, valueOf: (i: number) => number | string | null, rankOf: (i: number) => number | null, codeOf: (i: number) => string, dir: 'asc' | 'desc'): number[] {
   const sign = dir === 'asc' ? 1 : -1;
-  // Each row's key read once (decorate–sort–undecorate), not twice per comparison.
-  const keyed = rows.map((row) => ({ row, v: sortValue(row, key) }));
+  const keyed = Array.from({ length: count }, (_, i) => ({ i, v: valueOf(i) }));
   keyed.sort((ka, kb) => {
     const x = ka.v;
     const y = kb.v;
@@ -86,13 +90,42 @@ export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'a
       const c = typeof x === 'string' ? zhCollator.compare(x, String(y)) : (x as number) - (y as number);
       if (c !== 0) return sign * c;
     }
-    const a = ka.row;
-    const b = kb.row;
-    const ra = a.rank ?? Number.MAX_SAFE_INTEGER;
-    const rb = b.rank ?? Number.MAX_SAFE_INTEGER;
-    return ra - rb || compareCodes(a.unit, b.unit);
+    const ra = rankOf(ka.i) ?? Number.MAX_SAFE_INTEGER;
+    const rb = rankOf(kb.i) ?? Number.MAX_SAFE_INTEGER;
+    return ra - rb || compareCodes(codeOf(ka.i), codeOf(kb.i));
   });
-  return keyed.map((k) => k.row);
+  return keyed.map((k) => k.i);
+}
+
+/** Sorts rows by `key` in `dir`; absent values always last; ties by rank then code (the domain's order). */
+export function sortRows<T extends Row>(rows: readonly T[], key: string, dir: 'asc' | 'desc'): T[] {
+  return sortedOrder(rows.length, (i) => sortValue(rows[i]!, key), (i) => rows[i]!.rank, (i) => rows[i]!.unit, dir).map((i) => rows[i]!);
+}
+
+/** The value a snapshot's row `i` sorts by under `key`, read from its columns. */
+function snapshotSortValue(s: Snapshot, i: number, key: string): number | string | null {
+  switch (key) {
+    case 'rank':
+      return s.rank(i);
+    case 'total':
+      return s.total(i);
+    case 'base':
+      return s.base(i);
+    case 'change':
+      return s.rankChange(i);
+    case 'code':
+      return s.unit(i);
+    case 'name':
+      return s.name(i);
+    default:
+      return s.score(i, key);
+  }
+}
+
+/** A snapshot's positions `list` sorted as sortRows sorts their rows. */
+export function sortPositions(s: Snapshot, list: ArrayLike<number>, key: string, dir: 'asc' | 'desc'): Int32Array {
+  const order = sortedOrder(list.length, (i) => snapshotSortValue(s, list[i]!, key), (i) => s.rank(list[i]!), (i) => s.unit(list[i]!), dir);
+  return Int32Array.from(order, (i) => list[i]!);
 }
 
 /**
@@ -110,7 +143,8 @@ export function presentRanking(
   const indicators = snapshot.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight }));
   const sort = parseSort(q.sort, indicators.map((i) => i.id));
   const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : naturalDir(sort);
-  const inCategory = snapshot.byCategory.get(q.category) ?? [];
+  const inCategory = snapshot.inCategory(q.category);
+  let order: Int32Array | null = null;
   return {
     period: set.period,
     label: periodLabel(set.period),
@@ -123,7 +157,14 @@ export function presentRanking(
     indicators,
     sort,
     dir,
-    rows: () => sortRows(inCategory, sort, dir).map((r) => ({ ...r, visible: canSeeUnitData(v, r.unit) })),
+    size: inCategory.length,
+    rows: (start = 0, end = inCategory.length) => {
+      order ??= sortPositions(snapshot, inCategory, sort, dir);
+      return Array.from(order.subarray(start, end), (i) => {
+        const r = snapshot.row(i);
+        return { ...r, visible: canSeeUnitData(v, r.unit) };
+      });
+    },
     counts: { ...snapshot.counts },
     lateDeduction: snapshot.rules.lateDeduction,
     rules: { grades: snapshot.rules.grades, excellentQuota: snapshot.rules.excellentQuota },

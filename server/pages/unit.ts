@@ -5,9 +5,11 @@ import { isQuarter } from '../domain/periods.ts';
 import type { Grade } from '../domain/scoring/scheme.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { Case } from '../models/case.ts';
-import { explainUnit, resultsOf, type Explanation } from '../results/read.ts';
+import { explainUnit, resultsOf, snapshotsOf, type Explanation } from '../results/read.ts';
+import type { UnitCategory } from '../domain/fields.ts';
+import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
-import { readPointers, rowsOfPeriods } from '../results/store.ts';
+import { readPointers } from '../results/store.ts';
 import { assertQuarter, getPeriod } from '../services/periods.ts';
 import { currentScheme } from '../services/scheme.ts';
 import { revisionsOf, type RevisionView } from '../services/returns.ts';
@@ -76,19 +78,22 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
 
   // Trend: the last 8 periods with results.
   const trendPeriods = periods.slice(0, 8).map((p) => p.period).reverse();
-  const rowsBy = await rowsOfPeriods(trendPeriods);
+  const snapshotsBy = await snapshotsOf(trendPeriods);
   const history: UnitHistoryPoint[] = [];
   for (const p of trendPeriods) {
-    const set = rowsBy.get(p);
-    const r = set?.rows.find((x) => x.unit === code);
-    if (!set || !r) continue;
+    const got = snapshotsBy.get(p);
+    const at = got ? got.snapshot.indexOf(code) : -1;
+    if (!got || at < 0) continue;
+    const r = got.snapshot.row(at);
+    let ranked = 0;
+    for (const i of got.snapshot.inCategory(unit.category as UnitCategory)) if (got.snapshot.rank(i) !== null) ranked++;
     history.push({
       period: p,
-      status: set.status as 'final' | 'provisional',
+      status: got.set.status,
       total: r.total,
       grade: r.grade,
       rank: r.rank,
-      ranked: set.rows.filter((x) => x.category === unit.category && x.rank !== null).length,
+      ranked,
       indicators: Object.fromEntries(Object.entries(r.indicators).map(([k, i]) => [k, i.value])),
       flags: r.flags,
     });
@@ -98,13 +103,14 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   let status: 'final' | 'provisional' | null = null;
   let explanation: Explanation | null = null;
   let improve: ImproveView | null = null;
-  let periodRows: readonly Row[] = [];
+  let snap: Snapshot | null = null;
   // The indicators (names, weights, targets) of the scheme version the shown period was computed with.
   let indicators: UnitDetail['indicators'] = (await currentScheme()).scheme.indicators.map((i) => ({ id: i.id, name: i.name, weight: i.weight, target: i.target, floor: i.floor }));
   if (period) {
     const { set, snapshot } = await resultsOf(period, { set: sets.find((s) => s.period === period) });
-    row = snapshot.rows.find((r) => r.unit === code) ?? null;
-    periodRows = snapshot.rows;
+    const at = snapshot.indexOf(code);
+    row = at < 0 ? null : snapshot.row(at);
+    snap = snapshot;
     status = set.status;
     indicators = snapshot.indicators.map((i) => ({ ...i }));
     try {
@@ -123,15 +129,19 @@ export async function unitDetail(v: Viewer, code: string, requested?: unknown): 
   ]);
   const now = clock.now();
   const children = all.filter((u) => u.parent === code);
-  const byUnit = new Map(periodRows.map((r) => [r.unit, r]));
+  const rowOf = (unit: string): Row | undefined => {
+    const at = snap ? snap.indexOf(unit) : -1;
+    return at < 0 ? undefined : snap!.row(at);
+  };
   const childRows = children
     .map((c): ChildRow => {
-      const r = byUnit.get(c.code);
+      const r = rowOf(c.code);
       return { code: c.code, name: c.name, active: c.active, total: r?.total ?? null, grade: r?.grade ?? null, rank: r?.rank ?? null, flags: r?.flags ?? [] };
     })
     .sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER) || compareCodes(a.code, b.code));
   const childCategories = new Set(children.map((c) => c.category));
-  const childRanked = periodRows.filter((r) => childCategories.has(r.category) && r.rank !== null).length;
+  let childRanked = 0;
+  for (const cat of childCategories) for (const i of snap?.inCategory(cat) ?? []) if (snap!.rank(i) !== null) childRanked++;
   return {
     unit,
     parent: unit.parent ? names.get(unit.parent) ?? null : null,

@@ -4,8 +4,8 @@
 import { notFound } from '../domain/errors.ts';
 import type { UnitExplanation } from '../domain/scoring/score.ts';
 import { assertQuarter, findPeriod, latestPeriod, periodNotOpen } from '../services/periods.ts';
-import { snapshotOf, type Snapshot } from './snapshot.ts';
-import { explanationRow, readPointer, type ResultRowView, type ResultSetPointer } from './store.ts';
+import { allRows, snapshotOf, type Snapshot } from './snapshot.ts';
+import { explanationRow, readPointer, readPointers, type ResultRowView, type ResultSetPointer } from './store.ts';
 
 export interface ResultsView {
   period: string;
@@ -45,10 +45,24 @@ export async function resultsOf(period: string, opts: { set?: ResultSetPointer }
   return { set, snapshot: await snapshotOf(set) };
 }
 
+/** The current snapshots of those periods that have results (annual results, trends), keyed by period. */
+export async function snapshotsOf(periods: readonly string[]): Promise<Map<string, { set: ResultSetPointer; snapshot: Snapshot }>> {
+  const wanted = new Set(periods);
+  const out = new Map<string, { set: ResultSetPointer; snapshot: Snapshot }>();
+  // One at a time: a year of a national province is several snapshots, each read by cursor.
+  for (const set of (await readPointers()).filter((s) => wanted.has(s.period))) out.set(set.period, { set, snapshot: await snapshotOf(set) });
+  return out;
+}
+
 /** The period's results as in SPEC §7 (a fresh array). `onlyUnit`: that unit's row only. */
 export async function getResults(period: string, opts: { onlyUnit?: string } = {}): Promise<ResultsView> {
   const { set, snapshot } = await resultsOf(period);
-  const rows = opts.onlyUnit === undefined ? snapshot.rows.slice() : snapshot.rows.filter((r) => r.unit === opts.onlyUnit);
+  let rows: ResultRowView[];
+  if (opts.onlyUnit === undefined) rows = allRows(snapshot);
+  else {
+    const at = snapshot.indexOf(opts.onlyUnit);
+    rows = at < 0 ? [] : [snapshot.row(at)];
+  }
   return viewOf(set, rows);
 }
 

@@ -10,7 +10,7 @@ import { Case } from '../models/case.ts';
 import { Unit } from '../models/unit.ts';
 import { currentScheme } from './scheme.ts';
 import { listPeriods } from './periods.ts';
-import { rowsOfPeriods } from '../results/store.ts';
+import { snapshotsOf } from '../results/read.ts';
 
 export interface YearView {
   year: number;
@@ -37,13 +37,14 @@ export async function annualResults(year: number): Promise<YearView> {
   const opened = new Set((await listPeriods()).map((p) => p.period));
   const periods = quartersOfYear(year).filter((p) => opened.has(p));
   if (periods.length === 0) throw new AppError(404, 'period_not_open', `${year} 年尚无已开放的考核期次`);
-  const sets = await rowsOfPeriods(periods);
+  // Each quarter's unit, total and grade, from its snapshot's columns (shared with the ranking pages).
+  const sets = await snapshotsOf(periods);
   const quarters: YearView['quarters'] = {};
   const rowsByPeriod: Record<string, { unit: string; total: number | null; grade: AnnualResult['grade'] | null }[]> = {};
   for (const p of periods) {
     const s = sets.get(p);
-    quarters[p] = s ? (s.status as 'final' | 'provisional') : 'none';
-    if (s) rowsByPeriod[p] = s.rows;
+    quarters[p] = s ? s.set.status : 'none';
+    if (s) rowsByPeriod[p] = Array.from({ length: s.snapshot.size }, (_, i) => ({ unit: s.snapshot.unit(i), total: s.snapshot.total(i), grade: s.snapshot.grade(i) }));
   }
   const units = (await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).lean()).map((u) => ({
     unit: u.code,
@@ -51,7 +52,7 @@ export async function annualResults(year: number): Promise<YearView> {
     category: u.category as UnitCategory,
     active: u.active !== false,
   }));
-  const cases = (await Case.find({ period: { $in: periods } }).lean()).map((c) => ({
+  const cases = (await Case.find({ period: { $in: periods } }, { _id: 0, unit: 1, period: 1, rule: 1, status: 1, dueAt: 1, resolvedAt: 1 }).lean()).map((c) => ({
     unit: c.unit,
     period: c.period,
     rule: c.rule as 'A1' | 'A2' | 'A3',

@@ -52,9 +52,9 @@ describe('scale: the results API streams large bodies', function () {
   /** What the cached path builds: JSON.stringify of the view of the current snapshot's rows (filtered). */
   async function expected(keep: (r: { unit: string; category: string }) => boolean = () => true): Promise<string> {
     const { readSet, viewOf } = await import('../../server/results/read.ts');
-    const { snapshotOf } = await import('../../server/results/snapshot.ts');
+    const { readRows } = await import('../../server/results/store.ts');
     const set = await readSet(P);
-    return JSON.stringify(viewOf(set, (await snapshotOf(set)).rows.filter(keep)));
+    return JSON.stringify(viewOf(set, (await readRows(set.period, set.computeId)).filter(keep)));
   }
 
   it('streams the very bytes of the cached body, plain and gzip, with strong ETags and 304', async () => {
@@ -68,9 +68,9 @@ describe('scale: the results API streams large bodies', function () {
       ['?after=D03', (_r: unknown, i: number, all: { unit: string }[]) => i > all.findIndex((x) => x.unit === 'D03')],
     ] as const) {
       const { readSet, viewOf } = await import('../../server/results/read.ts');
-      const { snapshotOf } = await import('../../server/results/snapshot.ts');
+      const { readRows } = await import('../../server/results/store.ts');
       const set = await readSet(P);
-      const rows = (await snapshotOf(set)).rows;
+      const rows = await readRows(set.period, set.computeId);
       const want = JSON.stringify(viewOf(set, rows.filter((r, i) => (keep as (r: unknown, i: number, all: readonly unknown[]) => boolean)(r, i, rows))));
       expect(JSON.parse(want).results.length, query).to.be.greaterThan(3);
 

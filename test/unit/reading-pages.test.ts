@@ -9,6 +9,7 @@ import { improveLine, parseCompareUnits, presentCompare } from '../../server/pag
 import { directTarget, matchUnits, parseQuery } from '../../server/pages/search.ts';
 import type { UnitView } from '../../server/services/units.ts';
 import type { YearView } from '../../server/services/eligibility.ts';
+import { buildSnapshot } from '../../server/results/snapshot.ts';
 
 const fails = (f: () => unknown, status: number, code: string, text: string) => {
   try {
@@ -70,11 +71,11 @@ describe('reading pages: compare', () => {
   const row = (unit: string, total: number, rank: number, s1: number | null, category: 'department' | 'city' = 'department') => ({
     unit, name: `单位${unit}`, category, indicators: { I1: ind(s1) }, base: total, deductions: 0, total, grade: (total >= 80 ? '良好' : '合格') as '良好' | '合格', rank, rankChange: null, flags: [],
   });
-  const snapshot = {
-    rows: [row('D001', 91, 2, 20), row('D002', 95, 1, 25), row('D003', 70, 3, 10), row('C1', 85, 1, 25, 'city')],
-    indicators: [{ id: 'I1', name: '外网接入率', weight: 25, target: 1, floor: 0 }],
-    rules: { lateDeduction: 2, a3Quarters: 2, excellentQuota: 0.3, grades: DEFAULT_SCHEME.grades },
-  } as unknown as Parameters<typeof presentCompare>[2];
+  const snapshot = buildSnapshot(
+    { period: '2026Q3', computeId: 'c1', schemeVersion: 1 } as unknown as Parameters<typeof buildSnapshot>[0],
+    [row('D001', 91, 2, 20), row('D002', 95, 1, 25), row('D003', 70, 3, 10), row('C1', 85, 1, 25, 'city')].map((r) => ({ ...r, revision: 1 })),
+    { ...DEFAULT_SCHEME, indicators: [{ ...DEFAULT_SCHEME.indicators[0]!, id: 'I1', name: '外网接入率', weight: 25, target: 1, floor: 0 }], deductions: { ...DEFAULT_SCHEME.deductions, late: 2 } },
+  );
   const set = { period: '2026Q3', status: 'final' as const };
 
   it('one column per unit in the order asked, ranks out of the category, the best indicator marked, the reporter\'s own 提分路径 only', () => {

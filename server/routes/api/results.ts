@@ -10,7 +10,7 @@ import { cachedBody, ResponseCache, type CachedBody } from '../../http/response-
 import { explainUnit, readSet, viewOf } from '../../results/read.ts';
 import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
 import { snapshotOf, type Snapshot } from '../../results/snapshot.ts';
-import type { ResultRowView, ResultSetPointer } from '../../results/store.ts';
+import type { ResultSetPointer } from '../../results/store.ts';
 import { assertQuarter } from '../../services/periods.ts';
 
 // /api/v1/results (SPEC §7). Mounted by server/app.ts at /api/v1.
@@ -60,37 +60,61 @@ function pageQuery(q: Record<string, unknown>): PageQuery {
   return { category: category as UnitCategory | null, limit, after };
 }
 
-// Position of each unit in a snapshot's rows of one category (or all rows), built once per snapshot.
-const positions = new WeakMap<readonly ResultRowView[], Map<string, number>>();
-function positionOf(rows: readonly ResultRowView[], unit: string): number | undefined {
-  let m = positions.get(rows);
-  if (!m) {
-    m = new Map(rows.map((r, i) => [r.unit, i]));
-    positions.set(rows, m);
+// Every position of a snapshot, in result order (the list a whole-period query walks), built once per snapshot.
+const everything = new WeakMap<Snapshot, Int32Array>();
+function positionsOf(snapshot: Snapshot, category: UnitCategory | null): Int32Array {
+  if (category) return snapshot.inCategory(category);
+  let all = everything.get(snapshot);
+  if (!all) {
+    all = Int32Array.from({ length: snapshot.size }, (_, i) => i);
+    everything.set(snapshot, all);
   }
-  return m.get(unit);
+  return all;
+}
+
+/** Where snapshot position `at` is in `list` (ascending positions), or -1. */
+function indexIn(list: Int32Array, at: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < at) lo = mid + 1;
+    else if (list[mid]! > at) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
+/** Rows of a snapshot named by position (materialised only when serialised). */
+interface Page {
+  snapshot: Snapshot;
+  positions: Int32Array;
+  next: string | null;
 }
 
 /**
  * One page of rows in result order (category, rank, unit code): those after the cursor's unit, at most
  * `limit`; `next` is the last row's unit code when more rows follow, else null.
  */
-function pageOf(snapshot: Snapshot, q: PageQuery, only: (r: ResultRowView) => boolean): { rows: ResultRowView[]; next: string | null } {
-  const all = q.category ? (snapshot.byCategory.get(q.category) ?? []) : snapshot.rows;
+function pageOf(snapshot: Snapshot, q: PageQuery, only: (unit: string) => boolean): Page {
+  const all = positionsOf(snapshot, q.category);
   let start = 0;
   if (q.after !== null) {
-    const at = positionOf(all, q.after);
-    if (at === undefined || !only(all[at]!)) {
+    const at = snapshot.indexOf(q.after);
+    const i = at < 0 ? -1 : indexIn(all, at);
+    if (i < 0 || !only(q.after)) {
       throw badRequest('invalid_cursor', `分页游标 ${JSON.stringify(q.after).slice(0, 80)} 不在本期结果中（结果可能已重新计算），请从第一页重新读取`);
     }
-    start = at + 1;
+    start = i + 1;
   }
-  const rows: ResultRowView[] = [];
+  const picked: number[] = [];
   let i = start;
-  for (; i < all.length && (q.limit === null || rows.length < q.limit); i++) if (only(all[i]!)) rows.push(all[i]!);
+  for (; i < all.length && (q.limit === null || picked.length < q.limit); i++) if (only(snapshot.unit(all[i]!))) picked.push(all[i]!);
   let more = false;
-  for (; i < all.length && !more; i++) more = only(all[i]!);
-  return { rows, next: more && rows.length > 0 ? rows[rows.length - 1]!.unit : null };
+  for (; i < all.length && !more; i++) more = only(snapshot.unit(all[i]!));
+  // Every row from `start` on (the usual whole-period and category bodies): a view of the list, no copy.
+  const positions = picked.length === all.length - start ? all.subarray(start) : Int32Array.from(picked);
+  return { snapshot, positions, next: more && picked.length > 0 ? snapshot.unit(picked[picked.length - 1]!) : null };
 }
 
 /**
@@ -113,7 +137,7 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   let b: CachedBody | undefined;
   if (ownOnly) {
     // A reporter before publication: one row, never cached.
-    const page = pageOf(await snapshotOf(set), q, (r) => r.unit === (p.unit ?? ''));
+    const page = pageOf(await snapshotOf(set), q, (unit) => unit === (p.unit ?? ''));
     b = cachedBody(bodyBytes(set, q, page));
   } else {
     const whole = q.category === null && q.limit === null && q.after === null;
@@ -122,9 +146,9 @@ router.get('/results/:period', requireAuth, async (req, res) => {
     b = cache.peek(key);
     if (!b) {
       const page = pageOf(await snapshotOf(set), q, () => true);
-      if (q.limit === null && page.rows.length > streaming.aboveRows) {
+      if (q.limit === null && page.positions.length > streaming.aboveRows) {
         // A large body (e.g. a whole province): streamed row by row, not cached (see streamBody).
-        await streamBody(req, res, set, page.rows, `${key}|v1`);
+        await streamBody(req, res, set, page, `${key}|v1`);
         return;
       }
       b = await cache.get(key, async () => bodyBytes(set, q, page));
@@ -141,8 +165,8 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   res.send(body);
 });
 
-function bodyBytes(set: ResultSetPointer, q: PageQuery, page: { rows: ResultRowView[]; next: string | null }): Buffer {
-  const view = viewOf(set, page.rows);
+function bodyBytes(set: ResultSetPointer, q: PageQuery, page: Page): Buffer {
+  const view = viewOf(set, Array.from(page.positions, (i) => page.snapshot.row(i)));
   return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
 }
 
@@ -160,7 +184,8 @@ const ROWS_PER_CHUNK = 500;
  * computeId never change), so the strong ETag is derived from the key, one per representation
  * (identity, gzip); If-None-Match → 304 as for cached bodies.
  */
-async function streamBody(req: Request, res: Response, set: ResultSetPointer, rows: readonly ResultRowView[], key: string): Promise<void> {
+async function streamBody(req: Request, res: Response, set: ResultSetPointer, page: Page, key: string): Promise<void> {
+  const { snapshot, positions } = page;
   const gzip = req.headers['accept-encoding'] !== undefined && req.acceptsEncodings('gzip', 'identity') === 'gzip';
   const etag = `"s${crypto.createHash('sha256').update(`${key}|${gzip ? 'gzip' : 'identity'}`).digest('base64url')}"`;
   res.vary('Accept-Encoding');
@@ -200,9 +225,9 @@ async function streamBody(req: Request, res: Response, set: ResultSetPointer, ro
   };
   try {
     let chunk = head;
-    for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK) {
+    for (let i = 0; i < positions.length; i += ROWS_PER_CHUNK) {
       const part: string[] = [];
-      for (let j = i; j < Math.min(i + ROWS_PER_CHUNK, rows.length); j++) part.push(JSON.stringify(rows[j]));
+      for (let j = i; j < Math.min(i + ROWS_PER_CHUNK, positions.length); j++) part.push(JSON.stringify(snapshot.row(positions[j]!)));
       chunk += (i === 0 ? '' : ',') + part.join(',');
       await write(chunk);
       chunk = '';

@@ -7,8 +7,8 @@ import { withFlash } from '../../http/flash.ts';
 import { assertQuarter, listPeriods } from '../../services/periods.ts';
 import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publication.ts';
 import { ResponseCache } from '../../http/response-cache.ts';
-import { periodOptions, periodPointers, resolvePeriod } from '../../pages/common.ts';
-import { naturalDir, presentRanking, rankingCells, SCORE_BANDS } from '../../pages/ranking.ts';
+import { periodOptions, periodPointers, resolvePeriod, type PeriodOption, type Row, type Viewer } from '../../pages/common.ts';
+import { naturalDir, presentRanking, rankingCells, SCORE_BANDS, type RankingView } from '../../pages/ranking.ts';
 import { annualPage } from '../../pages/annual.ts';
 import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
@@ -37,27 +37,141 @@ function renderView(app: Request['app'], view: string, locals: object): Promise<
 // escapes every value, so no user text can produce it; random per process, so no template holds it.
 const BODY_SLOT = `<!--body-${randomBytes(12).toString('hex')}-->`;
 
-/**
- * Renders the layout (with this request's locals) around a rendered body and sends it as
- * head · body · tail: the same bytes as res.render of the page, without rendering, copying and
- * encoding the body on every request.
- */
-async function sendPage(req: Request, res: Response, layoutLocals: Record<string, unknown>, body: Buffer): Promise<void> {
+// The table's rows are rendered ROWS_PER_RENDER at a time and the page body is put together as bytes
+// (head of the page template · row chunks · its tail), so that no string of the whole table is built
+// (at 50 000 units a category's table is tens of MB of HTML). A category of more than `aboveRows` rows
+// is streamed, not cached: its body is rendered chunk by chunk as the client reads it (same bytes, no
+// Content-Length), so that memory does not grow with the province. Exported for tests.
+export const rankingBodies = { rowsPerRender: 500, aboveRows: 5000 };
+
+// The engine trims each rendering (express-handlebars), so a chunk of rows comes without the first
+// row's indent and the last row's newline; between chunks they are put back (the page template
+// itself puts them around the whole table: "      {{{rowsHtml}}}\n").
+const ROW_JOIN = Buffer.from('\n      ', 'utf8');
+// Stands in for the table's rows while the page template renders (as BODY_SLOT for the layout).
+const ROWS_SLOT = `<!--rows-${randomBytes(12).toString('hex')}-->`;
+
+type Layout = { head: Buffer; tail: Buffer };
+
+/** The layout (with this request's locals) around the body: its head and tail, as bytes. */
+async function layoutOf(req: Request, res: Response, layoutLocals: Record<string, unknown>): Promise<Layout> {
   const html = await renderView(req.app, 'pages/_slot', { ...layoutLocals, _locals: res.locals, slot: BODY_SLOT });
   const at = html.indexOf(BODY_SLOT);
   if (at < 0) throw new Error('layout: the body slot is missing');
-  const head = Buffer.from(html.slice(0, at), 'utf8');
-  const tail = Buffer.from(html.slice(at + BODY_SLOT.length), 'utf8');
+  return { head: Buffer.from(html.slice(0, at), 'utf8'), tail: Buffer.from(html.slice(at + BODY_SLOT.length), 'utf8') };
+}
+
+/**
+ * Sends the layout around a rendered body as head · body · tail: the same bytes as res.render of the
+ * page, without rendering, copying and encoding the body on every request.
+ */
+function sendPage(req: Request, res: Response, layout: Layout, body: Buffer): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Length', head.length + body.length + tail.length);
+  res.setHeader('Content-Length', layout.head.length + body.length + layout.tail.length);
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  res.write(head);
+  res.write(layout.head);
   res.write(body);
-  res.end(tail);
+  res.end(layout.tail);
+}
+
+/** Writes `parts` to the response as they come, at the pace the client reads (no Content-Length). */
+async function streamPage(req: Request, res: Response, layout: Layout, parts: AsyncIterable<Buffer>): Promise<void> {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const write = async (b: Buffer) => {
+    if (res.destroyed) throw new Error('client gone');
+    if (!res.write(b)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  };
+  try {
+    await write(layout.head);
+    for await (const b of parts) await write(b);
+    res.end(layout.tail);
+  } catch (err) {
+    // Headers are gone: a failed stream can only be cut short.
+    res.destroy(err as Error);
+  }
+}
+
+/** The page template's locals for a ranking view (`rowsHtml`: the table's rendered rows). Exported for tests. */
+export function rankingPageLocals(v: Viewer, r: RankingView, periods: readonly PeriodOption[], rowsHtml: string): Record<string, unknown> {
+  const { period, category } = r;
+  const link = (sort: string) => {
+    const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
+    return `/ranking${periodQuery({ period, category, sort, dir })}`;
+  };
+  const col = (key: string, label: string, extra: Record<string, unknown> = {}) => ({
+    key,
+    label,
+    href: link(key),
+    sorted: r.sort === key,
+    ariaSort: r.sort === key ? (r.dir === 'asc' ? 'ascending' : 'descending') : null,
+    mark: r.sort === key ? (r.dir === 'asc' ? '↑' : '↓') : '',
+    ...extra,
+  });
+  return {
+    layout: false,
+    r,
+    badge: STATUS_BADGE[r.status],
+    isFinal: r.status === 'final',
+    columns: {
+      rank: col('rank', '排名'),
+      change: col('change', '变化'),
+      code: col('code', '代码'),
+      name: col('name', '单位'),
+      total: col('total', '总分'),
+      base: col('base', '基础分'),
+      indicators: r.indicators.map((i) => col(i.id, i.id, { name: i.name, weight: i.weight })),
+    },
+    tabs: UNIT_CATEGORIES.map((c) => ({
+      label: UNIT_CATEGORY_LABELS[c],
+      count: r.counts[c],
+      href: `/ranking${periodQuery({ period, category: c, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir })}`,
+      current: c === category,
+    })),
+    catLabel: UNIT_CATEGORY_LABELS[category],
+    bands: SCORE_BANDS,
+    excellent: { grade: r.rules.grades[0]?.grade, min: r.rules.grades[0]?.min, demoted: r.rules.grades[1]?.grade, quota: `${Math.round(r.rules.excellentQuota * 100)}%` },
+    periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
+    category,
+    annualYear: period.slice(0, 4),
+    rowsHtml,
+    sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
+    ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
+  };
+}
+
+/** The rows template's locals of one table row. Exported for tests. */
+export function rankingRowLocals(v: Viewer, r: Pick<RankingView, 'indicators' | 'rules'>) {
+  return (row: Row & { visible: boolean }) => ({
+    unit: row.unit,
+    name: row.name,
+    rank: row.rank,
+    grade: row.grade,
+    visible: row.visible,
+    arrow: arrow(row.rankChange),
+    tags: flagTags(row.flags),
+    own: v.role === 'reporter' && row.unit === v.unit,
+    fail: row.grade === '不合格',
+    ...rankingCells(row, r.indicators, r.rules),
+  });
 }
 
 router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
@@ -71,82 +185,31 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const r = presentRanking(v, set, snapshot, { category, sort: q(req, 'sort'), dir: q(req, 'dir') });
   const periods = await periodOptions(v, sets, opened);
 
-  const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
-  const bodyKey = JSON.stringify([
-    period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
-    r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
-  ]);
-  const { body } = await bodies.get(bodyKey, async () => {
-    const link = (sort: string) => {
-      const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
-      return `/ranking${periodQuery({ period, category, sort, dir })}`;
-    };
-    const col = (key: string, label: string, extra: Record<string, unknown> = {}) => ({
-      key,
-      label,
-      href: link(key),
-      sorted: r.sort === key,
-      ariaSort: r.sort === key ? (r.dir === 'asc' ? 'ascending' : 'descending') : null,
-      mark: r.sort === key ? (r.dir === 'asc' ? '↑' : '↓') : '',
-      ...extra,
-    });
-    const rowsHtml = await renderView(req.app, 'pages/ranking/_rows', {
-      layout: false,
-      r: { period },
-      rows: r.rows().map((row) => {
-        const cells = rankingCells(row, r.indicators, r.rules);
-        return {
-          unit: row.unit,
-          name: row.name,
-          rank: row.rank,
-          grade: row.grade,
-          visible: row.visible,
-          arrow: arrow(row.rankChange),
-          tags: flagTags(row.flags),
-          own: v.role === 'reporter' && row.unit === v.unit,
-          fail: row.grade === '不合格',
-          ...cells,
-        };
-      }),
-    });
-    const html = await renderView(req.app, 'pages/ranking/index', {
-      layout: false,
-      r,
-      badge: STATUS_BADGE[r.status],
-      isFinal: r.status === 'final',
-      columns: {
-        rank: col('rank', '排名'),
-        change: col('change', '变化'),
-        code: col('code', '代码'),
-        name: col('name', '单位'),
-        total: col('total', '总分'),
-        base: col('base', '基础分'),
-        indicators: r.indicators.map((i) => col(i.id, i.id, { name: i.name, weight: i.weight })),
-      },
-      tabs: UNIT_CATEGORIES.map((c) => ({
-        label: UNIT_CATEGORY_LABELS[c],
-        count: r.counts[c],
-        href: `/ranking${periodQuery({ period, category: c, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir })}`,
-        current: c === category,
-      })),
-      catLabel: UNIT_CATEGORY_LABELS[category],
-      bands: SCORE_BANDS,
-      excellent: { grade: r.rules.grades[0]?.grade, min: r.rules.grades[0]?.min, demoted: r.rules.grades[1]?.grade, quota: `${Math.round(r.rules.excellentQuota * 100)}%` },
-      periods: periods.map((p) => ({ ...p, selected: p.period === period, statusText: p.status === 'final' ? '已发布' : p.status === 'provisional' ? '暂定' : '无结果' })),
-      category,
-      annualYear: period.slice(0, 4),
-      rowsHtml,
-      sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
-      ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
-    });
-    return Buffer.from(html, 'utf8');
-  });
+  /** The page body's parts: the page template's head, the table's rows a chunk at a time, its tail. */
+  async function* bodyParts(): AsyncGenerator<Buffer> {
+    const html = await renderView(req.app, 'pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT));
+    const at = html.indexOf(ROWS_SLOT);
+    if (at < 0) throw new Error('ranking: the rows slot is missing');
+    yield Buffer.from(html.slice(0, at), 'utf8');
+    const step = Math.max(1, rankingBodies.rowsPerRender);
+    // An empty category renders once (the template's "no results" row).
+    for (let start = 0; start === 0 || start < r.size; start += step) {
+      const rowsHtml = await renderView(req.app, 'pages/ranking/_rows', {
+        layout: false,
+        r: { period },
+        rows: r.rows(start, start + step).map(rankingRowLocals(v, r)),
+      });
+      if (start > 0) yield ROW_JOIN;
+      yield Buffer.from(rowsHtml, 'utf8');
+    }
+    yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
+  }
 
   // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
-  let page = body;
+  let actions: Buffer | null = null;
   if (v.role === 'reviewer' || v.role === 'admin') {
     const per = opened.find((p) => p.period === period)!;
-    const actions = await renderView(req.app, 'pages/ranking/_actions', {
+    const html = await renderView(req.app, 'pages/ranking/_actions', {
       layout: false,
       ...res.locals,
       period,
@@ -155,10 +218,29 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
       canPublish: clock.now().getTime() > Date.parse(per.deadline),
       deadline: per.deadline,
     });
-    page = Buffer.concat([Buffer.from(actions, 'utf8'), body]);
+    actions = Buffer.from(html, 'utf8');
   }
   const printTitle = `${r.label}${UNIT_CATEGORY_LABELS[category]}政务数据共享考核排名（${r.status === 'final' ? '正式结果' : '暂定结果'}）`;
-  await sendPage(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] }, page);
+  const layout = await layoutOf(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
+
+  if (r.size > rankingBodies.aboveRows) {
+    await streamPage(req, res, layout, (async function* () {
+      if (actions) yield actions;
+      yield* bodyParts();
+    })());
+    return;
+  }
+  const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
+  const bodyKey = JSON.stringify([
+    period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
+    r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
+  ]);
+  const { body } = await bodies.get(bodyKey, async () => {
+    const parts: Buffer[] = [];
+    for await (const b of bodyParts()) parts.push(b);
+    return Buffer.concat(parts);
+  });
+  sendPage(req, res, layout, actions ? Buffer.concat([actions, body]) : body);
 });
 
 // 年度排名 (/annual?year=Y&category=C): the year's units by annual total. 404 for a year with no opened quarter.
