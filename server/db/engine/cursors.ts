@@ -4,6 +4,7 @@ import { Long, serialize } from 'bson';
 import { randomBytes } from 'node:crypto';
 import type { Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
+import { drain } from './steps.ts';
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 /**
@@ -47,11 +48,7 @@ export class Cursors {
    * the documents a second time.
    */
   private take(c: { docs: Doc[]; pos: number }, n: number): Doc[] {
-    const g = this.takeSteps(c, n);
-    for (;;) {
-      const r = g.next();
-      if (r.done) return r.value;
-    }
+    return drain(this.takeSteps(c, n));
   }
 
   private *takeSteps(c: { docs: Doc[]; pos: number }, n: number): Generator<void, Doc[], void> {
@@ -78,11 +75,7 @@ export class Cursors {
 
   /** First batch of a result set; keeps a cursor open when documents remain. */
   first(ns: string, docs: Doc[], connId: number, batchSize: number | undefined, singleBatch = false): Doc {
-    const g = this.firstSteps(ns, docs, connId, batchSize, singleBatch);
-    for (;;) {
-      const r = g.next();
-      if (r.done) return r.value;
-    }
+    return drain(this.firstSteps(ns, docs, connId, batchSize, singleBatch));
   }
 
   /** first() as a generator: yields while serialising a large first batch (slices of SLICE documents). */

@@ -12,6 +12,7 @@ import { pathValues } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { Store, WriteBatch } from './store.ts';
 import { Cursors } from './cursors.ts';
+import { drain } from './steps.ts';
 import { COMMANDS } from './commands/index.ts';
 import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
 
@@ -31,13 +32,6 @@ function isGenerator(v: unknown): v is Generator<void, Doc, void> {
   return typeof (v as { next?: unknown })?.next === 'function' && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }
 
-/** Drives a reply generator to its end, synchronously. */
-function drain<T>(g: Generator<void, T, void>): T {
-  for (;;) {
-    const r = g.next();
-    if (r.done) return r.value;
-  }
-}
 /** ENGINE_TRACE=1: one stderr line per command (name, collection, handler ms, commit ms). Off: no cost. */
 const TRACE = process.env.ENGINE_TRACE === '1';
 
