@@ -4,6 +4,7 @@ import { Long, serialize } from 'bson';
 import { randomBytes } from 'node:crypto';
 import type { Doc } from './bsonutil.ts';
 import { err } from './errors.ts';
+import { drain } from './steps.ts';
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 /**
@@ -17,12 +18,43 @@ export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
 /** The options replies are serialised with (wire.ts). */
 export const SERIALIZE_OPTS = { ignoreUndefined: true } as const;
 
-/** Batches handed out by take() → their documents' BSON bytes, in order. */
-const RAW = new WeakMap<Doc[], Uint8Array[]>();
+/**
+ * A batch's documents as the elements of a BSON array, already encoded: each is the type byte of
+ * a document (0x03), its index as a C string and the document's bytes; `chunks` hold them in
+ * order, one chunk per slice of serialising, so that the reply copies a few hundred chunks
+ * rather than encoding every element of a large batch at once (wire.ts).
+ */
+export interface RawBatch {
+  chunks: Uint8Array[];
+  /** bytes of all the elements */
+  bytes: number;
+  /** documents encoded */
+  count: number;
+}
 
-/** The BSON bytes of the documents of a batch made by Cursors (same options as the reply). */
-export function rawBatch(docs: unknown): Uint8Array[] | undefined {
+/** Batches handed out by take() → their encoded elements. */
+const RAW = new WeakMap<Doc[], RawBatch>();
+
+/** The encoded array elements of a batch made by Cursors (same options as the reply). */
+export function rawBatch(docs: unknown): RawBatch | undefined {
   return Array.isArray(docs) ? RAW.get(docs) : undefined;
+}
+
+/** Documents' bytes as consecutive BSON array elements, the first with index `first`. */
+function encodeElements(docs: Uint8Array[], first: number): Uint8Array {
+  let size = 0;
+  for (let i = 0; i < docs.length; i++) size += 2 + String(first + i).length + docs[i].length;
+  const out = new Uint8Array(size);
+  let p = 0;
+  for (let i = 0; i < docs.length; i++) {
+    out[p++] = 0x03;
+    const name = String(first + i);
+    for (let c = 0; c < name.length; c++) out[p++] = name.charCodeAt(c);
+    out[p++] = 0;
+    out.set(docs[i], p);
+    p += docs[i].length;
+  }
+  return out;
 }
 
 interface Cursor {
@@ -47,21 +79,27 @@ export class Cursors {
    * the documents a second time.
    */
   private take(c: { docs: Doc[]; pos: number }, n: number): Doc[] {
-    const g = this.takeSteps(c, n);
-    for (;;) {
-      const r = g.next();
-      if (r.done) return r.value;
-    }
+    return drain(this.takeSteps(c, n));
   }
 
   private *takeSteps(c: { docs: Doc[]; pos: number }, n: number): Generator<void, Doc[], void> {
     const out: Doc[] = [];
-    const raw: Uint8Array[] = [];
+    const batch: RawBatch = { chunks: [], bytes: 0, count: 0 };
+    let pending: Uint8Array[] = [];
+    const flush = () => {
+      if (!pending.length) return;
+      const chunk = encodeElements(pending, batch.count);
+      batch.chunks.push(chunk);
+      batch.bytes += chunk.length;
+      batch.count += pending.length;
+      pending = [];
+    };
     let bytes = 0;
     const until = n === Infinity ? performance.now() + BATCH_MS : Infinity;
     while (c.pos < c.docs.length && out.length < n) {
       if (out.length > 0 && (out.length & 255) === 0) {
         if (performance.now() > until) break;
+        flush();
         yield;
       }
       const d = c.docs[c.pos];
@@ -69,20 +107,17 @@ export class Cursors {
       if (out.length > 0 && bytes + b.length > MAX_BATCH_BYTES) break;
       bytes += b.length;
       out.push(d);
-      raw.push(b);
+      pending.push(b);
       c.pos++;
     }
-    RAW.set(out, raw);
+    flush();
+    RAW.set(out, batch);
     return out;
   }
 
   /** First batch of a result set; keeps a cursor open when documents remain. */
   first(ns: string, docs: Doc[], connId: number, batchSize: number | undefined, singleBatch = false): Doc {
-    const g = this.firstSteps(ns, docs, connId, batchSize, singleBatch);
-    for (;;) {
-      const r = g.next();
-      if (r.done) return r.value;
-    }
+    return drain(this.firstSteps(ns, docs, connId, batchSize, singleBatch));
   }
 
   /** first() as a generator: yields while serialising a large first batch (slices of SLICE documents). */

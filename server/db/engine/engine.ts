@@ -12,8 +12,9 @@ import { pathValues } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { Store, WriteBatch } from './store.ts';
 import { Cursors } from './cursors.ts';
+import { drain } from './steps.ts';
 import { COMMANDS } from './commands/index.ts';
-import { OP_MSG, OP_QUERY, opMsgReply, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
+import { OP_MSG, OP_QUERY, opMsgReplyParts, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
 
 const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
 /** Work (ms) a long command does before the dispatcher lets the event loop run. */
@@ -31,13 +32,6 @@ function isGenerator(v: unknown): v is Generator<void, Doc, void> {
   return typeof (v as { next?: unknown })?.next === 'function' && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }
 
-/** Drives a reply generator to its end, synchronously. */
-function drain<T>(g: Generator<void, T, void>): T {
-  for (;;) {
-    const r = g.next();
-    if (r.done) return r.value;
-  }
-}
 /** ENGINE_TRACE=1: one stderr line per command (name, collection, handler ms, commit ms). Off: no cost. */
 const TRACE = process.env.ENGINE_TRACE === '1';
 
@@ -100,7 +94,7 @@ export class Engine {
         // one message at a time per connection, in order (replies in request order)
         pending = pending.then(async () => {
           if (sock.destroyed) return;
-          let out: Buffer | null;
+          let out: Buffer[] | null;
           try {
             out = await this.handleMessageAsync(msg, connId);
           } catch (e) {
@@ -108,7 +102,11 @@ export class Engine {
             sock.destroy();
             return;
           }
-          if (out && !sock.destroyed) sock.write(out);
+          if (out && !sock.destroyed) {
+            sock.cork();
+            for (const part of out) sock.write(part);
+            sock.uncork();
+          }
         });
       }
     });
@@ -120,17 +118,21 @@ export class Engine {
     sock.on('error', () => sock.destroy());
   }
 
-  /** handleMessage with the command run by runAsync (sliced, queued behind other data commands). */
-  async handleMessageAsync(msg: Buffer, connId: number): Promise<Buffer | null> {
+  /**
+   * handleMessage with the command run by runAsync (sliced, queued behind other data commands);
+   * the reply as parts to write in order (a large batch is not copied into one buffer).
+   */
+  async handleMessageAsync(msg: Buffer, connId: number): Promise<Buffer[] | null> {
     const req = await parseMessageAsync(msg, nextTick);
-    if (req.opCode === OP_QUERY) return this.answerQuery(req, connId);
+    if (req.opCode === OP_QUERY) return [this.answerQuery(req, connId)];
     return this.answer(req, await this.runAsync(req.body, connId));
   }
 
   handleMessage(msg: Buffer, connId: number): Buffer | null {
     const req = parseMessage(msg);
     if (req.opCode === OP_QUERY) return this.answerQuery(req, connId);
-    return this.answer(req, this.run(req.body, connId));
+    const parts = this.answer(req, this.run(req.body, connId));
+    return parts && Buffer.concat(parts);
   }
 
   /** The legacy OP_QUERY handshake (hello / isMaster on *.$cmd), answered with OP_REPLY. */
@@ -143,17 +145,17 @@ export class Engine {
     return opReply(req.requestId, this.run({ ...req.body, $db: db }, connId));
   }
 
-  /** The OP_MSG reply (none for moreToCome). */
-  private answer(req: Request, reply: Doc): Buffer | null {
+  /** The OP_MSG reply (none for moreToCome), as parts to write in order. */
+  private answer(req: Request, reply: Doc): Buffer[] | null {
     if (req.opCode !== OP_MSG) throw new ProtocolError(`unsupported opCode ${req.opCode}`);
     if (req.moreToCome) return null;
     if (TRACE) {
       const t0 = performance.now();
-      const out = opMsgReply(req.requestId, reply);
+      const out = opMsgReplyParts(req.requestId, reply);
       process.stderr.write(`ENGINE_TRACE reply ${Object.keys(req.body)[0]} handler=${(performance.now() - t0).toFixed(2)} commit=0\n`);
       return out;
     }
-    return opMsgReply(req.requestId, reply);
+    return opMsgReplyParts(req.requestId, reply);
   }
 
   /** Runs one command document to completion, synchronously, and returns the reply document (never throws). */

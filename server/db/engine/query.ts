@@ -11,13 +11,14 @@ import * as pipelineOps from 'mingo/operators/pipeline';
 import * as projectionOps from 'mingo/operators/projection';
 import * as queryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
-import { resolve } from 'mingo/util';
+import { resolve, unique } from 'mingo/util';
 import { asDouble, canon, decimalDivide, collation, isAmbiguousDouble, compareValues, typeRank, isNumeric, isPlainObject, numArith, pathValues, bsonType, MULTI, singleValue, toNumber, type Doc } from './bsonutil.ts';
 import type { Collection } from './store.ts';
 import { CommandError, err } from './errors.ts';
 import { bsonTypeCode } from './bsonutil.ts';
 export { bsonTypeCode };
 import { numericExpressions } from './numexpr.ts';
+import { drain, SLICE_DOCS, sortedIndexSteps, type Steps } from './steps.ts';
 import { CompiledRegex, convertExprRegexes, convertFilterRegexes, regexExpressions, REGEX_OP } from './regex.ts';
 
 type Pred = (o: Doc) => boolean;
@@ -296,7 +297,8 @@ function sortKey(doc: Doc, path: string, parts: string[], dir: number): unknown 
   return best === undefined ? null : best;
 }
 
-function sortSpec(sort: Doc): { path: string; parts: string[]; dir: number }[] {
+/** A sort specification checked and parsed (Location15975, 15998; $meta refused with 72). */
+export function sortSpec(sort: Doc): { path: string; parts: string[]; dir: number }[] {
   return Object.entries(sort).map(([k, d]) => {
     if (isPlainObject(d) && d.$meta) throw err('InvalidOptions', `$meta sort ({${k}: {$meta: ${JSON.stringify(d.$meta)}}}) is not supported by the embedded engine`);
     const n = isNumeric(d) ? toNumber(d) : NaN;
@@ -322,17 +324,22 @@ export function sortComparator(sort: Doc): (a: Doc, b: Doc) => number {
  * order as sorting with sortComparator, with each document's sort keys computed once.
  */
 export function sortDocs<T>(items: T[], sort: Doc, docOf: (t: T) => Doc): T[] {
+  return drain(sortDocsSteps(items, sort, docOf));
+}
+
+/** sortDocs in slices: the keys SLICE_DOCS documents at a time, then a merge sort that yields (sortedIndexSteps). */
+export function* sortDocsSteps<T>(items: T[], sort: Doc, docOf: (t: T) => Doc): Steps<T[]> {
   const spec = sortSpec(sort);
   const n = items.length;
   const m = spec.length;
   const keys: unknown[] = new Array(n * m);
   for (let i = 0; i < n; i++) {
+    if (i % SLICE_DOCS === SLICE_DOCS - 1) yield;
     const d = docOf(items[i]);
     for (let j = 0; j < m; j++) keys[i * m + j] = sortKey(d, spec[j].path, spec[j].parts, spec[j].dir);
   }
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((x, y) => {
+  // ties keep the input order (x - y): a strict total order, so the sorted order is unique
+  const order = yield* sortedIndexSteps(n, (x, y) => {
     for (let j = 0; j < m; j++) {
       const c = sortCompare(keys[x * m + j], keys[y * m + j]);
       if (c !== 0) return c * spec[j].dir;
@@ -372,27 +379,40 @@ function cmpExpr(name: string, test: (c: number) => unknown): ExprOp {
 const isNum = (v: unknown) => isNumeric(v);
 const typeOf = (v: unknown) => (v === undefined ? 'missing' : v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof Date ? 'date' : typeof v === 'object' ? (bsonType(v) ?? 'object') : typeof v);
 
-function sumOf(values: unknown[]): unknown {
-  let acc: unknown = 0;
+/** The sum of the numbers among `values`, added in order to `acc` (a fold: chunks added in turn give the same sum). */
+function sumOf(values: unknown[], acc: unknown = 0): unknown {
   for (const v of values) if (isNum(v)) acc = numArith('add', acc, v);
   return acc;
 }
 
 function avgOf(values: unknown[]): unknown {
+  return drain(avgSteps(values));
+}
+
+function* avgSteps(values: unknown[]): Steps<unknown> {
   const nums = values.filter(isNum);
   if (!nums.length) return null;
-  const sum = sumOf(nums);
+  const sum = yield* foldSteps(nums, 0 as unknown, sumOf);
   if (bsonType(sum) === 'Decimal128') return decimalDivide(sum, nums.length);
   return asDouble(toNumber(sum) / nums.length); // $avg is a double
 }
 
-function extremeOf(values: unknown[], dir: 1 | -1): unknown {
-  let best: unknown = null;
+/** The largest (dir 1) or smallest (-1) non-null value, compared with `best` first (a fold, as sumOf). */
+function extremeOf(values: unknown[], dir: 1 | -1, best: unknown = null): unknown {
   for (const v of values) {
     if (v === null || v === undefined) continue;
     if (best === null || compareValues(v, best) * dir > 0) best = v;
   }
   return best;
+}
+
+/** `fold` (sumOf, extremeOf) over `values` SLICE_DOCS at a time: the same sequence of steps as one call. */
+function* foldSteps<A>(values: unknown[], acc: A, fold: (chunk: unknown[], acc: A) => A): Steps<A> {
+  for (let i = 0; i < values.length; i += SLICE_DOCS) {
+    if (i > 0) yield;
+    acc = fold(values.slice(i, i + SLICE_DOCS), acc);
+  }
+  return acc;
 }
 
 /** The operand list of the expression forms of $sum / $avg / $max / $min. */
@@ -465,34 +485,91 @@ const numericAccumulatorOps: Record<string, AccOp> = {
 /**
  * $group with MongoDB's key equality: keys equal as BSON values are one group (1, 1.0 and
  * Long(1); null and missing, output as null) — mingo hashes them apart. Accumulators are the
- * context's (see numericAccumulatorOps).
+ * context's (see numericAccumulatorOps). The specification is checked when the stage is built.
  */
 function $groupStage(coll: any, expr: Doc, options: Opts) {
+  checkGroup(expr);
+  return coll.transform((items: Doc[]) => Lazy(drain(groupSteps(items, expr, options))));
+}
+
+/** Checks a $group specification as MongoDB does (15955, 40235, 40234). */
+export function checkGroup(expr: unknown): void {
   if (!isPlainObject(expr) || !Object.prototype.hasOwnProperty.call(expr, '_id')) throw err('Location15955', "a group specification must include an _id");
-  const idExpr = expr._id;
-  const fields = Object.keys(expr).filter((k) => k !== '_id');
-  for (const f of fields) {
+  for (const f of Object.keys(expr)) {
+    if (f === '_id') continue;
     if (f.includes('.')) throw err('Location40235', `The field name '${f}' cannot contain '.'`);
     const acc = expr[f];
     if (!isPlainObject(acc) || Object.keys(acc).length !== 1) throw err('Location40234', `The field '${f}' must be an accumulator object`);
   }
-  return coll.transform((items: Doc[]) => {
-    const groups = new Map<string, { id: unknown; docs: Doc[] }>();
-    for (const d of items) {
-      const id = evalExpr(d, idExpr, options);
-      const k = canon(id);
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = { id: id === undefined ? null : id, docs: [] }));
-      g.docs.push(d);
+}
+
+/** $group (checked by checkGroup) of `items`, in slices: the keys SLICE_DOCS documents at a time, then the accumulators. */
+export function* groupSteps(items: Doc[], expr: Doc, options: Opts): Steps<Doc[]> {
+  const idExpr = expr._id;
+  const fields = Object.keys(expr).filter((k) => k !== '_id');
+  const groups = new Map<string, { id: unknown; docs: Doc[] }>();
+  for (let i = 0; i < items.length; i++) {
+    if (i % SLICE_DOCS === SLICE_DOCS - 1) yield;
+    const d = items[i];
+    const id = evalExpr(d, idExpr, options);
+    const k = canon(id);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { id: id === undefined ? null : id, docs: [] }));
+    g.docs.push(d);
+  }
+  const out: Doc[] = [];
+  let work = 0;
+  for (const g of groups.values()) {
+    const o: Doc = { _id: g.id };
+    for (const f of fields) {
+      o[f] = yield* accumulateSteps(g.docs, expr[f], options);
+      work += g.docs.length;
     }
-    const out: Doc[] = [];
-    for (const g of groups.values()) {
-      const o: Doc = { _id: g.id };
-      for (const f of fields) o[f] = evalExpr(g.docs, expr[f], options);
-      out.push(o);
+    if (work >= SLICE_DOCS) {
+      work = 0;
+      yield;
     }
-    return Lazy(out);
-  });
+    out.push(o);
+  }
+  return out;
+}
+
+/**
+ * Accumulators whose value over many documents is computed in slices: each document's operand
+ * by mingo's `$push` (what these accumulators evaluate their operand with), a chunk at a time,
+ * then the values folded in order — the same steps as the accumulator over the whole group.
+ */
+const SLICED_ACCUMULATORS: Record<string, (values: unknown[]) => Steps<unknown>> = {
+  $sum: (values) => foldSteps(values, 0 as unknown, sumOf),
+  $avg: avgSteps,
+  $max: (values) => foldSteps(values, null as unknown, (chunk, best) => extremeOf(chunk, 1, best)),
+  $min: (values) => foldSteps(values, null as unknown, (chunk, best) => extremeOf(chunk, -1, best)),
+  // eslint-disable-next-line require-yield
+  $push: function* (values) {
+    return values;
+  },
+  // eslint-disable-next-line require-yield
+  $addToSet: function* (values) {
+    return unique(values); // what mingo's $addToSet does with its $push
+  },
+};
+
+/** One accumulator ({$sum: operand}, …) over a group's documents: evalExpr's value, in slices for a large group. */
+function* accumulateSteps(docs: Doc[], acc: Doc, options: Opts): Steps<unknown> {
+  const op = Object.keys(acc)[0];
+  const operand = acc[op];
+  const sliced = Object.prototype.hasOwnProperty.call(SLICED_ACCUMULATORS, op) ? SLICED_ACCUMULATORS[op] : undefined;
+  // {$sum: <number>} is the count times the number, without looking at the documents
+  if (!sliced || docs.length <= SLICE_DOCS || (op === '$sum' && isNum(operand))) return evalExpr(docs, acc, options);
+  let values: unknown[] = docs;
+  if (operand !== null && operand !== undefined) {
+    values = [];
+    for (let i = 0; i < docs.length; i += SLICE_DOCS) {
+      if (i > 0) yield;
+      for (const v of evalExpr(docs.slice(i, i + SLICE_DOCS), { $push: operand }, options) as unknown[]) values.push(v);
+    }
+  }
+  return yield* sliced(values);
 }
 
 /** $project with `_id` first in its output, as MongoDB (mingo keeps it where the spec names it). */
@@ -500,10 +577,33 @@ function $projectStage(coll: any, expr: Doc, options: Opts) {
   return (pipelineOps as any).$project(coll, expr, options).map((d: Doc) => idFirst(d));
 }
 
+/**
+ * A pipeline operator of the engine's own, never in a user's pipeline (checkPipeline admits
+ * only MongoDB's stage names): it hands the options mingo passes to every stage to its argument.
+ */
+const STAGE_OPTIONS = '$__stageOptions';
+
+/**
+ * The options object mingo's Aggregator gives each stage of a pipeline run with `options` (a
+ * ComputeOptions, which mingo does not export): what the engine passes to the stages it runs
+ * itself (pipeline.ts), so that they evaluate exactly as inside an Aggregator.
+ */
+export function stageOptions(options: Opts): Opts {
+  let captured: Opts = null;
+  new Aggregator([{ [STAGE_OPTIONS]: (o: Opts) => (captured = o) }], options).stream([]);
+  return captured;
+}
+
 export const CONTEXT = Context.init({
   accumulator: { ...(accumulatorOps as any), ...numericAccumulatorOps },
   expression: { ...(expressionOps as any), ...numericExpressions(expressionOps as any), ...regexExpressions(evalExpr as any), ...numericExpressionOps },
-  pipeline: { ...(pipelineOps as any), $sort: $sortStage, $project: $projectStage, $group: $groupStage },
+  pipeline: {
+    ...(pipelineOps as any),
+    $sort: $sortStage,
+    $project: $projectStage,
+    $group: $groupStage,
+    [STAGE_OPTIONS]: (coll: unknown, take: (o: Opts) => void, options: Opts) => (take(options), coll),
+  },
   projection: projectionOps as any,
   query: { ...(queryOps as any), ...comparisonOps, ...typeAndBitsOps },
   window: windowOps as any,
@@ -643,6 +743,11 @@ export const scanStats = { examined: 0 };
 
 /** [key, doc] pairs matching `filter`, using an index for top-level equality when possible. */
 export function matchDocs(c: Collection | undefined, filter: Doc | undefined | null): [string, Doc][] {
+  return drain(matchDocsSteps(c, filter));
+}
+
+/** matchDocs in slices: yields every SLICE_DOCS documents examined. */
+export function* matchDocsSteps(c: Collection | undefined, filter: Doc | undefined | null): Steps<[string, Doc][]> {
   const pred = compileFilter(filter); // a bad filter is an error on a missing collection too
   if (!c) return [];
   let candidates: Set<string> | null = null;
@@ -682,14 +787,20 @@ export function matchDocs(c: Collection | undefined, filter: Doc | undefined | n
   if (candidates) {
     // Keep natural (insertion) order among candidates when the set is large.
     if (proven) provenStats.docs += candidates.size;
+    let i = 0;
     for (const k of candidates) {
+      if (++i % SLICE_DOCS === 0) yield;
       const d = c.docs.get(k);
       scanStats.examined++;
       if (d && (proven || pred(d))) out.push([k, d]);
     }
   } else {
     scanStats.examined += c.docs.size;
-    for (const [k, d] of c.docs) if (pred(d)) out.push([k, d]);
+    let i = 0;
+    for (const [k, d] of c.docs) {
+      if (++i % SLICE_DOCS === 0) yield;
+      if (pred(d)) out.push([k, d]);
+    }
   }
   return out;
 }
@@ -977,7 +1088,7 @@ export function checkPipeline(pipeline: Doc[]): void {
 }
 
 /** A pipeline with its regexes compiled: filters of $match stages, regex expressions elsewhere. */
-function convertPipelineRegexes(pipeline: Doc[]): Doc[] {
+export function convertPipelineRegexes(pipeline: Doc[]): Doc[] {
   const out = pipeline.map((stage) => {
     const name = Object.keys(stage)[0];
     const v = stage[name];
@@ -1002,17 +1113,6 @@ function convertPipelineRegexes(pipeline: Doc[]): Doc[] {
     return c === v ? stage : { [name]: c };
   });
   return out.some((s, i) => s !== pipeline[i]) ? out : pipeline;
-}
-
-export function runPipeline(docs: Doc[], pipeline: Doc[], resolver: (name: string) => Doc[], extra: Doc = {}): Doc[] {
-  checkPipeline(pipeline);
-  pipeline = convertPipelineRegexes(pipeline);
-  try {
-    return new Aggregator(pipeline, mingoOptions({ collectionResolver: resolver, ...extra })).run(docs) as Doc[];
-  } catch (e) {
-    if ((e as { code?: number }).code) throw e;
-    throw err('FailedToParse', (e as Error).message);
-  }
 }
 
 export { bsonType };

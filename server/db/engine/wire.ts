@@ -304,70 +304,88 @@ const cstring = (s: string) => Buffer.from(s + '\0', 'latin1');
 
 /**
  * A cursor reply ({cursor: {firstBatch | nextBatch, …}, …}) whose batch came from Cursors:
- * the batch's documents are embedded from their bytes (serialised when the batch was cut).
- * The result is byte for byte what serialize(doc) gives. Null for any other reply.
+ * the batch's array elements are its encoded chunks (made when the batch was cut). The result
+ * is byte for byte what serialize(doc) gives. Null for any other reply.
  */
 export function serializeCursorReply(doc: Doc): Uint8Array | null {
+  const parts = cursorReplyParts(doc, 0);
+  return parts && Buffer.concat(parts);
+}
+
+/**
+ * serializeCursorReply as the parts to write in order — the reply's start (after `reserve` bytes
+ * left for the message header), the batch's chunks themselves, its end — so that a large batch
+ * is neither copied again nor allocated as one more large buffer.
+ */
+function cursorReplyParts(doc: Doc, reserve: number): Buffer[] | null {
   const cursor = doc.cursor;
   if (Object.keys(doc)[0] !== 'cursor' || cursor === null || typeof cursor !== 'object') return null;
   const key = Object.keys(cursor)[0];
   if (key !== 'firstBatch' && key !== 'nextBatch') return null;
-  const docs = rawBatch(cursor[key]);
-  if (!docs || docs.length !== cursor[key].length) return null;
+  const raw = rawBatch(cursor[key]);
+  if (!raw || raw.count !== cursor[key].length) return null;
   const { [key]: _batch, ...cursorRest } = cursor;
   const { cursor: _c, ...rest } = doc;
   const cursorTail = serialize(cursorRest, { ignoreUndefined: true }); // {id, ns}: its elements are reused
   const tail = serialize(rest, { ignoreUndefined: true });
-  let arrLen = 4 + 1;
-  const names: Buffer[] = [];
-  for (let i = 0; i < docs.length; i++) {
-    const name = cstring(String(i));
-    names.push(name);
-    arrLen += 1 + name.length + docs[i].length;
-  }
+  const arrLen = 4 + raw.bytes + 1;
   const keyName = cstring(key);
   const cursorLen = 4 + 1 + keyName.length + arrLen + (cursorTail.length - 5) + 1;
   const cursorName = cstring('cursor');
   const total = 4 + 1 + cursorName.length + cursorLen + (tail.length - 5) + 1;
-  const out = Buffer.allocUnsafe(total);
-  let p = 0;
-  out.writeInt32LE(total, p);
+  const head = Buffer.allocUnsafe(reserve + 4 + 1 + cursorName.length + 4 + 1 + keyName.length + 4);
+  let p = reserve;
+  head.writeInt32LE(total, p);
   p += 4;
-  out[p++] = 0x03;
-  p += cursorName.copy(out, p);
-  out.writeInt32LE(cursorLen, p);
+  head[p++] = 0x03;
+  p += cursorName.copy(head, p);
+  head.writeInt32LE(cursorLen, p);
   p += 4;
-  out[p++] = 0x04;
-  p += keyName.copy(out, p);
-  out.writeInt32LE(arrLen, p);
-  p += 4;
-  for (let i = 0; i < docs.length; i++) {
-    out[p++] = 0x03;
-    p += names[i].copy(out, p);
-    out.set(docs[i], p);
-    p += docs[i].length;
-  }
-  out[p++] = 0;
-  out.set(cursorTail.subarray(4, cursorTail.length - 1), p);
+  head[p++] = 0x04;
+  p += keyName.copy(head, p);
+  head.writeInt32LE(arrLen, p);
+  const end = Buffer.allocUnsafe(1 + (cursorTail.length - 5) + 1 + (tail.length - 5) + 1);
+  p = 0;
+  end[p++] = 0;
+  end.set(cursorTail.subarray(4, cursorTail.length - 1), p);
   p += cursorTail.length - 5;
-  out[p++] = 0;
-  out.set(tail.subarray(4, tail.length - 1), p);
+  end[p++] = 0;
+  end.set(tail.subarray(4, tail.length - 1), p);
   p += tail.length - 5;
-  out[p++] = 0;
-  if (p !== total) throw new Error(`cursor reply size mismatch (${p} != ${total})`);
-  return out;
+  end[p++] = 0;
+  const parts = [head, ...raw.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), end];
+  const size = parts.reduce((n, b) => n + b.length, 0);
+  if (size !== reserve + total) throw new Error(`cursor reply size mismatch (${size - reserve} != ${total})`);
+  return parts;
+}
+
+const MSG_HEADER = 21;
+
+function writeMsgHeader(out: Buffer, length: number, responseTo: number): void {
+  out.writeInt32LE(length, 0);
+  out.writeInt32LE(nextResponseId++ & 0x7fffffff, 4);
+  out.writeInt32LE(responseTo, 8);
+  out.writeInt32LE(OP_MSG, 12);
+  out.writeUInt32LE(0, 16);
+  out[20] = 0;
 }
 
 export function opMsgReply(responseTo: number, doc: Doc): Buffer {
-  const body = serializeCursorReply(doc) ?? serialize(doc, { ignoreUndefined: true });
-  const header = Buffer.alloc(21);
-  header.writeInt32LE(21 + body.length, 0);
-  header.writeInt32LE(nextResponseId++ & 0x7fffffff, 4);
-  header.writeInt32LE(responseTo, 8);
-  header.writeInt32LE(OP_MSG, 12);
-  header.writeUInt32LE(0, 16);
-  header[20] = 0;
-  return Buffer.concat([header, body]);
+  return Buffer.concat(opMsgReplyParts(responseTo, doc));
+}
+
+/** opMsgReply as parts to write in order (their concatenation is the message): see cursorReplyParts. */
+export function opMsgReplyParts(responseTo: number, doc: Doc): Buffer[] {
+  const parts = cursorReplyParts(doc, MSG_HEADER);
+  if (parts) {
+    writeMsgHeader(parts[0], parts.reduce((n, b) => n + b.length, 0), responseTo);
+    return parts;
+  }
+  const body = serialize(doc, { ignoreUndefined: true });
+  const out = Buffer.allocUnsafe(MSG_HEADER + body.length);
+  writeMsgHeader(out, out.length, responseTo);
+  out.set(body, MSG_HEADER);
+  return [out];
 }
 
 export function opReply(responseTo: number, doc: Doc): Buffer {

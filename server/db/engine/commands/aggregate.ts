@@ -1,5 +1,6 @@
 import { checkHint, collName, getColl, num, type Handler } from './types.ts';
-import { checkCollationUse, checkPipeline, matchDocs, parseCollation, parseLet, runPipeline, withCommand } from '../query.ts';
+import { checkCollationUse, checkPipeline, matchDocsSteps, parseCollation, parseLet, withCommandSteps } from '../query.ts';
+import { runPipelineSteps } from '../pipeline.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -16,19 +17,18 @@ export const aggregate: Handler = function* (cmd, ctx) {
   if (collation) checkCollationUse({ pipeline: cmd.pipeline });
   const vars = parseLet(cmd.let);
   checkHint(getColl(ctx, name), cmd.hint);
-  const out = withCommand({ collation, vars }, () => {
+  const out = yield* withCommandSteps({ collation, vars }, function* () {
     // A leading $match selects the input through matchDocs, so it can use an index.
     let pipeline: Doc[] = cmd.pipeline;
     let source: Doc[];
     if (pipeline.length && isPlainObject(pipeline[0].$match) && Object.keys(pipeline[0]).length === 1) {
-      source = matchDocs(getColl(ctx, name), pipeline[0].$match).map(([, d]) => d);
+      source = (yield* matchDocsSteps(getColl(ctx, name), pipeline[0].$match)).map(([, d]) => d);
       pipeline = pipeline.slice(1);
     } else {
       source = [...(getColl(ctx, name)?.docs.values() ?? [])];
     }
     const resolver = (coll: string): Doc[] => [...(ctx.store.get(ctx.db, coll)?.docs.values() ?? [])];
-    return runPipeline(source, pipeline, resolver);
+    return yield* runPipelineSteps(source, pipeline, resolver);
   });
-  yield; // the pipeline (one slice: mingo runs it at once), then the first batch in slices
   return yield* ctx.cursors.firstSteps(`${ctx.db}.${name}`, out, ctx.connId, num(cmd.cursor.batchSize, undefined));
 };

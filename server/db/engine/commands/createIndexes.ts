@@ -1,4 +1,4 @@
-import { collName, type Handler } from './types.ts';
+import { collName, SLICE_DOCS, type Handler } from './types.ts';
 import { err } from '../errors.ts';
 import { Index, type IndexSpec } from '../store.ts';
 import { canon, isPlainObject } from '../bsonutil.ts';
@@ -11,7 +11,9 @@ function sameOptions(a: IndexSpec, b: IndexSpec): boolean {
   return pick(a) === pick(b);
 }
 
-export const createIndexes: Handler = (cmd, ctx) => {
+// A new index is built over the collection in slices; it joins the collection only when every
+// index of the command is built, so an error (a duplicate key) leaves the collection as it was.
+export const createIndexes: Handler = function* (cmd, ctx) {
   const name = collName(cmd, 'createIndexes');
   if (!Array.isArray(cmd.indexes) || cmd.indexes.length === 0) throw err('BadValue', 'Must specify at least one index to create');
   let c = ctx.store.get(ctx.db, name);
@@ -51,7 +53,9 @@ export const createIndexes: Handler = (cmd, ctx) => {
     }
     if (added.some((i) => i.spec.name === spec.name)) continue;
     const idx = new Index(spec);
+    let n = 0;
     for (const [k, d] of c.docs) {
+      if (++n % SLICE_DOCS === 0) yield;
       if (spec.unique) idx.check(c.ns, k, d);
       idx.add(k, d);
     }

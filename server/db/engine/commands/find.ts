@@ -1,5 +1,5 @@
 import { checkHint, collName, getColl, num, SLICE_DOCS, type Handler } from './types.ts';
-import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommandSteps } from '../query.ts';
+import { checkCollationUse, matchDocsSteps, parseCollation, parseLet, project, sortDocsSteps, withCommandSteps } from '../query.ts';
 import { isPlainObject } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
@@ -24,11 +24,8 @@ export const find: Handler = function* (cmd, ctx) {
   if (cmd.returnKey || cmd.showRecordId) throw err('InvalidOptions', 'find returnKey / showRecordId is not supported by the embedded engine');
   // slices: the match, the sort, the projection
   const docs = yield* withCommandSteps({ collation, vars }, function* () {
-    let docs = matchDocs(c, cmd.filter).map(([, d]) => d);
-    if (cmd.sort && Object.keys(cmd.sort).length) {
-      yield;
-      docs = sortDocs(docs, cmd.sort, (d) => d);
-    }
+    let docs = (yield* matchDocsSteps(c, cmd.filter)).map(([, d]) => d);
+    if (cmd.sort && Object.keys(cmd.sort).length) docs = yield* sortDocsSteps(docs, cmd.sort, (d) => d);
     if (skip) docs = docs.slice(skip);
     if (limit) docs = docs.slice(0, limit);
     if (!cmd.projection || docs.length <= SLICE_DOCS) return project(docs, cmd.projection, cmd.filter);

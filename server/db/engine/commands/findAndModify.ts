@@ -1,17 +1,19 @@
-import { checkHint, collName, ensureColl, getColl, type Handler } from './types.ts';
+import { checkHint, collName, ensureColl, getColl, type Ctx, type Handler } from './types.ts';
 import { applyUpdateDiff, checkUpdateSpec, upsertDoc } from '../update.ts';
-import { checkCollationUse, matchDocs, parseCollation, parseLet, project, sortDocs, withCommand } from '../query.ts';
+import { checkCollationUse, matchDocsSteps, parseCollation, parseLet, project, sortDocsSteps, withCommandSteps } from '../query.ts';
 import { isPlainObject, type Doc } from '../bsonutil.ts';
 import { err } from '../errors.ts';
 
-export const findAndModify: Handler = (cmd, ctx) => {
+// The match and the sort run in slices; the write (at most one document) is made after them, in
+// the command's one transaction, so an error anywhere leaves nothing written.
+export const findAndModify: Handler = function* (cmd, ctx) {
   const collation = parseCollation(cmd.collation);
   if (collation) checkCollationUse({ filter: cmd.query, pipeline: Array.isArray(cmd.update) ? cmd.update : undefined });
   const vars = parseLet(cmd.let);
-  return withCommand({ collation, vars }, () => run(cmd, ctx));
+  return yield* withCommandSteps({ collation, vars }, () => run(cmd, ctx));
 };
 
-const run: Handler = (cmd, ctx) => {
+function* run(cmd: Doc, ctx: Ctx): Generator<void, Doc, void> {
   const name = collName(cmd, Object.keys(cmd)[0]);
   const query = cmd.query ?? {};
   if (!isPlainObject(query)) throw err('TypeMismatch', "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
@@ -26,9 +28,9 @@ const run: Handler = (cmd, ctx) => {
   }
   const c = getColl(ctx, name);
   checkHint(c, cmd.hint);
-  let matches = matchDocs(c, query);
+  let matches = yield* matchDocsSteps(c, query);
   if (cmd.sort && Object.keys(cmd.sort).length) {
-    matches = sortDocs(matches, cmd.sort, (m) => m[1]);
+    matches = yield* sortDocsSteps(matches, cmd.sort, (m) => m[1]);
   }
   const hit = matches[0];
   const shape = (d: Doc | null) => (d && cmd.fields && Object.keys(cmd.fields).length ? project([d], cmd.fields, query)[0] : d);
@@ -54,4 +56,4 @@ const run: Handler = (cmd, ctx) => {
   const next = r.doc;
   if (r.modified) ctx.batch.replace(c!, k, next, r.changed);
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: shape(cmd.new ? next : old), ok: 1 };
-};
+}

@@ -20,7 +20,7 @@ export interface Ctx {
 export type Handler = (cmd: Doc, ctx: Ctx) => Doc | Generator<void, Doc, void>;
 
 /** Documents a handler processes between two yields (a slice). */
-export const SLICE_DOCS = 256;
+export { SLICE_DOCS } from '../steps.ts';
 
 /** The collection name a command names in its first field. */
 export function collName(cmd: Doc, field: string): string {
