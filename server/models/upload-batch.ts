@@ -6,9 +6,11 @@ import { warningSchema } from './return-revision.ts';
 // Life cycle (see services/returns.ts, "commit protocol"):
 //   staged     — parsed and validated, waiting for the user to confirm the preview; no revisions exist yet.
 //   pending    — its revisions are being inserted with committed:false; invisible to readers.
-//   committed  — THE atomic commit record: from this single write on, all its revisions are visible.
-//                `finalized` becomes true once every revision carries committed:true (roll-forward done).
-//   discarded  — abandoned (error, crash, expired preview); its uncommitted revisions are deleted.
+//   committed  — THE atomic commit record: from this single write on, all its revisions are visible
+//                (they keep committed:false; batches committed before 2026-12 also flipped them).
+//                `finalized` becomes true once its audit entries are written (roll-forward done).
+//   discarded  — abandoned (error, crash, expired preview); its revisions are deleted, then
+//                `finalized` becomes true (clean-up done).
 const valuesShape = Object.fromEntries(FIELD_KEYS.map((k) => [k, { type: Number, required: true, min: 0 }]));
 
 const uploadBatchSchema = new Schema(

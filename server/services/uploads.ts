@@ -253,7 +253,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
   if (b.status === 'committed') return { period: b.period, accepted: b.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })), already: true };
   if (b.status !== 'staged') throw conflict('batch_not_staged', '该上传已提交或已作废，请重新上传');
   if (clock.now().getTime() - b.createdAt.getTime() > STAGED_TTL_MS) {
-    await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '预览已过期' } });
+    await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '预览已过期', finalized: true } });
     throw conflict('batch_expired', '预览已过期（超过 24 小时），请重新上传');
   }
   await assertOpen(b.period);
@@ -276,7 +276,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
 
 export async function cancelUpload(p: Submitter, batchId: string): Promise<void> {
   const b = await stagedBatchOf(p, batchId);
-  await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '用户取消' } });
+  await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '用户取消', finalized: true } });
 }
 
 // ---- originals ----
