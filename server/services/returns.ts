@@ -239,11 +239,13 @@ export interface LatestReturnFacts {
  * the whole period at once). A page of the cursor at a time: the batches of its uncommitted revisions
  * not seen before are looked up in one read (each batch once per call).
  */
-async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'submittedAt' | 'committed' | 'batch'>>(
+async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'committed' | 'batch'>>(
   period: string,
   projection: Record<string, 0 | 1>,
+  units?: readonly string[],
 ): AsyncGenerator<{ first: D; last: D; count: number }> {
-  const cursor = ReturnRevision.collection.find<D>({ period }, { projection, sort: { unit: 1, revision: 1 }, batchSize: COMMAND_DOCS });
+  const filter = units ? { period, unit: { $in: [...new Set(units)] } } : { period };
+  const cursor = ReturnRevision.collection.find<D>(filter, { projection, sort: { unit: 1, revision: 1 }, batchSize: COMMAND_DOCS });
   const batchOk = new Map<string, boolean>();
   let unit: string | null = null;
   let first: D | null = null;
@@ -307,7 +309,54 @@ export async function* streamPeriodReturns(period: string): AsyncGenerator<Perio
   }
 }
 
+/**
+ * Each unit's usable values of a period: its latest visible revision's values unless that revision was
+ * rejected (SPEC §3) — what `latestReturns(…).get(u).latest.values` gives when its status is not
+ * 'rejected', read with the few fields that decides (the plausibility check's history). All units of
+ * the period, or only `units`.
+ */
+export async function latestUsableValues(period: string, units?: readonly string[]): Promise<Map<string, ReturnValues>> {
+  type Doc = Pick<RevisionLean, 'unit' | 'values' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
+  const projection = { _id: 0, unit: 1, values: 1, committed: 1, batch: 1, 'review.decision': 1 } as const;
+  const out = new Map<string, ReturnValues>();
+  for await (const { last } of visibleByUnit<Doc>(period, projection, units)) {
+    if (last.review?.decision !== 'reject') out.set(last.unit, cleanValues(last.values));
+  }
+  return out;
+}
+
 // ---- numbering and batches ----
+
+/** A unit's highest revision of a period, visible or not: where the next number comes from. */
+export interface TopRevision {
+  unit: string;
+  revision: number;
+  committed: boolean;
+  batch?: Types.ObjectId | null;
+}
+
+/**
+ * The units' current tops in one period (all units of the period, or only `units`, ≤ COMMAND_DOCS a
+ * read). An upload reads them while its file is parsed: a top that changed meanwhile only costs the
+ * unit the one-by-one path (the unique index refuses a taken number).
+ */
+export async function currentTops(period: string, units?: readonly string[]): Promise<Map<string, TopRevision>> {
+  const tops = new Map<string, TopRevision>();
+  const keep = (d: TopRevision) => {
+    const t = tops.get(d.unit);
+    if (!t || t.revision < d.revision) tops.set(d.unit, d);
+  };
+  const projection = { _id: 0, unit: 1, revision: 1, committed: 1, batch: 1 };
+  if (!units) {
+    for await (const d of ReturnRevision.collection.find<TopRevision>({ period }, { projection, batchSize: COMMAND_DOCS })) keep(d);
+    return tops;
+  }
+  for (let i = 0; i < units.length; i += COMMAND_DOCS) {
+    const some = units.slice(i, i + COMMAND_DOCS);
+    for (const d of await ReturnRevision.collection.find<TopRevision>({ period, unit: { $in: some } }, { projection }).toArray()) keep(d);
+  }
+  return tops;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -385,7 +434,8 @@ export interface BatchRow {
 }
 
 /**
- * Fast path for a many-unit batch: one read of the current tops, one unordered insert. Units whose top
+ * Fast path for a many-unit batch: one read of the current tops (or those read while the file was
+ * parsed: `prefetched`), one unordered insert. Units whose top
  * revision is invisible (another batch in flight) or whose number was taken meanwhile (E11000) are left
  * for the one-by-one path. Returns unit → revision for the rows inserted.
  */
@@ -393,19 +443,13 @@ async function fastInsert(
   period: string,
   rows: { unit: string; values: ReturnValues; warnings?: RevisionWarning[] | null }[],
   base: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt' | 'unit' | 'period' | 'values'>,
+  prefetched?: Promise<Map<string, TopRevision>>,
 ): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   if (rows.length < 2) return done;
-  // The units' current tops, ≤ COMMAND_DOCS units a read (no command holds the server for long).
-  const tops = new Map<string, RevisionLean>();
-  for (let i = 0; i < rows.length; i += COMMAND_DOCS) {
-    const units = rows.slice(i, i + COMMAND_DOCS).map((r) => r.unit);
-    const existing = (await ReturnRevision.collection
-      .find({ period, unit: { $in: units } }, { projection: { unit: 1, revision: 1, committed: 1, batch: 1 } })
-      .toArray()) as unknown as RevisionLean[];
-    for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
-  }
-  const visibleBatches = await committedBatches([...tops.values()].filter((d) => !d.committed).map((d) => d.batch));
+  const tops = (await prefetched) ?? (await currentTops(period, rows.map((r) => r.unit)));
+  const inFlightOrBatched = rows.map((r) => tops.get(r.unit)).filter((d) => d && !d.committed);
+  const visibleBatches = await committedBatches(inFlightOrBatched.map((d) => d!.batch));
   const submittedAt = clock.now();
   // Only the longest prefix (rows come in unit-code order) whose tops are all visible: every batch must
   // take its units in code order, or two batches racing for the same units wait for each other forever
@@ -457,9 +501,10 @@ export interface BatchToCommit {
  * write). Its period, source, author, file and rows never change after insert, so the commit uses
  * them instead of reading the batch back. Without it, the batch is read and must be pending. Either
  * way nothing is taken for granted that the protocol needs: the commit record is conditional on the
- * batch still being pending, whatever happened meanwhile.
+ * batch still being pending, whatever happened meanwhile. `opts.tops`: the units' tops read earlier
+ * (see {@link currentTops}).
  */
-export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit): Promise<{ unit: string; revision: number }[]> {
+export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit, opts: { tops?: Promise<Map<string, TopRevision>> } = {}): Promise<{ unit: string; revision: number }[]> {
   const key = String(batchId);
   activeBatches.add(key);
   let committed = false;
@@ -474,7 +519,7 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
     const rows = batch.rows.map((r) => ({ unit: r.unit, values: cleanValues(r.values as never), ...(r.warnings?.length ? { warnings: [...r.warnings] } : {}) }));
     const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
     const base = { source: batch.source, submittedBy: batch.createdBy, batch: batchId, committed: false, file: batch.file ?? null };
-    const numbers = await fastInsert(batch.period, sorted, base);
+    const numbers = await fastInsert(batch.period, sorted, base, opts.tops);
     let renewed = Date.now();
     for (const r of sorted) {
       if (numbers.has(r.unit)) continue;
