@@ -6,6 +6,7 @@
 // values (≈ 6 warnings a row: the bench's worst case). Prints each round and the median ratio.
 // Add `node --cpu-prof` (NODE_OPTIONS) to profile.
 import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { clock } from '../server/clock.ts';
@@ -49,11 +50,16 @@ const reader = async () => {
   const r = await readDataSheet(file, { isHeaderCell: (x) => x === '单位代码' || x === 'unit_code', keepColumns: (h) => new Set(h[0]!.cells.keys()) });
   if (!r.found) throw new Error('no header');
 };
-const timed = async (fn: () => Promise<unknown>) => {
+/** Wall ms; `cpu` gets the process's CPU ms (every thread: the engine, the parsing worker). */
+const timed = async (fn: () => Promise<unknown>, cpu?: number[]) => {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await fn();
+  const c = process.cpuUsage(c0);
+  cpu?.push((c.user + c.system) / 1000);
   return performance.now() - t0;
 };
+const cpuRatios: number[] = [];
 // PHASES=1: time between the temporary __phase marks in the code (not committed).
 let marks: string[] = [];
 let last = 0;
@@ -68,16 +74,27 @@ if (process.env.PHASES) {
 await reader();
 await uploadAndCommit(admin, PERIOD, await scaleWorkbook(rows.slice(0, 200), 'warm'), 'warm.xlsx');
 const ratios: number[] = [];
+// PROFILE=file.cpuprofile: a CPU profile of the main thread over the timed rounds only.
+const profiler = process.env.PROFILE ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
 for (let i = 0; i < rounds; i++) {
-  const readerMs = await timed(reader);
+  const cpu: number[] = [];
+  const readerMs = await timed(reader, cpu);
   let warnings = 0;
-  const uploadMs = await timed(async () => void (warnings = (await uploadAndCommit(admin, PERIOD, file, 'bench.xlsx')).warnings.length));
+  const uploadMs = await timed(async () => void (warnings = (await uploadAndCommit(admin, PERIOD, file, 'bench.xlsx')).warnings.length), cpu);
   ratios.push(uploadMs / readerMs);
+  cpuRatios.push(cpu[1]! / cpu[0]!);
   if (marks.length) console.log('  ' + marks.join(' · '));
   marks = [];
-  console.log(`round ${i + 1}: upload ${uploadMs.toFixed(0)} ms, reader ${readerMs.toFixed(0)} ms, ratio ${(uploadMs / readerMs).toFixed(2)}×, ${rows.length} rows, ${warnings} warnings`);
+  console.log(`round ${i + 1}: upload ${uploadMs.toFixed(0)} ms (CPU ${cpu[1]!.toFixed(0)}), reader ${readerMs.toFixed(0)} ms (CPU ${cpu[0]!.toFixed(0)}), ratio ${(uploadMs / readerMs).toFixed(2)}× (CPU ${(cpu[1]! / cpu[0]!).toFixed(2)}×), ${rows.length} rows, ${warnings} warnings`);
 }
+if (profiler) fs.writeFileSync(process.env.PROFILE!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
 ratios.sort((a, b) => a - b);
-console.log(`median ratio ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}× (${mode}, ${n} units), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+cpuRatios.sort((a, b) => a - b);
+console.log(`median ratio ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}× (CPU ${cpuRatios[Math.floor(cpuRatios.length / 2)]!.toFixed(2)}×; ${mode}, ${n} units), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 await db.close();
 fs.rmSync(dataDir, { recursive: true, force: true });

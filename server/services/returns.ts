@@ -563,6 +563,14 @@ interface CommittedBatch {
   valuesOf: Map<string, ReturnValues>;
 }
 
+/** Each unit's values in a committed batch, from its revisions (a direct commit's record holds none). */
+async function batchValues(batchId: Types.ObjectId): Promise<Map<string, ReturnValues>> {
+  const out = new Map<string, ReturnValues>();
+  const cursor = ReturnRevision.collection.find<{ unit: string; values: Record<string, unknown> }>({ batch: batchId }, { projection: { _id: 0, unit: 1, values: 1 }, batchSize: COMMAND_DOCS });
+  for await (const d of cursor) out.set(d.unit, cleanValues(d.values));
+  return out;
+}
+
 /**
  * Roll-forward of a committed batch: writes its audit entries, then marks it finalized. Idempotent.
  * `known`: the batch as its committing writer just recorded it (skips reading it back); recovery
@@ -580,7 +588,7 @@ async function finalizeBatch(batchId: Types.ObjectId, known?: CommittedBatch): P
       createdBy: d.createdBy,
       committedAt: d.committedAt ?? null,
       accepted: d.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })),
-      valuesOf: new Map(d.rows.map((r) => [r.unit, cleanValues(r.values as never)])),
+      valuesOf: await batchValues(batchId),
     };
   }
   // ≤ COMMAND_DOCS entries a command: idempotent, so a roll-forward cut short is simply done again by

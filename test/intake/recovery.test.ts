@@ -98,4 +98,20 @@ describe('batch recovery (recoverInterruptedBatches)', () => {
     expect(await seen()).to.include('D002#2').and.not.include('X330102#1');
     expect((await t.api(admin).get(`/api/v1/returns/${Q}/D002/revisions`)).body.map((r: { revision: number }) => r.revision)).to.deep.equal([1, 2]);
   });
+
+  it('rolls forward a direct commit whose record holds no values: the audit entries take them from the revisions', async () => {
+    const { ReturnRevision, UploadBatch, AuditLog } = models;
+    const Q = '2026Q4';
+    const accepted = [{ unit: 'D003', revision: 2 }, { unit: 'C0571', revision: 2 }];
+    const [b] = (await UploadBatch.create([{ ...batch('committed', { host: 'elsewhere', pid: 1 }, new Date(), accepted), rows: accepted.map((a, i) => ({ unit: a.unit, row: i + 3 })), committedAt: new Date('2026-11-02T01:00:00Z') }] as never[])) as unknown as { _id: import('mongoose').Types.ObjectId }[];
+    await ReturnRevision.create([rev('D003', 2, b!._id, false, 11), rev('C0571', 2, b!._id, false, 12)] as never[]);
+    expect((await UploadBatch.collection.findOne({ _id: b!._id }))!.rows).to.deep.equal([{ unit: 'D003', row: 3 }, { unit: 'C0571', row: 4 }]);
+    expect(await recover()).to.deep.equal({ rolledForward: 1, discarded: 0 });
+    const entries = await AuditLog.find({ key: new RegExp(`^batch:${String(b!._id)}:`) }).sort({ entityId: 1 }).lean();
+    expect(entries.map((e) => [e.entityId, e.after])).to.deep.equal([
+      [`${Q}/C0571`, { revision: 2, values: vals(12), source: 'excel', batch: String(b!._id) }],
+      [`${Q}/D003`, { revision: 2, values: vals(11), source: 'excel', batch: String(b!._id) }],
+    ]);
+    expect((await UploadBatch.findById(b!._id).lean())!.finalized).to.equal(true);
+  });
 });
