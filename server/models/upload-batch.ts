@@ -6,9 +6,11 @@ import { warningSchema } from './return-revision.ts';
 // Life cycle (see services/returns.ts, "commit protocol"):
 //   staged     — parsed and validated, waiting for the user to confirm the preview; no revisions exist yet.
 //   pending    — its revisions are being inserted with committed:false; invisible to readers.
-//   committed  — THE atomic commit record: from this single write on, all its revisions are visible.
-//                `finalized` becomes true once every revision carries committed:true (roll-forward done).
-//   discarded  — abandoned (error, crash, expired preview); its uncommitted revisions are deleted.
+//   committed  — THE atomic commit record: from this single write on, all its revisions are visible
+//                (they keep committed:false; batches committed before 2026-12 also flipped them).
+//                `finalized` becomes true once its audit entries are written (roll-forward done).
+//   discarded  — abandoned (error, crash, expired preview); its revisions are deleted, then
+//                `finalized` becomes true (clean-up done).
 const valuesShape = Object.fromEntries(FIELD_KEYS.map((k) => [k, { type: Number, required: true, min: 0 }]));
 
 const uploadBatchSchema = new Schema(
@@ -20,14 +22,15 @@ const uploadBatchSchema = new Schema(
     createdBy: { type: String, required: true },
     createdByUnit: { type: String, default: null },
     createdAt: { type: Date, required: true },
-    /** The validated rows of the file, in file order. */
+    /** The validated rows of the file, in file order (a staged batch's with values and warnings). */
     rows: {
       type: [
         new Schema(
           {
             unit: { type: String, required: true },
             row: { type: Number, default: null },
-            values: { type: new Schema(valuesShape, { _id: false }), required: true },
+            /** Absent on a direct (API) commit's rows: its revisions hold them. */
+            values: { type: new Schema(valuesShape, { _id: false }), default: undefined },
             /** Warnings about this row (unit name …), kept for its revision; absent when none. */
             warnings: { type: [warningSchema], default: undefined },
           },
@@ -76,7 +79,7 @@ export interface UploadWarningShape {
 export interface UploadBatchRowShape {
   unit: string;
   row: number | null;
-  values: Record<(typeof FIELD_KEYS)[number], number>;
+  values?: Record<(typeof FIELD_KEYS)[number], number>;
   warnings?: UploadWarningShape[];
 }
 
@@ -108,7 +111,7 @@ export interface UploadBatchInput {
   createdBy: string;
   createdByUnit?: string | null;
   createdAt: Date;
-  rows: readonly { unit: string; row?: number | null; values: Readonly<Record<string, unknown>>; warnings?: readonly UploadWarningShape[] | null }[];
+  rows: readonly { unit: string; row?: number | null; values?: Readonly<Record<string, unknown>>; warnings?: readonly UploadWarningShape[] | null }[];
   file?: Types.ObjectId | null;
   fileName?: string | null;
   fileSize?: number | null;
@@ -138,14 +141,18 @@ export function uploadBatchDocument(input: UploadBatchInput): UploadBatchInsertS
     if (typeof r.unit !== 'string' || !r.unit) invalid(`rows.${i}.unit is required`);
     const row = r.row ?? null;
     if (row !== null && (typeof row !== 'number' || Number.isNaN(row))) invalid(`rows.${i}.row is not a number`);
-    const values = {} as Record<string, number>;
-    for (let k = 0; k < nk; k++) {
-      const key = keys[k]!;
-      const v = r.values[key];
-      if (typeof v !== 'number' || !(v >= 0)) invalid(`rows.${i}.values.${key} must be a number ≥ 0`);
-      values[key] = v;
+    if (!r.values) {
+      rows[i] = { unit: r.unit, row };
+    } else {
+      const values = {} as Record<string, number>;
+      for (let k = 0; k < nk; k++) {
+        const key = keys[k]!;
+        const v = r.values[key];
+        if (typeof v !== 'number' || !(v >= 0)) invalid(`rows.${i}.values.${key} must be a number ≥ 0`);
+        values[key] = v;
+      }
+      rows[i] = { unit: r.unit, row, values: values as NonNullable<UploadBatchRowShape['values']> };
     }
-    rows[i] = { unit: r.unit, row, values: values as UploadBatchRowShape['values'] };
     if (r.warnings && r.warnings.length) {
       rows[i]!.warnings = r.warnings.map((w) => {
         if (typeof w.message !== 'string' || !w.message) invalid(`rows.${i}.warnings.message is required`);

@@ -25,7 +25,7 @@ import {
 import { PlausibilityRuleSet } from '../models/plausibility-rules.ts';
 import { audit, type Actor } from './audit.ts';
 import { findPeriod } from './periods.ts';
-import { latestReturns, type RevisionWarning } from './returns.ts';
+import { latestUsableValues, type RevisionWarning } from './returns.ts';
 import { versionedDefinitions } from './versioned-definitions.ts';
 
 export interface RulesRecord {
@@ -79,23 +79,43 @@ export function yearAgoQuarter(period: string): string | null {
   return q ? formatQuarter({ year: q.year - 1, quarter: q.quarter }) : null;
 }
 
-/** Each unit's usable return of `period` (latest revision unless rejected); empty when never opened. */
-async function usableValues(period: string | null, units: readonly string[]): Promise<Map<string, ReturnValues>> {
-  const out = new Map<string, ReturnValues>();
-  if (!period || !units.length || !(await findPeriod(period))) return out;
+/**
+ * Each unit's usable return of `period` (latest revision unless rejected); empty when never opened.
+ * `units`: only those (one read of the period when there are many), or null: every unit of the period.
+ */
+async function usableValues(period: string | null, units: readonly string[] | null): Promise<Map<string, ReturnValues>> {
+  if (!period || (units && !units.length) || !(await findPeriod(period))) return new Map();
   // Many units (a province's whole file): one read of the period instead of a huge $in list.
-  const wanted = units.length > 1000 ? new Set(units) : null;
-  for (const [unit, r] of await latestReturns(period, wanted ? undefined : units)) {
-    if (r.latest.status !== 'rejected' && (!wanted || wanted.has(unit))) out.set(unit, r.latest.values);
-  }
-  return out;
+  if (!units || units.length > 1000) return latestUsableValues(period);
+  return latestUsableValues(period, units);
+}
+
+/** The comparison quarters of `period` and their units' usable values (the history of a check). */
+export interface HistoryBases {
+  previousPeriod: string | null;
+  yearAgoPeriod: string | null;
+  previous: Map<string, ReturnValues>;
+  yearAgo: Map<string, ReturnValues>;
+}
+
+/**
+ * The comparison bases of `period` for `units`, or for every unit (null: what an upload of a whole
+ * province reads while its file is parsed, before its units are known).
+ */
+export async function historyBases(period: string, units: readonly string[] | null): Promise<HistoryBases> {
+  const previousPeriod = previousQuarter(period);
+  const yearAgoPeriod = yearAgoQuarter(period);
+  const [previous, yearAgo] = await Promise.all([usableValues(previousPeriod, units), usableValues(yearAgoPeriod, units)]);
+  return { previousPeriod, yearAgoPeriod, previous, yearAgo };
 }
 
 /** The comparison bases of `period` for each unit: previous quarter and same quarter last year. */
-export async function historyFor(period: string, units: readonly string[]): Promise<Map<string, PlausibilityHistory & { previousPeriod: string | null; yearAgoPeriod: string | null }>> {
-  const prevP = previousQuarter(period);
-  const yearP = yearAgoQuarter(period);
-  const [prev, year] = await Promise.all([usableValues(prevP, units), usableValues(yearP, units)]);
+export async function historyFor(
+  period: string,
+  units: readonly string[],
+  read: Promise<HistoryBases> = historyBases(period, units),
+): Promise<Map<string, PlausibilityHistory & { previousPeriod: string | null; yearAgoPeriod: string | null }>> {
+  const { previousPeriod: prevP, yearAgoPeriod: yearP, previous: prev, yearAgo: year } = await read;
   const out = new Map<string, PlausibilityHistory & { previousPeriod: string | null; yearAgoPeriod: string | null }>();
   for (const u of units) {
     const p = prev.get(u);
@@ -129,12 +149,13 @@ function toWarning(f: PlausibilityFinding, row: number | null, place: SheetPlace
 /**
  * The plausibility warnings of some rows of one period, by unit ({sheet, row, column, field, message};
  * units without any are absent). One read of the rule set and one per comparison quarter. For an
- * upload, `opts` says where the rows came from: the sheet, and each field's column letter.
+ * upload, `opts` says where the rows came from: the sheet, and each field's column letter; `bases`:
+ * the history already being read (see {@link historyBases}).
  */
-export async function plausibilityWarnings(period: string, rows: readonly CheckedRow[], opts: SheetPlace = {}): Promise<Map<string, RevisionWarning[]>> {
+export async function plausibilityWarnings(period: string, rows: readonly CheckedRow[], opts: SheetPlace = {}, bases?: Promise<HistoryBases>): Promise<Map<string, RevisionWarning[]>> {
   const out = new Map<string, RevisionWarning[]>();
   if (!rows.length) return out;
-  const [{ rules }, history] = await Promise.all([currentRules(), historyFor(period, rows.map((r) => r.unit))]);
+  const [{ rules }, history] = await Promise.all([currentRules(), historyFor(period, rows.map((r) => r.unit), bases)]);
   for (const r of rows) {
     const h = history.get(r.unit);
     if (!h || (!h.previous && !h.yearAgo)) continue;

@@ -3,7 +3,12 @@
 //
 // Commit protocol
 // ---------------
-// * A revision is visible when `committed` is true, or when its batch's status is `committed`.
+// * A revision is visible when `committed` is true (written outside a batch: a single PUT or web
+//   form), or when its batch's status is `committed`. A batch's revisions are written ONCE, with
+//   `committed: false`, and never updated: the batch's commit record alone makes them visible, on
+//   MongoDB as on the engine (one single-document conditional write; no multi-document atomicity).
+//   Revisions of batches committed before 2026-12 carry `committed: true` (the flip this protocol no
+//   longer writes); readers accept both.
 // * Revision numbers are taken as max+1 with a unique index on (unit, period, revision); a lost race
 //   (E11000) retries. A writer never numbers past an invisible revision: if the highest revision of the
 //   unit+period belongs to a batch still in flight, the writer waits for that batch to commit or be
@@ -11,16 +16,18 @@
 //   deleted, which frees their numbers: numbers stay gapless (1, 2, 3…) and in submission order.
 // * A batch inserts its revisions in unit-code order (no deadlock between two batches), then ONE
 //   conditional write turns the batch `pending` → `committed` (this is the commit record: the batch is
-//   now visible whole). Then the revisions get `committed: true` and the audit entries are written
+//   now visible whole). Then the audit entries are written and the batch marked `finalized`
 //   (roll-forward; idempotent). recoverInterruptedBatches() redoes the roll-forward for batches whose
 //   commit record exists and discards the others (whose owner is gone).
 // * A batch stuck `pending` (owner process died) blocks its units only until its lease expires or its
-//   owner is known dead; then any writer discards it (conditional pending → discarded).
+//   owner is known dead; then any writer discards it (conditional pending → discarded), deletes its
+//   revisions and marks it `finalized` (nothing left to clean up).
 // * Writes of one API upload, in order (a kill between any two leaves a state recovery handles):
-//   original file (GridFS) → batch `pending` → read of the units' current tops → revisions
-//   (committed:false) → THE commit record → revisions committed:true → audit entries (idempotent keys)
-//   → `finalized`. The batch is never read back: its rows, fixed at insert, are passed along in memory;
-//   the commit record stays conditional on `pending`, so nothing is assumed about what happened meanwhile.
+//   original file (GridFS) → batch `pending` → revisions (committed:false; numbered from the units'
+//   current tops, read while the file was parsed) → THE commit record → audit entries (idempotent
+//   keys) → `finalized`. The batch is never read back: its rows, fixed at insert, are passed along in
+//   memory; the commit record stays conditional on `pending`, so nothing is assumed about what
+//   happened meanwhile.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Types } from 'mongoose';
@@ -135,9 +142,13 @@ function toView(doc: RevisionLean, late: boolean): RevisionView {
 
 async function committedBatches(ids: (Types.ObjectId | null | undefined)[]): Promise<Set<string>> {
   const uniq = [...new Set(ids.filter((x): x is Types.ObjectId => !!x).map(String))];
-  if (!uniq.length) return new Set();
-  const docs = await UploadBatch.find({ _id: { $in: uniq }, status: 'committed' }, { _id: 1 }).lean();
-  return new Set(docs.map((d) => String(d._id)));
+  const out = new Set<string>();
+  // ≤ COMMAND_DOCS ids a read: a period's revisions may come from tens of thousands of web uploads.
+  for (let i = 0; i < uniq.length; i += COMMAND_DOCS) {
+    const docs = await UploadBatch.collection.find({ _id: { $in: uniq.slice(i, i + COMMAND_DOCS).map((x) => new Types.ObjectId(x)) }, status: 'committed' }, { projection: { _id: 1 } }).toArray();
+    for (const d of docs) out.add(String(d._id));
+  }
+  return out;
 }
 
 /** Visible revisions among `docs` (committed, or of a committed batch). */
@@ -225,42 +236,48 @@ export interface LatestReturnFacts {
 /**
  * The visible revisions of a period read by cursor in (unit, revision) order, one unit at a time: its
  * first and latest visible revision and how many are visible (what {@link latestReturns} derives from
- * the whole period at once). Uncommitted revisions are checked against their batch, once per batch.
+ * the whole period at once). A page of the cursor at a time: the batches of its uncommitted revisions
+ * not seen before are looked up in one read (each batch once per call).
  */
-async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'submittedAt' | 'committed' | 'batch'>>(
+async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'committed' | 'batch'>>(
   period: string,
   projection: Record<string, 0 | 1>,
+  units?: readonly string[],
 ): AsyncGenerator<{ first: D; last: D; count: number }> {
-  const cursor = ReturnRevision.collection.find<D>({ period }, { projection, sort: { unit: 1, revision: 1 }, batchSize: 1000 });
+  const filter = units ? { period, unit: { $in: [...new Set(units)] } } : { period };
+  const cursor = ReturnRevision.collection.find<D>(filter, { projection, sort: { unit: 1, revision: 1 }, batchSize: COMMAND_DOCS });
   const batchOk = new Map<string, boolean>();
-  const visible = async (d: D): Promise<boolean> => {
-    if (d.committed) return true;
-    if (!d.batch) return false;
-    const id = String(d.batch);
-    let ok = batchOk.get(id);
-    if (ok === undefined) {
-      ok = (await UploadBatch.exists({ _id: d.batch, status: 'committed' })) !== null;
-      batchOk.set(id, ok);
-    }
-    return ok;
-  };
   let unit: string | null = null;
   let first: D | null = null;
   let last: D | null = null;
   let count = 0;
-  try {
-    for await (const d of cursor) {
+  let page: D[] = [];
+  async function* drain(): AsyncGenerator<{ first: D; last: D; count: number }> {
+    const unknown = page.filter((d) => !d.committed && d.batch && !batchOk.has(String(d.batch))).map((d) => d.batch);
+    if (unknown.length) {
+      const ok = await committedBatches(unknown);
+      for (const id of unknown) batchOk.set(String(id), ok.has(String(id)));
+    }
+    for (const d of page) {
       if (d.unit !== unit) {
         if (last) yield { first: first!, last, count };
         unit = d.unit;
         first = last = null;
         count = 0;
       }
-      if (!(await visible(d))) continue;
+      if (!d.committed && !(d.batch && batchOk.get(String(d.batch)))) continue;
       first ??= d;
       last = d;
       count++;
     }
+    page = [];
+  }
+  try {
+    for await (const d of cursor) {
+      page.push(d);
+      if (page.length >= COMMAND_DOCS) yield* drain();
+    }
+    yield* drain();
     if (last) yield { first: first!, last, count };
   } finally {
     await cursor.close();
@@ -292,7 +309,54 @@ export async function* streamPeriodReturns(period: string): AsyncGenerator<Perio
   }
 }
 
+/**
+ * Each unit's usable values of a period: its latest visible revision's values unless that revision was
+ * rejected (SPEC §3) — what `latestReturns(…).get(u).latest.values` gives when its status is not
+ * 'rejected', read with the few fields that decides (the plausibility check's history). All units of
+ * the period, or only `units`.
+ */
+export async function latestUsableValues(period: string, units?: readonly string[]): Promise<Map<string, ReturnValues>> {
+  type Doc = Pick<RevisionLean, 'unit' | 'values' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
+  const projection = { _id: 0, unit: 1, values: 1, committed: 1, batch: 1, 'review.decision': 1 } as const;
+  const out = new Map<string, ReturnValues>();
+  for await (const { last } of visibleByUnit<Doc>(period, projection, units)) {
+    if (last.review?.decision !== 'reject') out.set(last.unit, cleanValues(last.values));
+  }
+  return out;
+}
+
 // ---- numbering and batches ----
+
+/** A unit's highest revision of a period, visible or not: where the next number comes from. */
+export interface TopRevision {
+  unit: string;
+  revision: number;
+  committed: boolean;
+  batch?: Types.ObjectId | null;
+}
+
+/**
+ * The units' current tops in one period (all units of the period, or only `units`, ≤ COMMAND_DOCS a
+ * read). An upload reads them while its file is parsed: a top that changed meanwhile only costs the
+ * unit the one-by-one path (the unique index refuses a taken number).
+ */
+export async function currentTops(period: string, units?: readonly string[]): Promise<Map<string, TopRevision>> {
+  const tops = new Map<string, TopRevision>();
+  const keep = (d: TopRevision) => {
+    const t = tops.get(d.unit);
+    if (!t || t.revision < d.revision) tops.set(d.unit, d);
+  };
+  const projection = { _id: 0, unit: 1, revision: 1, committed: 1, batch: 1 };
+  if (!units) {
+    for await (const d of ReturnRevision.collection.find<TopRevision>({ period }, { projection, batchSize: COMMAND_DOCS })) keep(d);
+    return tops;
+  }
+  for (let i = 0; i < units.length; i += COMMAND_DOCS) {
+    const some = units.slice(i, i + COMMAND_DOCS);
+    for (const d of await ReturnRevision.collection.find<TopRevision>({ period, unit: { $in: some } }, { projection }).toArray()) keep(d);
+  }
+  return tops;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -310,11 +374,20 @@ function ownerGone(b: { owner?: BatchOwner | null; leaseAt?: Date | null; _id: u
   return !b.leaseAt || Date.now() - b.leaseAt.getTime() > LEASE_MS;
 }
 
-/** Marks a pending batch discarded (if still pending) and deletes its uncommitted revisions. */
+/**
+ * Marks a pending batch discarded (if still pending), deletes its revisions and marks it `finalized`
+ * (clean-up done: recovery looks only at discarded batches not finalized).
+ */
 async function discardBatch(id: Types.ObjectId | string, reason: string): Promise<void> {
   await UploadBatch.updateOne({ _id: id, status: { $in: ['pending', 'staged'] } }, { $set: { status: 'discarded', discardedReason: reason } });
+  await cleanUpDiscarded(id);
+}
+
+async function cleanUpDiscarded(id: Types.ObjectId | string): Promise<void> {
   const b = await UploadBatch.findById(id, { status: 1 }).lean();
-  if (b && b.status === 'discarded') await ReturnRevision.deleteMany({ batch: id, committed: false });
+  if (!b || b.status !== 'discarded') return;
+  await ReturnRevision.deleteMany({ batch: id, committed: false });
+  await UploadBatch.updateOne({ _id: id, status: 'discarded' }, { $set: { finalized: true } });
 }
 
 /**
@@ -324,9 +397,9 @@ async function discardBatch(id: Types.ObjectId | string, reason: string): Promis
 async function appendRevision(doc: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt'>): Promise<{ revision: number; submittedAt: Date }> {
   const { unit, period } = doc;
   for (let attempt = 0; ; attempt++) {
-    const top = (await ReturnRevision.findOne({ unit, period }).sort({ revision: -1 }).lean()) as unknown as RevisionLean | null;
+    const top = (await ReturnRevision.findOne({ unit, period }, { revision: 1, committed: 1, batch: 1 }).sort({ revision: -1 }).lean()) as unknown as RevisionLean | null;
     if (top && !top.committed) {
-      const b = top.batch ? await UploadBatch.findById(top.batch).lean() : null;
+      const b = top.batch ? await UploadBatch.findById(top.batch, { status: 1, owner: 1, leaseAt: 1 }).lean() : null;
       if (b && String(b._id) === String(doc.batch)) throw new Error('batch holds two rows for one unit');
       if (!b || b.status === 'discarded' || b.status === 'staged') {
         await ReturnRevision.deleteOne({ _id: top._id, committed: false });
@@ -361,7 +434,8 @@ export interface BatchRow {
 }
 
 /**
- * Fast path for a many-unit batch: one read of the current tops, one unordered insert. Units whose top
+ * Fast path for a many-unit batch: one read of the current tops (or those read while the file was
+ * parsed: `prefetched`), one unordered insert. Units whose top
  * revision is invisible (another batch in flight) or whose number was taken meanwhile (E11000) are left
  * for the one-by-one path. Returns unit → revision for the rows inserted.
  */
@@ -369,19 +443,13 @@ async function fastInsert(
   period: string,
   rows: { unit: string; values: ReturnValues; warnings?: RevisionWarning[] | null }[],
   base: Omit<RevisionLean, '_id' | 'revision' | 'submittedAt' | 'unit' | 'period' | 'values'>,
+  prefetched?: Promise<Map<string, TopRevision>>,
 ): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   if (rows.length < 2) return done;
-  // The units' current tops, ≤ COMMAND_DOCS units a read (no command holds the server for long).
-  const tops = new Map<string, RevisionLean>();
-  for (let i = 0; i < rows.length; i += COMMAND_DOCS) {
-    const units = rows.slice(i, i + COMMAND_DOCS).map((r) => r.unit);
-    const existing = (await ReturnRevision.collection
-      .find({ period, unit: { $in: units } }, { projection: { unit: 1, revision: 1, committed: 1, batch: 1 } })
-      .toArray()) as unknown as RevisionLean[];
-    for (const d of existing) if (!tops.has(d.unit) || tops.get(d.unit)!.revision < d.revision) tops.set(d.unit, d);
-  }
-  const visibleBatches = await committedBatches([...tops.values()].filter((d) => !d.committed).map((d) => d.batch));
+  const tops = (await prefetched) ?? (await currentTops(period, rows.map((r) => r.unit)));
+  const inFlightOrBatched = rows.map((r) => tops.get(r.unit)).filter((d) => d && !d.committed);
+  const visibleBatches = await committedBatches(inFlightOrBatched.map((d) => d!.batch));
   const submittedAt = clock.now();
   // Only the longest prefix (rows come in unit-code order) whose tops are all visible: every batch must
   // take its units in code order, or two batches racing for the same units wait for each other forever
@@ -433,9 +501,10 @@ export interface BatchToCommit {
  * write). Its period, source, author, file and rows never change after insert, so the commit uses
  * them instead of reading the batch back. Without it, the batch is read and must be pending. Either
  * way nothing is taken for granted that the protocol needs: the commit record is conditional on the
- * batch still being pending, whatever happened meanwhile.
+ * batch still being pending, whatever happened meanwhile. `opts.tops`: the units' tops read earlier
+ * (see {@link currentTops}).
  */
-export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit): Promise<{ unit: string; revision: number }[]> {
+export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit, opts: { tops?: Promise<Map<string, TopRevision>> } = {}): Promise<{ unit: string; revision: number }[]> {
   const key = String(batchId);
   activeBatches.add(key);
   let committed = false;
@@ -450,7 +519,7 @@ export async function commitBatch(batchId: Types.ObjectId, known?: BatchToCommit
     const rows = batch.rows.map((r) => ({ unit: r.unit, values: cleanValues(r.values as never), ...(r.warnings?.length ? { warnings: [...r.warnings] } : {}) }));
     const sorted = [...rows].sort((a, b) => (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
     const base = { source: batch.source, submittedBy: batch.createdBy, batch: batchId, committed: false, file: batch.file ?? null };
-    const numbers = await fastInsert(batch.period, sorted, base);
+    const numbers = await fastInsert(batch.period, sorted, base, opts.tops);
     let renewed = Date.now();
     for (const r of sorted) {
       if (numbers.has(r.unit)) continue;
@@ -494,8 +563,16 @@ interface CommittedBatch {
   valuesOf: Map<string, ReturnValues>;
 }
 
+/** Each unit's values in a committed batch, from its revisions (a direct commit's record holds none). */
+async function batchValues(batchId: Types.ObjectId): Promise<Map<string, ReturnValues>> {
+  const out = new Map<string, ReturnValues>();
+  const cursor = ReturnRevision.collection.find<{ unit: string; values: Record<string, unknown> }>({ batch: batchId }, { projection: { _id: 0, unit: 1, values: 1 }, batchSize: COMMAND_DOCS });
+  for await (const d of cursor) out.set(d.unit, cleanValues(d.values));
+  return out;
+}
+
 /**
- * Roll-forward of a committed batch: flags its revisions committed, writes the audit. Idempotent.
+ * Roll-forward of a committed batch: writes its audit entries, then marks it finalized. Idempotent.
  * `known`: the batch as its committing writer just recorded it (skips reading it back); recovery
  * passes nothing and reads the batch, which must be committed and not yet finalized.
  */
@@ -511,20 +588,12 @@ async function finalizeBatch(batchId: Types.ObjectId, known?: CommittedBatch): P
       createdBy: d.createdBy,
       committedAt: d.committedAt ?? null,
       accepted: d.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })),
-      valuesOf: new Map(d.rows.map((r) => [r.unit, cleanValues(r.values as never)])),
+      valuesOf: await batchValues(batchId),
     };
   }
-  // ≤ COMMAND_DOCS units a command (the flip, then their audit entries): idempotent, so a roll-forward
-  // cut short is simply done again by recovery.
+  // ≤ COMMAND_DOCS entries a command: idempotent, so a roll-forward cut short is simply done again by
+  // recovery. (The revisions need no write: the commit record made them visible.)
   const batch = String(batchId);
-  if (b.accepted.length > COMMAND_DOCS) {
-    for (let i = 0; i < b.accepted.length; i += COMMAND_DOCS) {
-      const units = b.accepted.slice(i, i + COMMAND_DOCS).map((a) => a.unit);
-      await ReturnRevision.updateMany({ batch: batchId, committed: false, unit: { $in: units } }, { $set: { committed: true } });
-    }
-  }
-  // Every revision of the batch (after the chunks above: none left but what `accepted` does not name).
-  await ReturnRevision.updateMany({ batch: batchId, committed: false }, { $set: { committed: true } });
   for (let i = 0; i < b.accepted.length; i += COMMAND_DOCS) {
     await auditMany(
       { username: b.createdBy },
@@ -567,18 +636,12 @@ export async function recoverInterruptedBatches(): Promise<{ rolledForward: numb
   // Previews never confirmed: discard after a day (their rows never became revisions).
   await UploadBatch.updateMany(
     { status: 'staged', createdAt: { $lt: new Date(clock.now().getTime() - 24 * 3600 * 1000) } },
-    { $set: { status: 'discarded', discardedReason: '预览已过期' } },
+    { $set: { status: 'discarded', discardedReason: '预览已过期', finalized: true } },
   );
-  // Orphans: uncommitted revisions whose batch was discarded or never written.
-  const orphans = (await ReturnRevision.find({ committed: false }, { _id: 1, batch: 1 }).lean()) as unknown as RevisionLean[];
-  if (orphans.length) {
-    const ids = [...new Set(orphans.map((o) => String(o.batch)))];
-    const alive = new Set(
-      (await UploadBatch.find({ _id: { $in: ids.filter((x) => Types.ObjectId.isValid(x)) }, status: { $in: ['pending', 'committed'] } }, { _id: 1 }).lean()).map((d) => String(d._id)),
-    );
-    const dead = orphans.filter((o) => !alive.has(String(o.batch))).map((o) => o._id);
-    if (dead.length) await ReturnRevision.deleteMany({ _id: { $in: dead }, committed: false });
-  }
+  // Discarded batches whose clean-up was cut short (or that were discarded before it existed): their
+  // revisions are invisible; delete them. (A batch is stored before its revisions, so every revision's
+  // batch exists.)
+  for (const b of await UploadBatch.find({ status: 'discarded', finalized: { $ne: true } }, { _id: 1 }).lean()) await cleanUpDiscarded(b._id);
   return { rolledForward, discarded };
 }
 

@@ -10,9 +10,9 @@ import { parseReturnsOffThread } from '../excel/off-thread.ts';
 import type { ParseResult, UploadError } from '../excel/upload-parse.ts';
 import { UploadBatch, uploadBatchDocument } from '../models/upload-batch.ts';
 import { assertOpen, assertQuarter } from './periods.ts';
-import { commitBatch, latestReturns, newOwner, type BatchToCommit, type Submitter } from './returns.ts';
+import { commitBatch, currentTops, latestReturns, newOwner, type BatchToCommit, type Submitter, type TopRevision } from './returns.ts';
 import { Unit } from '../models/unit.ts';
-import { plausibilityWarnings } from './plausibility.ts';
+import { historyBases, plausibilityWarnings, type HistoryBases } from './plausibility.ts';
 
 export type { UploadError };
 
@@ -47,9 +47,39 @@ async function unitStates(): Promise<Map<string, UnitState>> {
   return out;
 }
 
-/** Runs every check of SPEC §6 on the file; throws UploadRejected (422) or AppError (413). */
-export async function parseUpload(p: Submitter, period: string, buffer: Buffer): Promise<ParsedUpload> {
+/** A file this large may hold a province: its reads of whole periods start before it is parsed. */
+const PREFETCH_MIN_BYTES = 64 * 1024;
+
+/** Reads an upload needs that do not depend on its rows, under way while the worker parses the file. */
+interface Prefetch {
+  history: Promise<HistoryBases>;
+  tops?: Promise<Map<string, TopRevision>>;
+}
+
+/** Settled quietly if never awaited (the file may be refused first); awaiting it still throws. */
+function started<T>(x: Promise<T>): Promise<T> {
+  x.catch(() => {});
+  return x;
+}
+
+/**
+ * For a file that may hold many units (an admin's, ≥ PREFETCH_MIN_BYTES): the plausibility history of
+ * every unit of the comparison quarters and, for a direct commit, every unit's current top — one read
+ * of each period, as a many-unit check or commit makes anyway, only earlier. Otherwise nothing.
+ */
+function prefetchFor(p: Submitter, period: string, buffer: Buffer, opts: { tops: boolean }): Prefetch | undefined {
+  if (p.role !== 'admin' || buffer.length < PREFETCH_MIN_BYTES) return undefined;
+  return { history: started(historyBases(period, null)), ...(opts.tops ? { tops: started(currentTops(period)) } : {}) };
+}
+
+/**
+ * Runs every check of SPEC §6 on the file; throws UploadRejected (422) or AppError (413).
+ * `opts.commit`: the rows are committed right after (their units' tops are read with the history).
+ */
+export async function parseUpload(p: Submitter, period: string, buffer: Buffer, opts: { commit?: boolean } = {}): Promise<ParsedUpload & { tops?: Prefetch['tops'] }> {
   const byCode = await unitStates();
+  // Started once the units are read: the worker, which needs them, starts first.
+  const prefetch = prefetchFor(p, period, buffer, { tops: opts.commit === true });
   let result: ParseResult;
   try {
     // Off the event loop, within a memory and time budget (server/excel/off-thread.ts).
@@ -83,14 +113,15 @@ export async function parseUpload(p: Submitter, period: string, buffer: Buffer):
   }
   if (errs.length) throw new UploadRejected(errs);
   // Plausibility against each unit's history (warnings only), after the parser's own warnings.
-  const plausible = await plausibilityWarnings(period, rows, { sheet: result.sheet, columns: result.columns });
-  if (!plausible.size) return { rows, warnings: result.warnings };
+  const plausible = await plausibilityWarnings(period, rows, { sheet: result.sheet, columns: result.columns }, prefetch?.history);
+  const tops = prefetch?.tops;
+  if (!plausible.size) return { rows, warnings: result.warnings, tops };
   const withHistory = rows.map((x) => {
     const more = plausible.get(x.unit);
     return more ? { ...x, warnings: [...(x.warnings ?? []), ...more] } : x;
   });
   const all = [...result.warnings, ...[...plausible.values()].flat()].sort((a, b) => (a.row ?? 0) - (b.row ?? 0)); // stable: per row, the parser's first
-  return { rows: withHistory, warnings: all };
+  return { rows: withHistory, warnings: all, tops };
 }
 
 function assertCanUpload(p: Submitter): void {
@@ -136,7 +167,8 @@ async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileN
   assertQuarter(period);
   assertCanUpload(p);
   await assertOpen(period);
-  const parsed = await parseUpload(p, period, buffer);
+  // A staged batch is committed later (maybe much later): only a direct commit takes the tops read now.
+  const { tops, ...parsed } = await parseUpload(p, period, buffer, { commit: !opts.keepWarnings });
   if (opts.keepWarnings) assertStageable(parsed);
   const name = safeName(fileName);
   const file = await storeFile(buffer, name, { period, uploadedBy: p.username });
@@ -150,21 +182,22 @@ async function checkAndStore(p: Submitter, period: string, buffer: Buffer, fileN
     fileName: name,
     fileSize: buffer.length,
   };
-  return { parsed, record };
+  return { parsed, record, tops };
 }
 
 /** API: validate and commit at once. → [{unit, revision}] in file order. */
 export async function uploadAndCommit(p: Submitter, period: string, buffer: Buffer, fileName?: string, source: 'excel' | 'api' = 'excel') {
-  const { parsed, record } = await checkAndStore(p, period, buffer, fileName, { keepWarnings: false });
+  const { parsed, record, tops } = await checkAndStore(p, period, buffer, fileName, { keepWarnings: false });
   // The rows were validated above: the batch goes in through the driver, in the schema's exact shape
   // (uploadBatchDocument), and the commit is given the rows instead of reading them back.
-  // The record of a direct commit keeps each row's unit, row number and values, not its warnings:
-  // those go onto the rows' revisions (where reviewers read them) and into the response. A file whose
-  // every row warns would otherwise store them twice, and rewrite them with each change of the record
-  // (commit, finalisation): 1.5 KB a row, past MongoDB's 16 MB document limit at 20 000 rows.
-  const doc = uploadBatchDocument({ ...record, rows: record.rows.map(({ warnings: _w, ...r }) => r), status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
+  // The record of a direct commit keeps each row's unit and row number, not its values and warnings:
+  // those go onto the rows' revisions (where reviewers read them; recovery reads them there too) and
+  // into the response. The record is written three times (insert, commit, finalisation), each time
+  // whole: with values it was ≈ 300 bytes a row (1.5 MB at 5 000 rows), with warnings up to 1.5 KB
+  // a row, past MongoDB's 16 MB document limit at 20 000 rows.
+  const doc = uploadBatchDocument({ ...record, rows: record.rows.map((r) => ({ unit: r.unit, row: r.row })), status: 'pending', source, owner: newOwner(), leaseAt: new Date() });
   await UploadBatch.collection.insertOne(doc);
-  const accepted = await commitBatch(doc._id, { period: doc.period, source: doc.source, createdBy: doc.createdBy, file: doc.file ?? null, rows: record.rows });
+  const accepted = await commitBatch(doc._id, { period: doc.period, source: doc.source, createdBy: doc.createdBy, file: doc.file ?? null, rows: record.rows }, { tops });
   return { batch: String(doc._id), accepted, warnings: parsed.warnings };
 }
 
@@ -253,7 +286,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
   if (b.status === 'committed') return { period: b.period, accepted: b.accepted.map((a) => ({ unit: a.unit!, revision: a.revision! })), already: true };
   if (b.status !== 'staged') throw conflict('batch_not_staged', '该上传已提交或已作废，请重新上传');
   if (clock.now().getTime() - b.createdAt.getTime() > STAGED_TTL_MS) {
-    await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '预览已过期' } });
+    await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '预览已过期', finalized: true } });
     throw conflict('batch_expired', '预览已过期（超过 24 小时），请重新上传');
   }
   await assertOpen(b.period);
@@ -276,7 +309,7 @@ export async function confirmUpload(p: Submitter, batchId: string) {
 
 export async function cancelUpload(p: Submitter, batchId: string): Promise<void> {
   const b = await stagedBatchOf(p, batchId);
-  await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '用户取消' } });
+  await UploadBatch.updateOne({ _id: b._id, status: 'staged' }, { $set: { status: 'discarded', discardedReason: '用户取消', finalized: true } });
 }
 
 // ---- originals ----

@@ -22,16 +22,21 @@ const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', B
 setLogLevel(config.logLevel);
 await connectDb({ dataDir, dbName: config.dbName });
 await ensureIndexes();
+/** Revisions no reader shows: not committed on their own, and their batch not committed. */
+async function invisibleRevisions(): Promise<number> {
+  const live = (await UploadBatch.find({ status: 'committed' }, { _id: 1 }).lean()).map((b) => b._id);
+  return ReturnRevision.countDocuments({ committed: false, batch: { $nin: live } });
+}
 const before = {
   pending: await UploadBatch.countDocuments({ status: 'pending' }),
   unfinalized: await UploadBatch.countDocuments({ status: 'committed', finalized: { $ne: true } }),
-  uncommitted: await ReturnRevision.countDocuments({ committed: false }),
+  invisible: await invisibleRevisions(),
 };
 const recovery = await recoverInterruptedBatches();
 const after = {
   pending: await UploadBatch.countDocuments({ status: 'pending' }),
   unfinalized: await UploadBatch.countDocuments({ status: 'committed', finalized: { $ne: true } }),
-  uncommitted: await ReturnRevision.countDocuments({ committed: false }),
+  invisible: await invisibleRevisions(),
 };
 const app = await createApp({ config });
 await ensureFirstAdmin(config.adminPassword);

@@ -69,8 +69,8 @@ describe('kill during commit (SIGKILL, restart, recovery)', function () {
     for (let round = 0; round < ROUNDS; round++) {
       child = await startChild(dataDir);
       if (round > 0) {
-        // Start-up recovery leaves nothing pending and nothing uncommitted.
-        expect(child.stats.after, JSON.stringify(child.stats)).to.deep.equal({ pending: 0, unfinalized: 0, uncommitted: 0 });
+        // Start-up recovery leaves nothing pending, unfinalized or invisible.
+        expect(child.stats.after, JSON.stringify(child.stats)).to.deep.equal({ pending: 0, unfinalized: 0, invisible: 0 });
       }
       const tok = await token(child.base);
       const c = child;
@@ -114,7 +114,7 @@ describe('kill during commit (SIGKILL, restart, recovery)', function () {
 
     // Restart once more and look at everything through the API.
     child = await startChild(dataDir);
-    expect(child.stats.after).to.deep.equal({ pending: 0, unfinalized: 0, uncommitted: 0 });
+    expect(child.stats.after).to.deep.equal({ pending: 0, unfinalized: 0, invisible: 0 });
     const tok = await token(child.base);
     const seen = new Map<number, string[]>();
     for (const code of codes) {

@@ -121,7 +121,8 @@ describe('stored shape of upload batches, batch revisions and their audit entrie
     // Content: the file's rows in file order, the commit's numbers.
     expect(plain.status).to.equal('committed');
     expect(plain.finalized).to.equal(true);
-    expect(plain.rows).to.deep.equal(rows.map((x, i) => ({ unit: x.code, row: i + 3, values: x.values })));
+    // Unit and row number only: the values are on the revisions (and in the audit entries).
+    expect(plain.rows).to.deep.equal(rows.map((x, i) => ({ unit: x.code, row: i + 3 })));
     expect(plain.accepted).to.deep.equal(rows.map((x) => ({ unit: x.code, revision: 1 })));
     expect(plain.owner).to.deep.equal({ host: (await import('node:os')).hostname(), pid: process.pid });
     expect(plain.fileSize).to.equal(buf.length);
@@ -211,7 +212,9 @@ describe('stored shape of upload batches, batch revisions and their audit entrie
     expect(uploadBatchDocument(ok).rows[0]!.values).to.deep.equal(vals(1));
     // Values are copied in the schema's field order, whatever the input's order.
     const reversed = Object.fromEntries(Object.entries(vals(1)).reverse());
-    expect(Object.keys(uploadBatchDocument({ ...ok, rows: [{ unit: 'D001', values: reversed }] }).rows[0]!.values)).to.deep.equal(Object.keys(vals(1)));
+    expect(Object.keys(uploadBatchDocument({ ...ok, rows: [{ unit: 'D001', values: reversed }] }).rows[0]!.values!)).to.deep.equal(Object.keys(vals(1)));
+    // A row without values (a direct commit's record): unit and row only, as the model stores it.
+    expect(uploadBatchDocument({ ...ok, rows: [{ unit: 'D001', row: 3 }] }).rows).to.deep.equal([{ unit: 'D001', row: 3 }]);
     const bad = (rows: unknown, over: object = {}) => () => uploadBatchDocument({ ...ok, ...over, rows } as never);
     expect(bad([{ unit: 'D001', values: vals(1, { systems_total: -1 }) }])).to.throw(/systems_total/);
     expect(bad([{ unit: 'D001', values: vals(1, { duties_total: '5' }) }])).to.throw(/duties_total/);
