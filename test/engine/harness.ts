@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MongoClient, type Collection, type Db, type MongoClientOptions } from 'mongodb';
 import mongoose from 'mongoose';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startEngine, type RunningEngine } from '../../server/db/engine/index.ts';
 
 export const REAL = process.env.TEST_MONGODB_URI;
@@ -118,4 +119,38 @@ export async function errorCode(p: Promise<unknown>): Promise<number | undefined
     (x) => x,
   );
   return e?.code;
+}
+
+/**
+ * Runs `command` while `other` (a second client) pings in a loop; returns how many pings were
+ * answered before the command's promise settled, how many of them the embedded engine answered
+ * while a data command was between two of its slices, and the command's result. The event-loop
+ * delay of this process is printed for information only (no timing is asserted).
+ */
+export async function pingWhile<T>(t: Target, other: MongoClient, command: () => Promise<T>): Promise<{ before: number; between: number; result: T }> {
+  const stats = t.embedded?.engine.sliceStats;
+  const served0 = stats?.servedBetween ?? 0;
+  if (stats) stats.longestMs = 0;
+  const odb = other.db(t.dbName);
+  await odb.command({ ping: 1 }); // connected and warm
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  await new Promise((r) => setTimeout(r, 20)); // the histogram's first ticks (a stall before them is not seen)
+  let done = false;
+  let before = 0;
+  const pinging = (async () => {
+    while (!done) {
+      await odb.command({ ping: 1 });
+      if (!done) before++;
+    }
+  })();
+  const result = await command().finally(() => {
+    done = true;
+  });
+  await pinging;
+  await new Promise((r) => setTimeout(r, 20)); // let the histogram's late timer record the last stall
+  lag.disable();
+  const between = (stats?.servedBetween ?? 0) - served0;
+  console.log(`      (pings answered before it finished: ${before}, by the engine between two of its slices: ${between}; max event-loop delay of this process: ${(lag.max / 1e6).toFixed(0)} ms; the engine's longest slice: ${stats?.longestMs.toFixed(0)} ms)`);
+  return { before, between, result };
 }

@@ -4,9 +4,8 @@
 // and its atomicity stay as they were: no other data command sees it half done. The event-loop
 // delay is measured (perf_hooks) and printed for information; nothing here asserts a timing.
 import { expect } from 'chai';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MongoClient, ObjectId, type Collection } from 'mongodb';
-import { REAL, startTarget, type Target } from './harness.ts';
+import { pingWhile, REAL, startTarget, type Target } from './harness.ts';
 
 const doc = (i: number) => ({
   _id: new ObjectId(),
@@ -35,36 +34,7 @@ describe('engine: long commands run in slices', function () {
     await t?.close();
   });
 
-  /**
-   * Runs `command` while another connection pings in a loop; returns how many pings were
-   * answered before the command's promise settled (and the command's result).
-   */
-  async function pingsDuring<T>(command: () => Promise<T>): Promise<{ before: number; between: number; result: T }> {
-    const stats = t.embedded?.engine.sliceStats;
-    const served0 = stats?.servedBetween ?? 0;
-    const odb = other.db(t.dbName);
-    await odb.command({ ping: 1 }); // connected and warm
-    const lag = monitorEventLoopDelay({ resolution: 5 });
-    lag.enable();
-    await new Promise((r) => setTimeout(r, 20)); // the histogram's first ticks (a stall before them is not seen)
-    let done = false;
-    let before = 0;
-    const pinging = (async () => {
-      while (!done) {
-        await odb.command({ ping: 1 });
-        if (!done) before++;
-      }
-    })();
-    const result = await command().finally(() => {
-      done = true;
-    });
-    await pinging;
-    await new Promise((r) => setTimeout(r, 20)); // let the histogram's late timer record the last stall
-    lag.disable();
-    const between = (stats?.servedBetween ?? 0) - served0;
-    console.log(`      (pings answered before it finished: ${before}, by the engine between two of its slices: ${between}; max event-loop delay of this process: ${(lag.max / 1e6).toFixed(0)} ms)`);
-    return { before, between, result };
-  }
+  const pingsDuring = <T>(command: () => Promise<T>) => pingWhile(t, other, command);
 
   it('a 20 000-document insertMany: pings are answered before it finishes; all documents are written', async () => {
     const c = big.db(t.dbName).collection('ins');

@@ -5,8 +5,9 @@
 // - consecutive streaming stages (STREAMING) are one mingo stream, fed PIPELINE_CHUNK documents at
 //   a time; between two chunks its source reports that it has nothing more (a mingo stream does
 //   not keep that end: asked again, it pulls from its source again);
-// - $group and $sort are the engine's own generators (groupSteps, sortDocsSteps), $facet runs each
-//   of its sub-pipelines through this runner in turn;
+// - $group and $sort are the engine's own generators (groupSteps, sortDocsSteps), $sortByCount is
+//   the two of them (as MongoDB defines it), $facet runs each of its sub-pipelines through this
+//   runner in turn;
 // - any other stage is mingo's, over its whole input: one slice.
 // As in mingo, every stage is built (and its specification checked) before any document flows,
 // and a stage sees all of its input before the next one starts only where mingo's does too
@@ -89,6 +90,10 @@ function build(pipeline: Doc[], options: Opts): Stage[] {
     if (j > i) {
       stages.push(streaming(pipeline.slice(i, j), options));
       i = j;
+    } else if (nameOf(pipeline[i]) === '$sortByCount') {
+      // what MongoDB defines it as (mingo's own $group and $sort would hash 1 and 1.0 apart and leave out a null _id)
+      const by = pipeline[i++].$sortByCount;
+      stages.push(blocking({ $group: { _id: by, count: { $sum: 1 } } }, options), blocking({ $sort: { count: -1 } }, options));
     } else stages.push(blocking(pipeline[i++], options));
   }
   return stages;

@@ -602,6 +602,8 @@ export const CONTEXT = Context.init({
     $sort: $sortStage,
     $project: $projectStage,
     $group: $groupStage,
+    // as MongoDB defines it (mingo's own $group and $sort would hash 1 and 1.0 apart, drop a null _id)
+    $sortByCount: (coll: any, expr: unknown, options: Opts) => $sortStage($groupStage(coll, { _id: expr, count: { $sum: 1 } }, options), { count: -1 }, options),
     [STAGE_OPTIONS]: (coll: unknown, take: (o: Opts) => void, options: Opts) => (take(options), coll),
   },
   projection: projectionOps as any,
