@@ -342,19 +342,21 @@ export interface TopRevision {
  */
 export async function currentTops(period: string, units?: readonly string[]): Promise<Map<string, TopRevision>> {
   const tops = new Map<string, TopRevision>();
-  const keep = (d: TopRevision) => {
-    const t = tops.get(d.unit);
-    if (!t || t.revision < d.revision) tops.set(d.unit, d);
+  // Only each unit's highest revision comes back, whatever the number of revisions per unit (a
+  // province re-uploaded five times on deadline day holds five revisions a unit): the database picks
+  // it ($sort + $group, `$first` of each field), ≤ COMMAND_DOCS results a reply.
+  const read = async (match: Record<string, unknown>) => {
+    const pipeline = [
+      { $match: match },
+      { $project: { _id: 0, unit: 1, revision: 1, committed: 1, batch: 1 } },
+      { $sort: { unit: 1, revision: -1 } },
+      { $group: { _id: '$unit', revision: { $first: '$revision' }, committed: { $first: '$committed' }, batch: { $first: '$batch' } } },
+    ];
+    const cursor = ReturnRevision.collection.aggregate<{ _id: string; revision: number; committed: boolean | null; batch: Types.ObjectId | null }>(pipeline, { batchSize: COMMAND_DOCS });
+    for await (const d of cursor) tops.set(d._id, { unit: d._id, revision: d.revision, committed: d.committed === true, batch: d.batch ?? null });
   };
-  const projection = { _id: 0, unit: 1, revision: 1, committed: 1, batch: 1 };
-  if (!units) {
-    for await (const d of ReturnRevision.collection.find<TopRevision>({ period }, { projection, batchSize: COMMAND_DOCS })) keep(d);
-    return tops;
-  }
-  for (let i = 0; i < units.length; i += COMMAND_DOCS) {
-    const some = units.slice(i, i + COMMAND_DOCS);
-    for (const d of await ReturnRevision.collection.find<TopRevision>({ period, unit: { $in: some } }, { projection }).toArray()) keep(d);
-  }
+  if (!units) await read({ period });
+  else for (let i = 0; i < units.length; i += COMMAND_DOCS) await read({ period, unit: { $in: units.slice(i, i + COMMAND_DOCS) } });
   return tops;
 }
 
