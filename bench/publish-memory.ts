@@ -38,7 +38,9 @@ async function appSide(dataDir: string, uri?: string) {
   const { loadConfig } = await import('../server/config.ts');
   const { setLogLevel } = await import('../server/log.ts');
   const { connectDb, ensureIndexes } = await import('../server/db/connect.ts');
-  loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
+  const { applyHeapGrowth } = await import('../server/heap.ts');
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai', HEAP_GROWTH_PERCENT: process.env.HEAP_GROWTH_PERCENT });
+  applyHeapGrowth(config.heapGrowthPercent); // as at the app's start (server/main.ts)
   setLogLevel('silent');
   const db = await connectDb({ dataDir, mongodbUri: uri, dbName: 'assessment' });
   await ensureIndexes();

@@ -37,6 +37,8 @@ async function appModules(root: string) {
     connect: await m('server/db/connect.ts'),
     log: await m('server/log.ts'),
     users: await m('server/services/users.ts'),
+    // Older trees (a baseline checkout) have no heap setting: they run under V8's own rule.
+    heap: fs.existsSync(path.join(root, 'server/heap.ts')) ? await m('server/heap.ts') : null,
   };
 }
 
@@ -82,7 +84,8 @@ async function seed() {
 /** An app on the engine at MONGODB_URI, from code tree `root`; prints READY, then RESULT on "stop". */
 async function serve(root: string) {
   const m = await appModules(root);
-  const config = m.config.loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
+  const config = m.config.loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai', HEAP_GROWTH_PERCENT: process.env.HEAP_GROWTH_PERCENT });
+  m.heap?.applyHeapGrowth(config.heapGrowthPercent); // as at the app's start (server/main.ts)
   m.log.setLogLevel('silent');
   const db = await m.connect.connectDb({ dataDir, mongodbUri: process.env.MONGODB_URI, dbName: config.dbName });
   await m.connect.ensureIndexes();

@@ -14,6 +14,7 @@ import mongoose from 'mongoose';
 import { createApp } from '../server/app.ts';
 import { clock } from '../server/clock.ts';
 import { loadConfig } from '../server/config.ts';
+import { applyHeapGrowth } from '../server/heap.ts';
 import { connectDb, ensureIndexes } from '../server/db/connect.ts';
 import { setLogLevel } from '../server/log.ts';
 import { checkUpload } from '../server/excel/upload-check.ts';
@@ -47,7 +48,10 @@ const [step, dataDir, nArg] = process.argv.slice(2);
 if (!step || !dataDir) throw new Error('usage: tsx bench/step.ts <import|scoring|rankings|export> <dataDir> <units>');
 const n = Number(nArg ?? 1000);
 
-const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
+const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai', HEAP_GROWTH_PERCENT: process.env.HEAP_GROWTH_PERCENT });
+// As at the app's start (server/main.ts); the baselines then run under V8's own rule (baselinesFromHere).
+applyHeapGrowth(config.heapGrowthPercent);
+const baselinesFromHere = () => applyHeapGrowth(0);
 setLogLevel('silent');
 // MONGODB_URI (bench/run.ts --engine separate): the engine runs in its own process.
 const db = await connectDb({ dataDir, mongodbUri: process.env.MONGODB_URI || undefined, dbName: config.dbName });
@@ -150,6 +154,7 @@ async function importStep() {
       lastBatch = product.value.batch;
     }
     peak = peakMb();
+    baselinesFromHere();
     const lookup = unitLookup();
     for (const file of files) parseMs += (await timed(() => parseReturnsWorkbook(file, { units: lookup }))).ms;
     if (files.length === 1) sameWork = await sameWorkBaseline(files[0]!, lastBatch);
@@ -163,6 +168,7 @@ async function importStep() {
     }
     parseMs = productMs;
     peak = peakMb();
+    baselinesFromHere();
     await insertReturns(PERIOD, importRows(), AT.upload);
   }
   // Baselines: our reader alone, and exceljs merely reading the same files.
@@ -243,6 +249,7 @@ async function scoringStep() {
   await computeAndStore(PREVIOUS);
   const product = await timed(() => runScoreJob({ period: PERIOD }));
   const peak = peakMb();
+  baselinesFromHere();
   if (product.value.recomputed !== 1) throw new Error(`score job: ${JSON.stringify(product.value)}`);
   const set = await ResultSet.findOne({ period: PERIOD }).lean();
   const rows = await raw().collection('result_rows').find({ period: PERIOD, computeId: set!.computeId }).toArray();
@@ -392,6 +399,7 @@ async function exportStep() {
     return assessmentWorkbookBuffer(input);
   });
   const peak = peakMb();
+  baselinesFromHere(); // (the warm pair below too)
   const sheets = await sheetsOf(product.value);
   await writePlain(sheets); // the plain writer's warm-up
   // Baseline: exceljs (streaming writer, no styles) writing the very same cell values.

@@ -52,6 +52,8 @@ export interface Config {
   backupDir: string;
   /** How many backups the backup job keeps in backupDir (older ones are removed). */
   backupKeep: number;
+  /** V8's old-generation growth between full collections, percent (HEAP_GROWTH_PERCENT; 0 = V8's own rule). See server/heap.ts. */
+  heapGrowthPercent: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     bodyMaxBytes: integer(env, 'BODY_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     logLevel: logLevelRaw as LogLevel,
+    heapGrowthPercent: integer(env, 'HEAP_GROWTH_PERCENT', 20, 0, 400),
     bcryptRounds: integer(env, 'BCRYPT_ROUNDS', 10, 4, 15),
     trustProxy,
     secureCookies: flag(env, 'SECURE_COOKIES'),

@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-// Only the configuration is loaded before it is validated: a bad one fails at once. The rest
-// (app, models, engine) is imported after.
+// Only the configuration (and the heap setting it carries) is loaded before it is validated: a bad one
+// fails at once. The rest (app, models, engine) is imported after.
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { applyHeapGrowth } from './heap.ts';
 import type { DbHandle } from './db/connect.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(`配置错误：${err.message}`);
     throw err;
   }
+  applyHeapGrowth(config.heapGrowthPercent);
   process.env.TZ = config.tz; // Node's local time (Date, node-cron defaults) follows the configured zone
   process.env.LOG_LEVEL = config.logLevel;
   const { log, setLogLevel } = await import('./log.ts');

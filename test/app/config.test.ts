@@ -40,6 +40,7 @@ describe('config', function () {
     expect(c.uploadMaxBytes).to.equal(10 * 1024 * 1024);
     expect(c.logLevel).to.equal('info');
     expect(c.adminPassword).to.equal(undefined);
+    expect(c.heapGrowthPercent).to.equal(20);
   });
 
   it('reads the environment', () => {
@@ -53,7 +54,9 @@ describe('config', function () {
       UPLOAD_MAX_BYTES: '2048',
       LOG_LEVEL: 'debug',
       SESSION_SECRET: 's'.repeat(32),
+      HEAP_GROWTH_PERCENT: '0',
     });
+    expect(c.heapGrowthPercent).to.equal(0);
     expect(c).to.include({ port: 8080, dataDir: '/var/lib/dsa', adminPassword: 'correct horse', demoData: true, tz: 'Asia/Urumqi', uploadMaxBytes: 2048, logLevel: 'debug' });
     expect(c.mongodbUri).to.contain('replicaSet=rs0');
     expect(c.sessionSecret).to.have.length(32);
@@ -75,6 +78,9 @@ describe('config', function () {
     [{ TRUST_PROXY: 'proxy.example' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '10.0.0.5,,loopback' }, 'TRUST_PROXY'],
+    [{ HEAP_GROWTH_PERCENT: '-5' }, 'HEAP_GROWTH_PERCENT'],
+    [{ HEAP_GROWTH_PERCENT: '12.5' }, 'HEAP_GROWTH_PERCENT'],
+    [{ HEAP_GROWTH_PERCENT: '401' }, 'HEAP_GROWTH_PERCENT'],
   ];
 
   it('TRUST_PROXY: no proxy by default; addresses, subnets and Express names of the proxy', () => {
