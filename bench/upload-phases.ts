@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clock } from '../server/clock.ts';
 import { loadConfig } from '../server/config.ts';
+import { applyHeapGrowth } from '../server/heap.ts';
 import { connectDb, ensureIndexes } from '../server/db/connect.ts';
 import { setLogLevel } from '../server/log.ts';
 import { readDataSheet } from '../server/excel/xlsx-reader.ts';
@@ -24,8 +25,11 @@ const n = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 3);
 const mode = process.argv[4] === 'warn' ? 'warn' : 'calm';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'upload-phases-'));
-loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai' });
+const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TZ: 'Asia/Shanghai', HEAP_GROWTH_PERCENT: process.env.HEAP_GROWTH_PERCENT });
 setLogLevel('silent');
+// The app's heap setting (server/main.ts), for both sides: switching it between them would let the
+// limit V8 computed under one rule carry over into the other (it is recomputed at each full collection).
+applyHeapGrowth(config.heapGrowthPercent);
 const db = await connectDb({ dataDir, mongodbUri: process.env.MONGODB_URI || undefined });
 await ensureIndexes();
 
