@@ -136,4 +136,27 @@ describe('accountability: cases, overdue, annual results and eligibility', funct
     expect(rep.body.results.map((x: { unit: string }) => x.unit)).to.deep.equal(['D3']);
     expect((await t.api(reviewer).get('/api/v1/years/20x6/results')).status).to.equal(400);
   });
+
+  it('annual results, many at once: each answer its own (a reporter’s own row trims no one else’s) and reflecting every write made before it', async () => {
+    at('2026-07-24T00:00:00Z');
+    const year = (token: string) => t.api(token).get('/api/v1/years/2026/results');
+    const units = (r: { body: { results: { unit: string }[] } }) => r.body.results.map((x) => x.unit).sort();
+    for (let round = 0; round < 3; round++) {
+      const burst = await Promise.all([year(reviewer), year(repD3), year(admin), year(repD3), year(reviewer)]);
+      for (const r of burst) expect(r.status, r.text).to.equal(200);
+      expect(units(burst[1]!)).to.deep.equal(['D3']);
+      expect(units(burst[3]!)).to.deep.equal(['D3']);
+      for (const i of [0, 2, 4]) expect(units(burst[i]!)).to.deep.equal(['C1', 'C2', 'D1', 'D2', 'D3', 'D4']);
+      expect(burst[0]!.body).to.deep.equal(burst[4]!.body);
+    }
+    // A rename acknowledged while other requests for the year are under way is in every later answer.
+    const name = async (token: string) => byUnit((await year(token)).body.results as { unit: string; name: string }[]).D2!.name;
+    for (const n of ['改名一', '改名二', '改名三']) {
+      const during = Promise.all([year(reviewer), year(admin), year(reviewer)]);
+      await putUnit(t.api(admin), 'D2', 'department', n);
+      expect(await name(reviewer)).to.equal(n);
+      await during;
+    }
+    await putUnit(t.api(admin), 'D2', 'department', '单位D2');
+  });
 });
