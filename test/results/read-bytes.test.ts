@@ -17,7 +17,8 @@ import { computeAndStore } from '../../server/results/compute.ts';
 import { readSet, viewOf } from '../../server/results/read.ts';
 import { buildSnapshot, snapshotCacheStats, snapshotOf } from '../../server/results/snapshot.ts';
 import { readRows, type ResultRowView } from '../../server/results/store.ts';
-import { rankingBodies, rankingPageLocals, rankingRowLocals } from '../../server/routes/web/ranking.ts';
+import { annualPageLocals, annualRowLocals, rankingBodies, rankingPageLocals, rankingRowLocals } from '../../server/routes/web/ranking.ts';
+import { annualPage } from '../../server/pages/annual.ts';
 import { streaming } from '../../server/routes/api/results.ts';
 import { DEFAULT_SCHEME } from '../../server/domain/scoring/scheme.ts';
 import { listPeriods } from '../../server/services/periods.ts';
@@ -167,6 +168,31 @@ describe('results: compact snapshot, chunked and streamed ranking page, results 
         expect(around, label).to.deep.equal(layouts.get(category));
         const streamed = stored.filter((x) => x.category === category).length > aboveRows;
         expect(page.headers.get('content-length'), label).to.equal(streamed ? null : String(page.buffer.length));
+      }
+    }
+  });
+
+  it('the annual page: put together from row chunks, and streamed, is the whole table rendered in one go', async () => {
+    const v = { username: office.username, role: 'office' as const };
+    const layouts = new Map<string, { head: string; tail: string }>();
+    for (const [rowsPerRender, aboveRows] of [[500, 5000], [1, 5000], [13, 20], [40, 0]] as const) {
+      rankingBodies.rowsPerRender = rowsPerRender;
+      rankingBodies.aboveRows = aboveRows;
+      for (const category of UNIT_CATEGORIES) {
+        const a = await annualPage(v, '2026', category);
+        expect(a.rows.length, category).to.be.greaterThan(0);
+        const rowsHtml = await render(renderer, 'pages/ranking/_annual_rows', { layout: false, rows: a.rows.map(annualRowLocals(v, a)) });
+        const want = await render(renderer, 'pages/ranking/annual', annualPageLocals(a, rowsHtml));
+        const page = await web.get(`/annual?year=2026&category=${category}`);
+        expect(page.status).to.equal(200);
+        const label = `${category} (chunks of ${rowsPerRender}, streamed above ${aboveRows})`;
+        const at = page.text.indexOf(want);
+        expect(at, label).to.be.greaterThan(0);
+        const around = { head: page.text.slice(0, at), tail: page.text.slice(at + want.length) };
+        if (!layouts.has(category)) layouts.set(category, around);
+        expect(around, label).to.deep.equal(layouts.get(category));
+        expect(around.head, label).to.contain('年度排名');
+        expect(page.headers.get('content-length'), label).to.equal(a.rows.length > aboveRows ? null : String(page.buffer.length));
       }
     }
   });

@@ -9,7 +9,7 @@ import { publishPeriod, recomputeNow, reopenPeriod } from '../../results/publica
 import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod, type PeriodOption, type Row, type Viewer } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS, type RankingView } from '../../pages/ranking.ts';
-import { annualPage } from '../../pages/annual.ts';
+import { annualPage, type AnnualView } from '../../pages/annual.ts';
 import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
@@ -243,21 +243,30 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   sendPage(req, res, layout, actions ? Buffer.concat([actions, body]) : body);
 });
 
-// 年度排名 (/annual?year=Y&category=C): the year's units by annual total. 404 for a year with no opened quarter.
-router.get('/annual', requireAuth, async (req: Request, res: Response) => {
-  const v = viewerOf(req);
-  const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
-  const catLabel = UNIT_CATEGORY_LABELS[a.category];
+/** One annual row's template locals. Exported for tests. */
+export function annualRowLocals(v: Viewer, a: AnnualView): (r: AnnualView['rows'][number]) => Record<string, unknown> {
   const top = a.grades[0];
   const second = a.grades[1];
   const quota = `${Math.round(a.excellentQuota * 100)}%`;
-  res.render('pages/ranking/annual', {
-    title: `${a.year} 年度排名`,
-    printTitle: `${a.year}年度${catLabel}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`,
-    styles: ['/public/css/pages.css'],
-    scripts: ['/public/js/pages.js'],
+  return (r) => ({
+    ...r,
+    cells: a.quarters.map((x) => (r.quarters[x.period] === null || r.quarters[x.period] === undefined ? '—' : r.quarters[x.period]!.toFixed(2))),
+    totalText: r.total.toFixed(2),
+    own: v.role === 'reporter' && r.unit === v.unit,
+    fail: r.grade === '不合格',
+    cappedTitle: r.capped ? `年度总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
+    reasons: r.ineligibleReasons.join('；'),
+  });
+}
+
+/** The annual page template's locals (`rowsHtml`: the table's rendered rows). Exported for tests. */
+export function annualPageLocals(a: AnnualView, rowsHtml: string): Record<string, unknown> {
+  const top = a.grades[0];
+  const second = a.grades[1];
+  return {
+    layout: false,
     a,
-    catLabel,
+    catLabel: UNIT_CATEGORY_LABELS[a.category],
     years: a.years.map((y) => ({ year: y, selected: y === a.year })),
     quarters: a.quarters.map((x) => ({ ...x, statusText: x.status === 'final' ? '已发布' : x.status === 'provisional' ? '暂定' : '无结果' })),
     tabs: UNIT_CATEGORIES.map((c) => ({
@@ -266,18 +275,42 @@ router.get('/annual', requireAuth, async (req: Request, res: Response) => {
       href: `/annual${periodQuery({ year: String(a.year), category: c })}`,
       current: c === a.category,
     })),
-    rows: a.rows.map((r) => ({
-      ...r,
-      cells: a.quarters.map((x) => (r.quarters[x.period] === null || r.quarters[x.period] === undefined ? '—' : r.quarters[x.period]!.toFixed(2))),
-      totalText: r.total.toFixed(2),
-      own: v.role === 'reporter' && r.unit === v.unit,
-      fail: r.grade === '不合格',
-      cappedTitle: r.capped ? `年度总分达到${top!.grade}分数线（${top!.min} 分），受 ${quota} ${top!.grade}名额限制评为${second!.grade}` : null,
-      reasons: r.ineligibleReasons.join('；'),
-    })),
-    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota },
+    rowsHtml,
+    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota: `${Math.round(a.excellentQuota * 100)}%` },
     quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
-  });
+  };
+}
+
+// 年度排名 (/annual?year=Y&category=C): the year's units by annual total. 404 for a year with no opened
+// quarter. Put together like the ranking page (rows rendered a chunk at a time, streamed above
+// rankingBodies.aboveRows), not cached: the year's view is computed per request (shared by requests
+// at once, server/services/eligibility.ts).
+router.get('/annual', requireAuth, async (req: Request, res: Response) => {
+  const v = viewerOf(req);
+  const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
+  const rowLocals = annualRowLocals(v, a);
+  async function* bodyParts(): AsyncGenerator<Buffer> {
+    const html = await renderView(req.app, 'pages/ranking/annual', annualPageLocals(a, ROWS_SLOT));
+    const at = html.indexOf(ROWS_SLOT);
+    if (at < 0) throw new Error('annual: the rows slot is missing');
+    yield Buffer.from(html.slice(0, at), 'utf8');
+    const step = Math.max(1, rankingBodies.rowsPerRender);
+    for (let start = 0; start === 0 || start < a.rows.length; start += step) {
+      const rowsHtml = await renderView(req.app, 'pages/ranking/_annual_rows', { layout: false, rows: a.rows.slice(start, start + step).map(rowLocals) });
+      if (start > 0) yield ROW_JOIN;
+      yield Buffer.from(rowsHtml, 'utf8');
+    }
+    yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
+  }
+  const printTitle = `${a.year}年度${UNIT_CATEGORY_LABELS[a.category]}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`;
+  const layout = await layoutOf(req, res, { title: `${a.year} 年度排名`, printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
+  if (a.rows.length > rankingBodies.aboveRows) {
+    await streamPage(req, res, layout, bodyParts());
+    return;
+  }
+  const parts: Buffer[] = [];
+  for await (const b of bodyParts()) parts.push(b);
+  sendPage(req, res, layout, Buffer.concat(parts));
 });
 
 // 单位对比 (/compare?period=P&units=A&units=B…, from the ranking's checkboxes): 2–5 units side by side.
