@@ -98,6 +98,32 @@ describe('scoring core — annual results', () => {
     expect(by.D002!.ineligibleReasons).to.deep.equal(['2026Q1 考核等级为不合格']);
     expect(by.D003!.ineligibleReasons[0]).to.contain('逾期');
   });
+
+  it('reads each case a bounded number of times, however many units (a national year: 50 000 units, 100 000 cases)', () => {
+    // Counted, not timed: every read of a case's unit. Each unit looking through every case of the
+    // year was 50 000 × 100 000 reads at national scale — minutes of one request on the event loop.
+    const n = 2000;
+    const codes = Array.from({ length: n }, (_, i) => `D${String(i).padStart(4, '0')}`);
+    let reads = 0;
+    const cases: CaseLike[] = codes.flatMap((unit, i) =>
+      i % 2 === 0
+        ? []
+        : [{ unit, period: '2026Q1', rule: 'A1' as const, status: 'open' as const, dueAt: new Date('2026-06-01T00:00:00Z') }].map((c) => {
+            const counted = { ...c } as CaseLike;
+            Object.defineProperty(counted, 'unit', { get: () => (reads++, unit), enumerable: true });
+            return counted;
+          }),
+    );
+    const res = scoreYear(DEFAULT_SCHEME, {
+      year: 2026,
+      units: codes.map((c) => u(c)),
+      quarters: { '2026Q1': codes.map((c) => q(c, 85, '良好')) },
+      cases,
+      now: new Date('2026-09-01T00:00:00Z'),
+    });
+    expect(res.filter((r) => !r.eligible).map((r) => r.unit)).to.deep.equal(codes.filter((_, i) => i % 2 === 1));
+    expect(reads, 'reads of the cases').to.be.at.most(4 * cases.length);
+  });
 });
 
 describe('scoring core — accountability rules', () => {

@@ -88,6 +88,14 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
     scheme,
     computed.map((c) => ({ unit: c.u.unit, category: c.u.category, total: c.total })),
   );
+  // Each unit's cases, grouped once (each unit filtering every case of the year was quadratic).
+  const casesOf = new Map<string, CaseLike[]>();
+  for (const c of input.cases ?? []) {
+    const unit = c.unit;
+    const list = casesOf.get(unit);
+    if (list) list.push(c);
+    else casesOf.set(unit, [c]);
+  }
   const rows = computed.map((c): AnnualResult => {
     const p = placements.get(c.u.unit)!;
     const quarterGrades: Record<string, Grade | null> = {};
@@ -96,7 +104,7 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
       year: input.year,
       unit: c.u.unit,
       quarterGrades,
-      cases: input.cases ?? [],
+      cases: casesOf.get(c.u.unit) ?? [],
       now: input.now ?? null,
     });
     return {
