@@ -144,6 +144,7 @@ const URLS: Record<string, (ready: { token: string; cookie: string }) => { path:
   apiGzip: (r) => ({ path: `/api/v1/results/${PERIOD}`, headers: { authorization: `Bearer ${r.token}`, 'accept-encoding': 'gzip' } }),
   apiCounty: (r) => ({ path: `/api/v1/results/${PERIOD}?category=county`, headers: { authorization: `Bearer ${r.token}` } }),
   annual: (r) => ({ path: `/annual?year=2026&category=county`, headers: { cookie: r.cookie, accept: 'text/html' } }),
+  overview: (r) => ({ path: `/?period=${PERIOD}`, headers: { cookie: r.cookie, accept: 'text/html' } }),
   annualApi: (r) => ({ path: `/api/v1/years/2026/results`, headers: { authorization: `Bearer ${r.token}` } }),
   annualSheet: (r) => ({ path: `/api/v1/years/2026/sheet.xlsx`, headers: { authorization: `Bearer ${r.token}` } }),
 };

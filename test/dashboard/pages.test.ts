@@ -324,6 +324,25 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect((await officeWeb.api().get(`/api/v1/results/${P}/sheet.xlsx`)).status).to.equal(200);
   });
 
+  it('总览, many at once: office and reviewers see the same figures, a reporter its own view, and every answer reflects the writes made before it', async () => {
+    const charts = (html: string) => html.match(/<canvas[^>]*>/g) ?? [];
+    const burst = await Promise.all([officeWeb.get(`/?period=${P}`), reviewerWeb.get(`/?period=${P}`), reporterWeb.get(`/?period=${P}`), officeWeb.get(`/?period=${P}&scope=city`)]);
+    for (const r of burst) expect(r.status).to.equal(200);
+    expect(charts(burst[1]!.text)).to.deep.equal(charts(burst[0]!.text));
+    expect(charts(burst[0]!.text).length).to.be.at.least(3);
+    expect(text(burst[2]!.text)).to.include('本单位');
+    expect(text(burst[3]!.text)).to.include('参评单位').and.include('/ 3 个');
+    expect(text(burst[0]!.text)).to.include('/ 7 个');
+    // C0573 reports in OPEN while other 总览 requests are under way: the next answer counts it.
+    const reported = async () => /已报送可用报表 (\d+) 个/.exec(text((await officeWeb.get(`/?period=${OPEN}`)).text))?.[1];
+    expect(await reported()).to.equal('6');
+    const during = Promise.all([reviewerWeb.get(`/?period=${OPEN}`), officeWeb.get(`/?period=${OPEN}`)]);
+    const put = await admin.put(`/api/v1/returns/${OPEN}/C0573`, { values: values(0.5) });
+    expect(put.status, put.text).to.equal(200);
+    expect(await reported()).to.equal('7');
+    for (const r of await during) expect(r.status).to.equal(200);
+  });
+
   it('Content-Disposition: ASCII fallback and RFC 5987 encoding of awkward names', () => {
     const cd = contentDisposition('a"b;c.xlsx', `单位(一)'s *"考核"/表.xlsx`);
     expect(cd).to.match(/^attachment; filename="a_b_c\.xlsx"; filename\*=UTF-8''[A-Za-z0-9%._~-]+$/);
