@@ -12,7 +12,7 @@ import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
 import { hasPublished as anyPublished, readPointers } from '../results/store.ts';
 import { getPeriod } from '../services/periods.ts';
-import { periodReturns, revisionsOf } from '../services/returns.ts';
+import { latestUsableValues, periodReturns, revisionsOf } from '../services/returns.ts';
 import { getUnit, listUnits, type UnitView } from '../services/units.ts';
 import { freshShared } from '../services/fresh-shared.ts';
 import { CATEGORY_ORDER, collectingPeriod, periodLabel, type Row, type Scope, type Viewer } from './common.ts';
@@ -41,12 +41,6 @@ export interface Figures {
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
-/** Usable latest return values per unit (rejected latest revisions are not usable). */
-async function usableValues(period: string): Promise<Map<string, ReturnValues>> {
-  const out = new Map<string, ReturnValues>();
-  for (const [unit, r] of await periodReturns(period)) if (r.latest.status !== 'rejected') out.set(unit, r.latest.values);
-  return out;
-}
 
 export function figuresOf(units: readonly UnitView[], values: ReadonlyMap<string, ReturnValues>): Figures {
   const f = {
@@ -330,7 +324,7 @@ async function computeOverview(v: Viewer, period: string, scope: Scope): Promise
   let figures: Figures | null = null;
   let departments: Figures | null = null;
   for (const t of tPeriods) {
-    const values = await usableValues(t.period);
+    const values = await latestUsableValues(t.period);
     const f = figuresOf(inScope, values);
     const snap = trendSnapshots.get(t.period)?.snapshot;
     trend.push({ ...f, period: t.period, status: t.status, averageTotal: snap ? averageOf(snap, scope) : null });
@@ -340,7 +334,7 @@ async function computeOverview(v: Viewer, period: string, scope: Scope): Promise
     }
   }
   if (!figures || !departments) {
-    const values = await usableValues(period);
+    const values = await latestUsableValues(period);
     figures = figuresOf(inScope, values);
     departments = figuresOf(units.filter((u) => u.category === 'department'), values);
   }
