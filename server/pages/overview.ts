@@ -12,7 +12,7 @@ import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
 import { hasPublished as anyPublished, readPointers } from '../results/store.ts';
 import { getPeriod } from '../services/periods.ts';
-import { latestUsableValues, periodReturns, revisionsOf } from '../services/returns.ts';
+import { latestReturnFacts, latestUsableValues, revisionsOf } from '../services/returns.ts';
 import { getUnit, listUnits, type UnitView } from '../services/units.ts';
 import { freshShared } from '../services/fresh-shared.ts';
 import { CATEGORY_ORDER, collectingPeriod, periodLabel, type Row, type Scope, type Viewer } from './common.ts';
@@ -218,19 +218,20 @@ export function boards(rows: readonly Row[], size: (c: UnitCategory) => number =
 }
 
 export async function progressSummary(period: string): Promise<ProgressSummary> {
-  const [p, units, returns] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true }), periodReturns(period)]);
+  const [p, units] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true })]);
   const deadlinePassed = clock.now().getTime() > new Date(p.deadline).getTime();
+  const active = new Set(units.map((u) => u.code));
   let submitted = 0;
   let approved = 0;
   let rejected = 0;
   let late = 0;
-  for (const u of units) {
-    const r = returns.get(u.code);
-    if (!r) continue;
+  // Each unit's latest visible return, read by cursor with the few fields that decide.
+  for await (const r of latestReturnFacts(period)) {
+    if (!active.has(r.unit)) continue;
     submitted++;
-    if (r.latest.status === 'approved') approved++;
-    if (r.latest.status === 'rejected') rejected++;
-    if (r.latest.late) late++;
+    if (r.approved) approved++;
+    if (r.rejected) rejected++;
+    if (r.late) late++;
   }
   return {
     period,

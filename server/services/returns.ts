@@ -229,6 +229,8 @@ export interface LatestReturnFacts {
   values: Record<string, unknown>;
   /** The latest visible revision was rejected. */
   rejected: boolean;
+  /** The latest visible revision was approved. */
+  approved: boolean;
   /** The unit's first visible revision came after the deadline. */
   late: boolean;
 }
@@ -294,7 +296,7 @@ export async function* latestReturnFacts(period: string): AsyncGenerator<LatestR
   type Doc = Pick<RevisionLean, 'unit' | 'revision' | 'values' | 'submittedAt' | 'committed' | 'batch'> & { review?: { decision?: string } | null };
   const projection = { _id: 0, unit: 1, revision: 1, values: 1, submittedAt: 1, committed: 1, batch: 1, 'review.decision': 1 } as const;
   for await (const { first, last } of visibleByUnit<Doc>(period, projection)) {
-    yield { unit: last.unit, revision: last.revision, values: last.values, rejected: last.review?.decision === 'reject', late: first.submittedAt.getTime() > deadline };
+    yield { unit: last.unit, revision: last.revision, values: last.values, rejected: last.review?.decision === 'reject', approved: last.review?.decision === 'approve', late: first.submittedAt.getTime() > deadline };
   }
 }
 

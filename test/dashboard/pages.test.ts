@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { ReturnValues } from '../../server/domain/fields.ts';
 import { contentDisposition } from '../../server/routes/api/sheets.ts';
-import { boards, figuresOf, gradeDistribution } from '../../server/pages/overview.ts';
+import { boards, figuresOf, gradeDistribution, progressSummary } from '../../server/pages/overview.ts';
+import { periodReturns } from '../../server/services/returns.ts';
+import { listUnits } from '../../server/services/units.ts';
 import { sortRows } from '../../server/pages/ranking.ts';
 import { startTestApp, type ApiClient, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
 
@@ -341,6 +343,28 @@ describe('dashboard pages and workbooks (real app)', function () {
     expect(put.status, put.text).to.equal(200);
     expect(await reported()).to.equal('7');
     for (const r of await during) expect(r.status).to.equal(200);
+  });
+
+  it('填报进度 summary: approved, rejected and late counted as the period’s latest returns say', async () => {
+    const reviewerApi = t.api(reviewer.token);
+    expect((await reviewerApi.post(`/api/v1/returns/${OPEN}/D001/review`, { decision: 'approve' })).status).to.equal(200);
+    expect((await reviewerApi.post(`/api/v1/returns/${OPEN}/D002/review`, { decision: 'reject', reason: '与台账不符' })).status).to.equal(200);
+    expect((await reviewerApi.post(`/api/v1/returns/${OPEN}/D003/review`, { decision: 'approve' })).status).to.equal(200);
+    expect((await admin.put(`/api/v1/returns/${OPEN}/D003`, { values: values(0.4) })).status).to.equal(200); // a newer revision: no longer approved
+    expect((await admin.put(`/api/v1/units/C0572`, { name: '乙市', category: 'city', active: false })).status).to.be.oneOf([200, 201]);
+    for (const period of [P, OPEN]) {
+      // The whole-period read, unit by active unit, as the page's rows are made.
+      const returns = await periodReturns(period);
+      const latest = (await listUnits({ activeOnly: true })).flatMap((u) => (returns.has(u.code) ? [returns.get(u.code)!.latest] : []));
+      const s = await progressSummary(period);
+      expect({ submitted: s.submitted, approved: s.approved, rejected: s.rejected, late: s.late }, period).to.deep.equal({
+        submitted: latest.length,
+        approved: latest.filter((l) => l.status === 'approved').length,
+        rejected: latest.filter((l) => l.status === 'rejected').length,
+        late: latest.filter((l) => l.late).length,
+      });
+      if (period === OPEN) expect(s).to.include({ submitted: 6, approved: 1, rejected: 1 });
+    }
   });
 
   it('Content-Disposition: ASCII fallback and RFC 5987 encoding of awkward names', () => {
