@@ -41,7 +41,6 @@ export interface Figures {
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
-
 export function figuresOf(units: readonly UnitView[], values: ReadonlyMap<string, ReturnValues>): Figures {
   const f = {
     units: units.length,

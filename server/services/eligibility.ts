@@ -73,7 +73,11 @@ async function computeYear(year: number): Promise<YearView> {
   }));
   const scheme = (await currentScheme()).scheme;
   const results = scoreYear(scheme, { year, units, quarters: rowsByPeriod, opened: periods, cases, now: clock.now() });
-  for (const r of results) Object.freeze(Object.assign(r, { quarters: Object.freeze(r.quarters), ineligibleReasons: Object.freeze(r.ineligibleReasons) }));
+  for (const r of results) {
+    Object.freeze(r.quarters);
+    Object.freeze(r.ineligibleReasons);
+    Object.freeze(r);
+  }
   return {
     year,
     quarters,

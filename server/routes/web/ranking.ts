@@ -53,6 +53,28 @@ const ROWS_SLOT = `<!--rows-${randomBytes(12).toString('hex')}-->`;
 
 type Layout = { head: Buffer; tail: Buffer };
 
+/**
+ * A page body with a long table, as bytes: the page template (rendered with ROWS_SLOT for its rows)
+ * around the table's rows rendered `rankingBodies.rowsPerRender` at a time. An empty table renders its
+ * rows template once (its "no results" row).
+ */
+async function* tableBodyParts(
+  app: Request['app'],
+  t: { page: [view: string, locals: object]; rowsView: string; size: number; rowsLocals: (start: number, end: number) => object },
+): AsyncGenerator<Buffer> {
+  const html = await renderView(app, t.page[0], t.page[1]);
+  const at = html.indexOf(ROWS_SLOT);
+  if (at < 0) throw new Error(`${t.page[0]}: the rows slot is missing`);
+  yield Buffer.from(html.slice(0, at), 'utf8');
+  const step = Math.max(1, rankingBodies.rowsPerRender);
+  for (let start = 0; start === 0 || start < t.size; start += step) {
+    const rowsHtml = await renderView(app, t.rowsView, t.rowsLocals(start, start + step));
+    if (start > 0) yield ROW_JOIN;
+    yield Buffer.from(rowsHtml, 'utf8');
+  }
+  yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
+}
+
 /** The layout (with this request's locals) around the body: its head and tail, as bytes. */
 async function layoutOf(req: Request, res: Response, layoutLocals: Record<string, unknown>): Promise<Layout> {
   const html = await renderView(req.app, 'pages/_slot', { ...layoutLocals, _locals: res.locals, slot: BODY_SLOT });
@@ -185,25 +207,14 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const r = presentRanking(v, set, snapshot, { category, sort: q(req, 'sort'), dir: q(req, 'dir') });
   const periods = await periodOptions(v, sets, opened);
 
-  /** The page body's parts: the page template's head, the table's rows a chunk at a time, its tail. */
-  async function* bodyParts(): AsyncGenerator<Buffer> {
-    const html = await renderView(req.app, 'pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT));
-    const at = html.indexOf(ROWS_SLOT);
-    if (at < 0) throw new Error('ranking: the rows slot is missing');
-    yield Buffer.from(html.slice(0, at), 'utf8');
-    const step = Math.max(1, rankingBodies.rowsPerRender);
-    // An empty category renders once (the template's "no results" row).
-    for (let start = 0; start === 0 || start < r.size; start += step) {
-      const rowsHtml = await renderView(req.app, 'pages/ranking/_rows', {
-        layout: false,
-        r: { period },
-        rows: r.rows(start, start + step).map(rankingRowLocals(v, r)),
-      });
-      if (start > 0) yield ROW_JOIN;
-      yield Buffer.from(rowsHtml, 'utf8');
-    }
-    yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
-  }
+  const rowLocals = rankingRowLocals(v, r);
+  const bodyParts = () =>
+    tableBodyParts(req.app, {
+      page: ['pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT)],
+      rowsView: 'pages/ranking/_rows',
+      size: r.size,
+      rowsLocals: (start, end) => ({ layout: false, r: { period }, rows: r.rows(start, end).map(rowLocals) }),
+    });
 
   // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
   let actions: Buffer | null = null;
@@ -243,11 +254,13 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   sendPage(req, res, layout, actions ? Buffer.concat([actions, body]) : body);
 });
 
+const quotaText = (a: AnnualView) => `${Math.round(a.excellentQuota * 100)}%`;
+
 /** One annual row's template locals. Exported for tests. */
 export function annualRowLocals(v: Viewer, a: AnnualView): (r: AnnualView['rows'][number]) => Record<string, unknown> {
   const top = a.grades[0];
   const second = a.grades[1];
-  const quota = `${Math.round(a.excellentQuota * 100)}%`;
+  const quota = quotaText(a);
   return (r) => ({
     ...r,
     cells: a.quarters.map((x) => (r.quarters[x.period] === null || r.quarters[x.period] === undefined ? '—' : r.quarters[x.period]!.toFixed(2))),
@@ -276,7 +289,7 @@ export function annualPageLocals(a: AnnualView, rowsHtml: string): Record<string
       current: c === a.category,
     })),
     rowsHtml,
-    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota: `${Math.round(a.excellentQuota * 100)}%` },
+    excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota: quotaText(a) },
     quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
   };
 }
@@ -289,19 +302,13 @@ router.get('/annual', requireAuth, async (req: Request, res: Response) => {
   const v = viewerOf(req);
   const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
   const rowLocals = annualRowLocals(v, a);
-  async function* bodyParts(): AsyncGenerator<Buffer> {
-    const html = await renderView(req.app, 'pages/ranking/annual', annualPageLocals(a, ROWS_SLOT));
-    const at = html.indexOf(ROWS_SLOT);
-    if (at < 0) throw new Error('annual: the rows slot is missing');
-    yield Buffer.from(html.slice(0, at), 'utf8');
-    const step = Math.max(1, rankingBodies.rowsPerRender);
-    for (let start = 0; start === 0 || start < a.rows.length; start += step) {
-      const rowsHtml = await renderView(req.app, 'pages/ranking/_annual_rows', { layout: false, rows: a.rows.slice(start, start + step).map(rowLocals) });
-      if (start > 0) yield ROW_JOIN;
-      yield Buffer.from(rowsHtml, 'utf8');
-    }
-    yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
-  }
+  const bodyParts = () =>
+    tableBodyParts(req.app, {
+      page: ['pages/ranking/annual', annualPageLocals(a, ROWS_SLOT)],
+      rowsView: 'pages/ranking/_annual_rows',
+      size: a.rows.length,
+      rowsLocals: (start, end) => ({ layout: false, rows: a.rows.slice(start, end).map(rowLocals) }),
+    });
   const printTitle = `${a.year}年度${UNIT_CATEGORY_LABELS[a.category]}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`;
   const layout = await layoutOf(req, res, { title: `${a.year} 年度排名`, printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
   if (a.rows.length > rankingBodies.aboveRows) {
