@@ -5,6 +5,7 @@ import { Decimal } from 'decimal.js';
 import type { ReturnValues, UnitCategory } from '../../server/domain/fields.ts';
 import {
   DEFAULT_SCHEME,
+  Rational,
   cloneScheme,
   excellentCap,
   scorePeriod,
@@ -246,5 +247,34 @@ describe('scoring core — properties', () => {
       ),
       RUNS,
     );
+  });
+});
+
+describe('Rational.fromNumber', () => {
+  // The exact fraction of the decimal a number prints as, by decimal.js: what fromNumber gave before it
+  // read plain decimals ("88.75") off the text itself.
+  const byDecimal = (x: number) => {
+    const [n, d] = new Decimal(x).toFraction();
+    return `${BigInt(n.toFixed(0))}/${BigInt(d.toFixed(0))}`;
+  };
+  const asFraction = (x: number) => {
+    const r = Rational.fromNumber(x);
+    return `${r.n}/${r.d}`;
+  };
+
+  it('gives the same exact fraction as decimal.js for every finite number', () => {
+    fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+      expect(asFraction(x)).to.equal(byDecimal(x));
+    }), { numRuns: 3000 });
+  });
+
+  it('gives the same exact fraction as decimal.js for totals and ratios as stored (few decimals, either sign)', () => {
+    const stored = fc.tuple(fc.integer({ min: -10_000_000, max: 10_000_000 }), fc.integer({ min: 0, max: 6 })).map(([n, p]) => n / 10 ** p);
+    fc.assert(fc.property(stored, (x) => {
+      expect(asFraction(x)).to.equal(byDecimal(x));
+    }), { numRuns: 3000 });
+    for (const x of [-0, 0.5, -0.5, 0.1, 1e-7, -1e-7, 1.5e21, 5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53 + 2, 88.7525, 99.995]) {
+      expect(asFraction(x), String(x)).to.equal(byDecimal(x));
+    }
   });
 });

@@ -10,6 +10,8 @@ function gcd(a: bigint, b: bigint): bigint {
   return a;
 }
 
+const PLAIN_DECIMAL = /^(-?\d+)\.(\d+)$/;
+
 export class Rational {
   /** Always normalised: gcd(n, d) = 1 and d > 0. */
   readonly n: bigint;
@@ -42,6 +44,11 @@ export class Rational {
   static fromNumber(x: number): Rational {
     if (!Number.isFinite(x)) throw new RangeError(`Rational: not a finite number: ${x}`);
     if (Number.isSafeInteger(x)) return Rational.of(x);
+    // The common case read straight off the printed text ("88.75" → 8875/100); decimal.js (which parses
+    // the same text) for exponent forms.
+    const text = String(x);
+    const m = PLAIN_DECIMAL.exec(text);
+    if (m) return Rational.of(BigInt(m[1]! + m[2]!), 10n ** BigInt(m[2]!.length));
     const [n, d] = new Decimal(x).toFraction();
     return Rational.of(BigInt(n.toFixed(0)), BigInt(d.toFixed(0)));
   }
