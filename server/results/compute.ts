@@ -5,12 +5,14 @@ import { notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
 import { previousQuarter } from '../domain/periods.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
-import { rankPeriod, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput } from '../domain/scoring/score.ts';
+import { SLICE_UNITS } from '../domain/scoring/ranking.ts';
+import { rankPeriodSteps, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
 import { diffByCategory, diffResults, weightTotal, type WhatIf } from '../domain/scoring/whatif.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
 import { latestReturnFacts, periodsWithReturns } from '../services/returns.ts';
 import { currentScheme, validateDraft } from '../services/scheme.ts';
 import { listUnitInputs } from '../services/units.ts';
+import { runInSlices, type Steps } from '../steps.ts';
 import { placements, storeComputation, type RowBatch, type SnapshotWrite } from './store.ts';
 
 /** Units scored, explained, stored and dropped together by the score job. */
@@ -123,9 +125,12 @@ export function scoreInputs(scheme: AssessmentScheme, inputs: PeriodInputs): Per
   return scorePeriod(scheme, [...inputs.units()], { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
 }
 
-/** Pass 1 of the batched scoring: placements and result order, keeping only what ranking needs. */
-export function rankInputs(scheme: AssessmentScheme, inputs: PeriodInputs): PeriodRanking {
-  return rankPeriod(scheme, inputs.units(), { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous });
+/**
+ * Pass 1 of the batched scoring: placements and result order, keeping only what ranking needs. In
+ * slices (≈ 0.8 s at 50 000 units): requests are served meanwhile.
+ */
+export function rankInputs(scheme: AssessmentScheme, inputs: PeriodInputs): Promise<PeriodRanking> {
+  return runInSlices(rankPeriodSteps(scheme, inputs.units(), { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous }));
 }
 
 /**
@@ -150,16 +155,23 @@ export function* scoredBatches(
 export async function computeAndStore(period: string, opts: { final?: boolean; by?: string } = {}): Promise<SnapshotWrite> {
   const scheme = (await currentScheme()).scheme;
   const inputs = await loadInputs(period);
-  const ranking = rankInputs(scheme, inputs);
+  const ranking = await rankInputs(scheme, inputs);
   const batches = scoredBatches(scheme, inputs, ranking);
   return storeComputation({ period, schemeVersion: scheme.version, deadline: inputs.deadline, batches, revisions: inputs.revisions }, opts);
 }
 
 /** Every row (no explanations) of a scoring, built batch by batch: what the preview diffs. */
-function resultsOnly(scheme: AssessmentScheme, inputs: PeriodInputs) {
-  const out = [];
-  for (const b of scoredBatches(scheme, inputs, rankInputs(scheme, inputs), { explain: false })) out.push(...b.results);
-  return out;
+async function resultsOnly(scheme: AssessmentScheme, inputs: PeriodInputs): Promise<UnitResult[]> {
+  const ranking = await rankInputs(scheme, inputs);
+  function* rows(): Steps<UnitResult[]> {
+    const out: UnitResult[] = [];
+    for (const b of scoredBatches(scheme, inputs, ranking, { explain: false, size: SLICE_UNITS })) {
+      out.push(...b.results);
+      yield;
+    }
+    return out;
+  }
+  return runInSlices(rows());
 }
 
 /** For the scheme editor: the latest opened period with returns, else the latest opened one (null: none). */
@@ -190,8 +202,8 @@ export async function previewScheme(draft: unknown, period?: string): Promise<Sc
   const p = period ? assertQuarter(period) : await latestResultPeriod();
   if (!p) throw notFound('period_not_open', '尚未开放任何考核期次，无法预览');
   const inputs = await loadInputs(p);
-  const before = resultsOnly(current.scheme, inputs);
-  const after = resultsOnly(scheme, inputs);
+  const before = await resultsOnly(current.scheme, inputs);
+  const after = await resultsOnly(scheme, inputs);
   return {
     period: p,
     baseVersion: current.version,

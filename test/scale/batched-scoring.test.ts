@@ -149,7 +149,7 @@ describe('scale: batched scoring equals scorePeriod', function () {
     it('the batches are built lazily: only the batch being stored is in memory', async () => {
       const scheme = (await currentScheme()).scheme;
       const inputs = await loadInputs(P);
-      const ranking = rankInputs(scheme, inputs);
+      const ranking = await rankInputs(scheme, inputs);
       const gen = scoredBatches(scheme, inputs, ranking, { size: 500 });
       const sizes: number[] = [];
       for (const b of gen) {

@@ -12,13 +12,13 @@ import { pathValues } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { Store, WriteBatch } from './store.ts';
 import { Cursors } from './cursors.ts';
-import { drain } from './steps.ts';
+import { drain, runInSlices } from '../../steps.ts';
 import { COMMANDS } from './commands/index.ts';
 import { OP_MSG, OP_QUERY, opMsgReplyParts, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
 
 const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
 /** Work (ms) a long command does before the dispatcher lets the event loop run. */
-export const SLICE_MS = 8;
+export { SLICE_MS } from '../../steps.ts';
 
 /**
  * Commands that read no stored data and change nothing (or only read a cursor's materialised,
@@ -201,24 +201,11 @@ export class Engine {
     return run;
   }
 
-  private async drive<T>(g: Generator<void, T, void>): Promise<T> {
-    let start = performance.now();
-    for (;;) {
-      const r = g.next();
-      if (r.done) {
-        this.noteSlice(start);
-        return r.value;
-      }
-      if (performance.now() - start >= SLICE_MS) {
-        this.noteSlice(start);
-        await nextTick();
-        start = performance.now();
-      }
-    }
+  private drive<T>(g: Generator<void, T, void>): Promise<T> {
+    return runInSlices(g, { onSlice: (ms) => this.noteSlice(ms) });
   }
 
-  private noteSlice(start: number): void {
-    const ms = performance.now() - start;
+  private noteSlice(ms: number): void {
     this.sliceStats.slices++;
     if (ms > this.sliceStats.longestMs) this.sliceStats.longestMs = ms;
   }

@@ -5,7 +5,8 @@ import type { UnitCategory } from '../fields.ts';
 import { quartersOfYear } from '../periods.ts';
 import { meritEligibility, type CaseLike } from './accountability.ts';
 import { Rational } from './rational.ts';
-import { compareRows, rankAndGrade } from './ranking.ts';
+import { drain, sortedIndexSteps, type Steps } from '../../steps.ts';
+import { compareRows, rankAndGradeSteps, SLICE_UNITS } from './ranking.ts';
 import type { AssessmentScheme, Grade } from './scheme.ts';
 import { SCORE_PLACES } from './score.ts';
 
@@ -60,20 +61,37 @@ export interface AnnualResult {
  * (a unit never assessed in Y has no annual result).
  */
 export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualResult[] {
+  return drain(scoreYearSteps(scheme, input));
+}
+
+/** {@link scoreYear} in slices (server/steps.ts): an annual view at national scale without holding the event loop. */
+export function* scoreYearSteps(scheme: AssessmentScheme, input: AnnualInput): Steps<AnnualResult[]> {
   if (!Number.isInteger(input.year) || input.year < 1000 || input.year > 9999) {
     throw new AppError(400, 'invalid_year', `年度格式不正确：${input.year}`);
   }
   const periods = input.opened ? quartersOfYear(input.year).filter((p) => input.opened!.includes(p)) : quartersOfYear(input.year);
   if (periods.length === 0) return [];
-  const byPeriod = periods.map((p) => new Map((input.quarters[p] ?? []).map((r) => [r.unit, r])));
+  const byPeriod: Map<string, QuarterRow>[] = [];
+  for (const p of periods) {
+    const m = new Map<string, QuarterRow>();
+    const rows = input.quarters[p] ?? [];
+    for (let i = 0; i < rows.length; i++) {
+      if (i % SLICE_UNITS === SLICE_UNITS - 1) yield;
+      m.set(rows[i]!.unit, rows[i]!);
+    }
+    byPeriod.push(m);
+  }
   const units = input.units.filter((u) => u.active !== false && byPeriod.some((m) => m.has(u.unit)));
+  yield;
   const seen = new Set<string>();
   for (const u of units) {
     if (seen.has(u.unit)) throw new AppError(400, 'duplicate_unit', `年度评分输入中单位 ${u.unit} 重复`);
     seen.add(u.unit);
   }
   const four = Rational.of(periods.length);
-  const computed = units.map((u) => {
+  const computed = [];
+  for (const u of units) {
+    if (computed.length % SLICE_UNITS === SLICE_UNITS - 1) yield;
     const quarters: Record<string, number | null> = {};
     let sum = Rational.ZERO;
     periods.forEach((p, i) => {
@@ -82,9 +100,9 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
       if (t !== null) sum = sum.add(Rational.fromNumber(t));
     });
     const exact = sum.div(four);
-    return { u, quarters, exact, total: exact.roundHalfUp(SCORE_PLACES) };
-  });
-  const placements = rankAndGrade(
+    computed.push({ u, quarters, exact, total: exact.roundHalfUp(SCORE_PLACES) });
+  }
+  const placements = yield* rankAndGradeSteps(
     scheme,
     computed.map((c) => ({ unit: c.u.unit, category: c.u.category, total: c.total })),
   );
@@ -96,7 +114,9 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
     if (list) list.push(c);
     else casesOf.set(unit, [c]);
   }
-  const rows = computed.map((c): AnnualResult => {
+  const rows: AnnualResult[] = [];
+  for (const c of computed) {
+    if (rows.length % SLICE_UNITS === SLICE_UNITS - 1) yield;
     const p = placements.get(c.u.unit)!;
     const quarterGrades: Record<string, Grade | null> = {};
     periods.forEach((per, i) => (quarterGrades[per] = byPeriod[i]!.get(c.u.unit)?.grade ?? null));
@@ -107,7 +127,7 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
       cases: casesOf.get(c.u.unit) ?? [],
       now: input.now ?? null,
     });
-    return {
+    rows.push({
       unit: c.u.unit,
       name: c.u.name,
       category: c.u.category,
@@ -118,7 +138,7 @@ export function scoreYear(scheme: AssessmentScheme, input: AnnualInput): AnnualR
       rank: p.rank!,
       eligible: elig.eligible,
       ineligibleReasons: elig.reasons,
-    };
-  });
-  return rows.sort(compareRows);
+    });
+  }
+  return (yield* sortedIndexSteps(rows.length, (a, b) => compareRows(rows[a]!, rows[b]!) || a - b)).map((i) => rows[i]!);
 }

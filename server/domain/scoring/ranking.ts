@@ -1,7 +1,11 @@
 // Ranks and grades within a category, with the 优秀 quota (SPEC §4). Shared by quarterly and annual results.
 import { UNIT_CATEGORIES, type UnitCategory } from '../fields.ts';
-import { Rational } from './rational.ts';
+import { gcd, Rational } from './rational.ts';
+import { drain, sortedIndexSteps, type Steps } from '../../steps.ts';
 import type { AssessmentScheme, Grade } from './scheme.ts';
+
+/** Units a sliced scoring step handles between two yields (server/steps.ts). */
+export const SLICE_UNITS = 256;
 
 export interface Rankable {
   unit: string;
@@ -52,9 +56,16 @@ export function excellentCap(scheme: AssessmentScheme, rankedUnits: number): num
  * (rank, unit code) order keep 优秀 up to the cap; the others get the next band (良好).
  */
 export function rankAndGrade(scheme: AssessmentScheme, items: readonly Rankable[]): Map<string, Placement> {
+  return drain(rankAndGradeSteps(scheme, items));
+}
+
+/** {@link rankAndGrade} in slices (server/steps.ts): yields every SLICE_UNITS units and during the sort. */
+export function* rankAndGradeSteps(scheme: AssessmentScheme, items: readonly Rankable[]): Steps<Map<string, Placement>> {
   const out = new Map<string, Placement>();
   const byCat = new Map<UnitCategory, Rankable[]>();
+  let n = 0;
   for (const it of items) {
+    if (++n % SLICE_UNITS === 0) yield;
     if (it.total === null) {
       out.set(it.unit, {
         rank: null,
@@ -74,10 +85,14 @@ export function rankAndGrade(scheme: AssessmentScheme, items: readonly Rankable[
   const top = scheme.grades[0]!.grade;
   const demoted = scheme.grades[1]?.grade ?? top;
   for (const [, list] of byCat) {
-    const sorted = [...list].sort((a, b) => b.total!.cmp(a.total!) || compareCodes(a.unit, b.unit));
+    const key = exactKeys(list.map((it) => it.total!));
+    const order = yield* sortedIndexSteps(list.length, (a, b) => (key[b]! > key[a]! ? 1 : key[b]! < key[a]! ? -1 : 0) || compareCodes(list[a]!.unit, list[b]!.unit) || a - b);
+    const sorted = order.map((i) => list[i]!);
     const cap = excellentCap(scheme, sorted.length);
     let excellentSeen = 0;
-    sorted.forEach((it, i) => {
+    for (let i = 0; i < sorted.length; i++) {
+      if (i % SLICE_UNITS === SLICE_UNITS - 1) yield;
+      const it = sorted[i]!;
       // Rank = 1 + number of units with a strictly higher total.
       let rank = i + 1;
       if (i > 0) {
@@ -97,10 +112,24 @@ export function rankAndGrade(scheme: AssessmentScheme, items: readonly Rankable[
         }
       }
       out.set(it.unit, { rank, grade, bandGrade: band, capped, cap, rankedInCategory: sorted.length, excellentPosition });
-    });
+    }
   }
   return out;
 }
+
+/**
+ * Keys that compare as the totals do, exactly: each total over the least common denominator of all
+ * (100 for totals rounded to two places), as a plain number where every key is a safe integer.
+ */
+function exactKeys(totals: readonly Rational[]): readonly (number | bigint)[] {
+  let lcd = 1n;
+  for (const d of new Set(totals.map((t) => t.d))) lcd = (lcd / gcd(lcd, d)) * d;
+  const keys = totals.map((t) => t.n * (lcd / t.d));
+  const safe = keys.every((k) => k <= MAX_SAFE && k >= -MAX_SAFE);
+  return safe ? keys.map(Number) : keys;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Stable output order: category (department, city, county), rank (unranked last), unit code. */
 export function compareRows(

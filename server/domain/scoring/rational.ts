@@ -3,7 +3,8 @@
 // numbers an admin typed (weights 0.6, floors 0.25 …) into exact fractions.
 import { Decimal } from 'decimal.js';
 
-function gcd(a: bigint, b: bigint): bigint {
+/** Greatest common divisor (≥ 0). */
+export function gcd(a: bigint, b: bigint): bigint {
   if (a < 0n) a = -a;
   if (b < 0n) b = -b;
   while (b !== 0n) [a, b] = [b, a % b];

@@ -4,7 +4,8 @@
 import { AppError } from '../errors.ts';
 import { FIELD_KEYS, FIELD_LABELS, type FieldKey, type ReturnValues, type UnitCategory, UNIT_CATEGORIES } from '../fields.ts';
 import { Rational } from './rational.ts';
-import { compareRows, rankAndGrade, rankChange, type Placement } from './ranking.ts';
+import { drain, sortedIndexSteps, type Steps } from '../../steps.ts';
+import { compareRows, rankAndGrade, rankAndGradeSteps, rankChange, SLICE_UNITS, type Placement } from './ranking.ts';
 import {
   applicabilityText,
   exprText,
@@ -469,9 +470,16 @@ export interface PeriodRanking {
  * invalid_category, invalid values).
  */
 export function rankPeriod(scheme: AssessmentScheme, units: Iterable<UnitInput>, ctx: PeriodContext): PeriodRanking {
+  return drain(rankPeriodSteps(scheme, units, ctx));
+}
+
+/** {@link rankPeriod} in slices (server/steps.ts): the score job runs it without holding the event loop. */
+export function* rankPeriodSteps(scheme: AssessmentScheme, units: Iterable<UnitInput>, ctx: PeriodContext): Steps<PeriodRanking> {
   const seen = new Set<string>();
   const items: { unit: string; category: UnitCategory; total: Rational | null; forceGrade?: Grade }[] = [];
+  let n = 0;
   for (const u of units) {
+    if (++n % SLICE_UNITS === 0) yield;
     if (u.active === false) continue;
     if (seen.has(u.unit)) throw new AppError(400, 'duplicate_unit', `评分输入中单位 ${u.unit} 重复`);
     checkUnits([u]);
@@ -479,10 +487,9 @@ export function rankPeriod(scheme: AssessmentScheme, units: Iterable<UnitInput>,
     const e = evaluateUnit(scheme, u, ctx);
     items.push({ unit: u.unit, category: u.category, total: e.total, forceGrade: e.status === 'missing' ? ('不合格' as const) : undefined });
   }
-  const placements = rankAndGrade(scheme, items);
+  const placements = yield* rankAndGradeSteps(scheme, items);
   const keyed = items.map((i) => ({ unit: i.unit, category: i.category, rank: placements.get(i.unit)!.rank }));
-  keyed.sort(compareRows);
-  const order = keyed.map((k) => k.unit);
+  const order = (yield* sortedIndexSteps(keyed.length, (a, b) => compareRows(keyed[a]!, keyed[b]!) || a - b)).map((i) => keyed[i]!.unit);
   return {
     schemeVersion: scheme.version,
     order,
