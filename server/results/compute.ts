@@ -5,14 +5,13 @@ import { notFound } from '../domain/errors.ts';
 import { FIELD_KEYS, type ReturnValues, type UnitCategory } from '../domain/fields.ts';
 import { previousQuarter } from '../domain/periods.ts';
 import type { AssessmentScheme } from '../domain/scoring/scheme.ts';
-import { SLICE_UNITS } from '../domain/scoring/ranking.ts';
-import { rankPeriodSteps, scoreBatch, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
+import { rankPeriodSteps, scoreBatchSteps, scorePeriod, type PeriodRanking, type PeriodScoring, type UnitInput, type UnitResult } from '../domain/scoring/score.ts';
 import { diffByCategory, diffResults, weightTotal, type WhatIf } from '../domain/scoring/whatif.ts';
 import { assertQuarter, getPeriod, listPeriods } from '../services/periods.ts';
 import { latestReturnFacts, periodsWithReturns } from '../services/returns.ts';
 import { currentScheme, validateDraft } from '../services/scheme.ts';
 import { listUnitInputs } from '../services/units.ts';
-import { runInSlices, type Steps } from '../steps.ts';
+import { runInSlices } from '../steps.ts';
 import { placements, storeComputation, type RowBatch, type SnapshotWrite } from './store.ts';
 
 /** Units scored, explained, stored and dropped together by the score job. */
@@ -136,18 +135,19 @@ export function rankInputs(scheme: AssessmentScheme, inputs: PeriodInputs): Prom
 /**
  * Pass 2: the rows in result order, `size` units at a time — each batch's explanations are built when
  * the batch is asked for and can be dropped once stored. Together the same rows as {@link scoreInputs}.
+ * Each batch is built in slices (requests are served meanwhile).
  */
-export function* scoredBatches(
+export async function* scoredBatches(
   scheme: AssessmentScheme,
   inputs: PeriodInputs,
   ranking: PeriodRanking,
   opts: { size?: number; explain?: boolean } = {},
-): Generator<RowBatch> {
+): AsyncGenerator<RowBatch> {
   const size = opts.size ?? SCORE_BATCH;
   const ctx = { deadlinePassed: inputs.deadlinePassed, previous: inputs.previous };
   for (let i = 0; i < ranking.order.length; i += size) {
     const batch = ranking.order.slice(i, i + size).map((u) => inputs.unit(u)!);
-    yield scoreBatch(scheme, ranking, batch, ctx, { explain: opts.explain });
+    yield await runInSlices(scoreBatchSteps(scheme, ranking, batch, ctx, { explain: opts.explain }));
   }
 }
 
@@ -162,16 +162,9 @@ export async function computeAndStore(period: string, opts: { final?: boolean; b
 
 /** Every row (no explanations) of a scoring, built batch by batch: what the preview diffs. */
 async function resultsOnly(scheme: AssessmentScheme, inputs: PeriodInputs): Promise<UnitResult[]> {
-  const ranking = await rankInputs(scheme, inputs);
-  function* rows(): Steps<UnitResult[]> {
-    const out: UnitResult[] = [];
-    for (const b of scoredBatches(scheme, inputs, ranking, { explain: false, size: SLICE_UNITS })) {
-      out.push(...b.results);
-      yield;
-    }
-    return out;
-  }
-  return runInSlices(rows());
+  const out: UnitResult[] = [];
+  for await (const b of scoredBatches(scheme, inputs, await rankInputs(scheme, inputs), { explain: false })) out.push(...b.results);
+  return out;
 }
 
 /** For the scheme editor: the latest opened period with returns, else the latest opened one (null: none). */

@@ -227,7 +227,7 @@ export interface ComputationToStore {
   schemeVersion: number;
   deadline: Date;
   /** The rows in result order, a batch at a time: each is stored, then dropped, before the next is asked for. */
-  batches: Iterable<RowBatch>;
+  batches: Iterable<RowBatch> | AsyncIterable<RowBatch>;
   /** Revision number used per unit (null: no usable return). */
   revisions: { get(unit: string): number | null | undefined };
 }
@@ -235,7 +235,7 @@ export interface ComputationToStore {
 /** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */
 async function insertRows(c: ComputationToStore, computeId: ObjectIdT): Promise<number> {
   let order = 0;
-  for (const batch of c.batches) {
+  for await (const batch of c.batches) {
     for (let i = 0; i < batch.results.length; i += INSERT_BATCH) {
       const results = batch.results.slice(i, i + INSERT_BATCH);
       const explains = packExplanations(batch.explanations.slice(i, i + INSERT_BATCH));

@@ -152,7 +152,7 @@ describe('scale: batched scoring equals scorePeriod', function () {
       const ranking = await rankInputs(scheme, inputs);
       const gen = scoredBatches(scheme, inputs, ranking, { size: 500 });
       const sizes: number[] = [];
-      for (const b of gen) {
+      for await (const b of gen) {
         sizes.push(b.results.length);
         expect(b.explanations.length).to.equal(b.results.length);
       }

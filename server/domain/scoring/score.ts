@@ -510,9 +510,21 @@ export function scoreBatch(
   ctx: PeriodContext,
   opts: { explain?: boolean } = {},
 ): { results: UnitResult[]; explanations: UnitExplanation[] } {
+  return drain(scoreBatchSteps(scheme, ranking, units, ctx, opts));
+}
+
+/** {@link scoreBatch} in slices (server/steps.ts): yields every SLICE_UNITS units. */
+export function* scoreBatchSteps(
+  scheme: AssessmentScheme,
+  ranking: PeriodRanking,
+  units: readonly UnitInput[],
+  ctx: PeriodContext,
+  opts: { explain?: boolean } = {},
+): Steps<{ results: UnitResult[]; explanations: UnitExplanation[] }> {
   const results: UnitResult[] = [];
   const explanations: UnitExplanation[] = [];
   for (const u of units) {
+    if (results.length % SLICE_UNITS === SLICE_UNITS - 1) yield;
     const p = ranking.placements.get(u.unit);
     if (!p || u.active === false) throw new AppError(400, 'unit_not_ranked', `单位 ${u.unit} 不在本次排名中`);
     const e = evaluateUnit(scheme, u, ctx);
