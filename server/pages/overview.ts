@@ -218,33 +218,48 @@ export function boards(rows: readonly Row[], size: (c: UnitCategory) => number =
 
 export async function progressSummary(period: string): Promise<ProgressSummary> {
   const [p, units] = await Promise.all([getPeriod(period), listUnits({ activeOnly: true })]);
-  const deadlinePassed = clock.now().getTime() > new Date(p.deadline).getTime();
-  const active = new Set(units.map((u) => u.code));
-  let submitted = 0;
-  let approved = 0;
-  let rejected = 0;
-  let late = 0;
+  const tally = new ProgressTally(units.map((u) => u.code));
   // Each unit's latest visible return, read by cursor with the few fields that decide.
-  for await (const r of latestReturnFacts(period)) {
-    if (!active.has(r.unit)) continue;
-    submitted++;
-    if (r.approved) approved++;
-    if (r.rejected) rejected++;
-    if (r.late) late++;
+  for await (const r of latestReturnFacts(period)) tally.add(r);
+  return tally.summary(period, p.deadline);
+}
+
+/** The 填报进度 counts of the active units, from each unit's latest visible return (added once per unit). */
+export class ProgressTally {
+  private readonly active: ReadonlySet<string>;
+  private submitted = 0;
+  private approved = 0;
+  private rejected = 0;
+  private late = 0;
+
+  constructor(activeUnits: readonly string[]) {
+    this.active = new Set(activeUnits);
   }
-  return {
-    period,
-    label: periodLabel(period),
-    deadline: p.deadline,
-    deadlinePassed,
-    units: units.length,
-    submitted,
-    approved,
-    rejected,
-    late,
-    outstanding: units.length - submitted + rejected,
-    rate: units.length ? submitted / units.length : 0,
-  };
+
+  add(r: { unit: string; approved: boolean; rejected: boolean; late: boolean }): void {
+    if (!this.active.has(r.unit)) return;
+    this.submitted++;
+    if (r.approved) this.approved++;
+    if (r.rejected) this.rejected++;
+    if (r.late) this.late++;
+  }
+
+  summary(period: string, deadline: string): ProgressSummary {
+    const units = this.active.size;
+    return {
+      period,
+      label: periodLabel(period),
+      deadline,
+      deadlinePassed: clock.now().getTime() > new Date(deadline).getTime(),
+      units,
+      submitted: this.submitted,
+      approved: this.approved,
+      rejected: this.rejected,
+      late: this.late,
+      outstanding: units - this.submitted + this.rejected,
+      rate: units ? this.submitted / units : 0,
+    };
+  }
 }
 
 /** Recent periods with results up to `period` (oldest first), at most `n`; reporters: final only. */

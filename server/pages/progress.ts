@@ -5,11 +5,11 @@ import { quarterStart } from '../domain/periods.ts';
 import { compareCodes } from '../domain/scoring/ranking.ts';
 import { FLAG_LABELS, RETURN_STATUS_LABELS } from '../domain/vocabulary.ts';
 import { Notice } from '../models/notice.ts';
-import { assertQuarter, timeZone } from '../services/periods.ts';
+import { assertQuarter, getPeriod, timeZone } from '../services/periods.ts';
 import { periodReturns } from '../services/returns.ts';
 import { listUnits } from '../services/units.ts';
 import { CATEGORY_ORDER, collectingPeriod, parseScope, type Scope, type Viewer } from './common.ts';
-import { progressSummary, type ProgressSummary } from './overview.ts';
+import { ProgressTally, type ProgressSummary } from './overview.ts';
 
 export const PROGRESS_STATES = ['submitted', 'approved', 'rejected', 'late', 'missing', 'waiting'] as const;
 export type ProgressState = (typeof PROGRESS_STATES)[number];
@@ -55,12 +55,16 @@ export async function progress(v: Viewer, q: { period?: unknown; category?: unkn
   if (!period) throw notFound('period_not_open', '尚未开放任何考核期次，请管理员在“期次管理”中开放');
   const category = parseScope(q.category);
   const state = (PROGRESS_STATES as readonly string[]).includes(q.state as string) ? (q.state as ProgressState) : 'all';
-  const [summary, units, returns, notices] = await Promise.all([
-    progressSummary(period),
+  const [p, units, returns, notices] = await Promise.all([
+    getPeriod(period),
     listUnits({ activeOnly: true }),
     periodReturns(period),
     Notice.find({ period, kind: { $regex: 'remind' } }, { unit: 1, createdAt: 1 }).lean(),
   ]);
+  // The summary from the same read as the rows (总览 counts it by cursor: the same figures).
+  const tally = new ProgressTally(units.map((u) => u.code));
+  for (const r of returns.values()) tally.add({ unit: r.unit, approved: r.latest.status === 'approved', rejected: r.latest.status === 'rejected', late: r.latest.late });
+  const summary = tally.summary(period, p.deadline);
   const reminders = new Map<string, { n: number; last: Date }>();
   for (const n of notices) {
     const r = reminders.get(n.unit) ?? { n: 0, last: n.createdAt };

@@ -8,6 +8,7 @@ import { contentDisposition } from '../../server/routes/api/sheets.ts';
 import { boards, figuresOf, gradeDistribution, progressSummary } from '../../server/pages/overview.ts';
 import { periodReturns } from '../../server/services/returns.ts';
 import { listUnits } from '../../server/services/units.ts';
+import { progress } from '../../server/pages/progress.ts';
 import { sortRows } from '../../server/pages/ranking.ts';
 import { startTestApp, type ApiClient, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
 
@@ -345,7 +346,7 @@ describe('dashboard pages and workbooks (real app)', function () {
     for (const r of await during) expect(r.status).to.equal(200);
   });
 
-  it('填报进度 summary: approved, rejected and late counted as the period’s latest returns say', async () => {
+  it('填报进度 summary (总览 and the 填报进度 page): approved, rejected and late counted as the period’s latest returns say', async () => {
     const reviewerApi = t.api(reviewer.token);
     expect((await reviewerApi.post(`/api/v1/returns/${OPEN}/D001/review`, { decision: 'approve' })).status).to.equal(200);
     expect((await reviewerApi.post(`/api/v1/returns/${OPEN}/D002/review`, { decision: 'reject', reason: '与台账不符' })).status).to.equal(200);
@@ -364,6 +365,8 @@ describe('dashboard pages and workbooks (real app)', function () {
         late: latest.filter((l) => l.late).length,
       });
       if (period === OPEN) expect(s).to.include({ submitted: 6, approved: 1, rejected: 1 });
+      // The 填报进度 page counts its summary from the rows it reads, to the same figures.
+      expect((await progress({ username: 'office', role: 'office' }, { period })).summary, period).to.deep.equal(s);
     }
   });
 
