@@ -7,8 +7,9 @@
 // `run` hosts the engine on dataDir in its own process (bench/engine-host.ts) and, for each URL and each
 // code tree (--code: a checkout of the app, default this one; give two to compare builds in the same
 // run), starts a fresh app process (`serve`), loads that one URL with autocannon (--connections, default 10) and
-// reports the app's peak RSS while serving it (VmHWM of a process that served nothing else), its req/s
-// and /healthz's on the same server. Rounds alternate the code trees, so a before/after pair shares
+// reports the app's peak RSS while serving it (VmHWM of a process that served nothing else), its req/s,
+// the longest and p99 wait of /healthz on one more connection during the load (how long the URL's work
+// holds other requests up), and /healthz's req/s alone afterwards. Rounds alternate the code trees, so a before/after pair shares
 // the machine's load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -166,6 +167,7 @@ async function run() {
     if (r.non2xx || r.errors || r.timeouts) console.log(`  (${url}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`);
     return r.requests.average;
   };
+  type Latency = { latency: { max: number; p99: number } };
   const out: Record<string, unknown>[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
@@ -187,11 +189,12 @@ async function run() {
           const bytes = (await first.arrayBuffer()).byteLength;
           const firstMs = performance.now() - t0;
           if (first.status !== 200) throw new Error(`${url}: ${first.status}`);
-          const rps = await load(`${ready.base}${u.path}`, u.headers);
+          // /healthz on one more connection during the load: how long a request waits behind this URL's work.
+          const [rps, alongside] = await Promise.all([load(`${ready.base}${u.path}`, u.headers), autocannon({ url: `${ready.base}/healthz`, connections: 1, duration: seconds, timeout: 60 })]);
           const healthz = await load(`${ready.base}/healthz`, {});
           app.stdin!.write('stop\n');
           const r = await lineWith(it, 'RESULT', () => err);
-          const row = { round, url, code: path.basename(code), bytes, firstMs: Math.round(firstMs), rps: +rps.toFixed(1), healthzRps: Math.round(healthz), ratio: +(rps / healthz).toFixed(4), restRssMb: ready.restRssMb, peakRssMb: r.peakRssMb };
+          const row = { round, url, code: path.basename(code), bytes, firstMs: Math.round(firstMs), rps: +rps.toFixed(1), healthzRps: Math.round(healthz), healthzAlongsideMaxMs: Math.round((alongside as Latency).latency.max), healthzAlongsideP99Ms: Math.round((alongside as Latency).latency.p99), ratio: +(rps / healthz).toFixed(4), restRssMb: ready.restRssMb, peakRssMb: r.peakRssMb };
           console.log(JSON.stringify(row));
           out.push(row);
         }

@@ -35,6 +35,8 @@ export interface RankingView {
   size: number;
   /** The category's rows in display order, from `start` to `end` (sorted once, on the first call: a page whose table is cached does not need them). */
   rows: (start?: number, end?: number) => (Row & { visible: boolean })[];
+  /** A unit's position in the display order (-1: not in the category). */
+  positionOf: (unit: string) => number;
   counts: Record<UnitCategory, number>;
   /** The snapshot's scheme: points a late return loses. */
   lateDeduction: number;
@@ -145,6 +147,7 @@ export function presentRanking(
   const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : naturalDir(sort);
   const inCategory = snapshot.inCategory(q.category);
   let order: Int32Array | null = null;
+  const sorted = () => (order ??= sortPositions(snapshot, inCategory, sort, dir));
   return {
     period: set.period,
     label: periodLabel(set.period),
@@ -158,12 +161,14 @@ export function presentRanking(
     sort,
     dir,
     size: inCategory.length,
-    rows: (start = 0, end = inCategory.length) => {
-      order ??= sortPositions(snapshot, inCategory, sort, dir);
-      return Array.from(order.subarray(start, end), (i) => {
+    rows: (start = 0, end = inCategory.length) =>
+      Array.from(sorted().subarray(start, end), (i) => {
         const r = snapshot.row(i);
         return { ...r, visible: canSeeUnitData(v, r.unit) };
-      });
+      }),
+    positionOf: (unit) => {
+      const at = snapshot.indexOf(unit);
+      return at < 0 ? -1 : sorted().indexOf(at);
     },
     counts: { ...snapshot.counts },
     lateDeduction: snapshot.rules.lateDeduction,

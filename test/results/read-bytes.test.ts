@@ -19,6 +19,7 @@ import { buildSnapshot, snapshotCacheStats, snapshotOf } from '../../server/resu
 import { readRows, type ResultRowView } from '../../server/results/store.ts';
 import { annualPageLocals, annualRowLocals, rankingBodies, rankingPageLocals, rankingRowLocals } from '../../server/routes/web/ranking.ts';
 import { annualPage } from '../../server/pages/annual.ts';
+import { pagerLocals, paging, tablePage } from '../../server/pages/paging.ts';
 import { streaming } from '../../server/routes/api/results.ts';
 import { DEFAULT_SCHEME } from '../../server/domain/scoring/scheme.ts';
 import { listPeriods } from '../../server/services/periods.ts';
@@ -239,5 +240,69 @@ describe('results: compact snapshot, chunked and streamed ranking page, results 
     const r = await t.api(office.token).get('/api/v1/years/2026/results');
     expect(r.status).to.equal(200);
     expect(r.text).to.equal(JSON.stringify({ year: 2026, quarters, final: false, schemeVersion: scheme.version, results }));
+  });
+
+  it('the ranking and annual pages a page of rows at a time: every row on one page, in the reference order, with the pager; a reporter lands on its own unit', async () => {
+    rankingBodies.rowsPerRender = 500;
+    rankingBodies.aboveRows = 5000;
+    paging.rows = 60;
+    try {
+      const set = await readSet(P);
+      const v = { username: office.username, role: 'office' as const };
+      const periods = await periodOptions(v, undefined, await listPeriods());
+      const r = presentRanking(v, set, await snapshotOf(set), { category: 'county', sort: 'total', dir: 'asc' });
+      const all = sortRows(stored.filter((x) => x.category === 'county'), r.sort, r.dir).map((x) => ({ ...x, visible: true }));
+      const pages = Math.ceil(all.length / 60);
+      expect(pages).to.be.at.least(3);
+      const seen: string[] = [];
+      for (const raw of [...Array.from({ length: pages }, (_, i) => String(i + 1)), '999', 'abc', '0']) {
+        const page = await web.get(`/ranking?period=${P}&category=county&sort=total&dir=asc&page=${raw}`);
+        expect(page.status).to.equal(200);
+        const pg = tablePage(raw, all.length);
+        expect(pg.page).to.equal(raw === '999' ? pages : raw === 'abc' || raw === '0' ? 1 : Number(raw));
+        const rows = all.slice(pg.start, pg.end);
+        const rowsHtml = await render(renderer, 'pages/ranking/_rows', { layout: false, r: { period: P }, rows: rows.map(rankingRowLocals(v, r)) });
+        const pager = pagerLocals(pg, '/ranking', { period: P, category: 'county', sort: 'total', dir: 'asc' });
+        const want = await render(renderer, 'pages/ranking/index', rankingPageLocals(v, r, periods, rowsHtml, pager));
+        expect(page.text.indexOf(want), `page ${raw}`).to.be.greaterThan(0);
+        expect(page.text).to.include(`第 ${pg.page} / ${pages} 页`);
+        if (/^[1-9]\d*$/.test(raw) && Number(raw) <= pages) seen.push(...rows.map((x) => x.unit));
+      }
+      expect(seen).to.deep.equal(all.map((x) => x.unit)); // each row once, in order
+      // A category of one page shows no pager.
+      expect((await web.get(`/ranking?period=${P}&category=city`)).text).to.not.include('aria-label="分页"');
+
+      // The annual page the same way.
+      const a = await annualPage(v, '2026', 'county');
+      const annualPages = Math.ceil(a.rows.length / 60);
+      for (let k = 1; k <= annualPages; k++) {
+        const pg = tablePage(String(k), a.rows.length);
+        const rowsHtml = await render(renderer, 'pages/ranking/_annual_rows', { layout: false, rows: a.rows.slice(pg.start, pg.end).map(annualRowLocals(v, a)) });
+        const want = await render(renderer, 'pages/ranking/annual', annualPageLocals(a, rowsHtml, pagerLocals(pg, '/annual', { year: '2026', category: 'county' })));
+        const page = await web.get(`/annual?year=2026&category=county&page=${k}`);
+        expect(page.status).to.equal(200);
+        expect(page.text.indexOf(want), `annual page ${k}`).to.be.greaterThan(0);
+      }
+
+      // A reporter (results published) lands on the page with its own unit, and can page on.
+      await computeAndStore(PREV, { final: true });
+      const prevRows = sortRows(
+        (await readRows(PREV, (await readSet(PREV)).computeId)).filter((x) => x.category === 'county'),
+        'rank',
+        'asc',
+      );
+      const own = prevRows[150]!.unit;
+      const reporter = await t.userFor('reporter', own);
+      const rw = t.web();
+      await rw.login(reporter.username, reporter.password);
+      const landing = await rw.get(`/ranking?period=${PREV}&category=county`);
+      expect(landing.status).to.equal(200);
+      expect(landing.text).to.include(`第 ${Math.floor(150 / 60) + 1} / `);
+      expect(landing.text).to.include(`>${prevRows[150]!.name}<`.replace('<', ''));
+      const first = await rw.get(`/ranking?period=${PREV}&category=county&page=1`);
+      expect(first.text).to.include('第 1 / ');
+    } finally {
+      paging.rows = 1000;
+    }
   });
 });

@@ -10,6 +10,7 @@ import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod, type PeriodOption, type Row, type Viewer } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS, type RankingView } from '../../pages/ranking.ts';
 import { annualPage, type AnnualView } from '../../pages/annual.ts';
+import { pagerLocals, pageWith, tablePage, type PagerLocals } from '../../pages/paging.ts';
 import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
@@ -133,7 +134,7 @@ async function streamPage(req: Request, res: Response, layout: Layout, parts: As
 }
 
 /** The page template's locals for a ranking view (`rowsHtml`: the table's rendered rows). Exported for tests. */
-export function rankingPageLocals(v: Viewer, r: RankingView, periods: readonly PeriodOption[], rowsHtml: string): Record<string, unknown> {
+export function rankingPageLocals(v: Viewer, r: RankingView, periods: readonly PeriodOption[], rowsHtml: string, pager: PagerLocals | null = null): Record<string, unknown> {
   const { period, category } = r;
   const link = (sort: string) => {
     const dir = r.sort === sort ? (r.dir === 'asc' ? 'desc' : 'asc') : naturalDir(sort);
@@ -175,6 +176,7 @@ export function rankingPageLocals(v: Viewer, r: RankingView, periods: readonly P
     category,
     annualYear: period.slice(0, 4),
     rowsHtml,
+    pager,
     sheetHref: v.role === 'reporter' ? null : `/api/v1/results/${period}/sheet.xlsx`,
     ownSheetHref: v.role === 'reporter' && v.unit ? `/api/v1/results/${period}/units/${v.unit}/sheet.xlsx` : null,
   };
@@ -207,13 +209,16 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const r = presentRanking(v, set, snapshot, { category, sort: q(req, 'sort'), dir: q(req, 'dir') });
   const periods = await periodOptions(v, sets, opened);
 
+  // A page of the table; a reporter lands on the page with its own unit.
+  const pg = tablePage(q(req, 'page'), r.size, v.role === 'reporter' && v.unit ? pageWith(r.positionOf(v.unit)) : 1);
+  const pager = pagerLocals(pg, '/ranking', { period, category, sort: r.sort === 'rank' ? undefined : r.sort, dir: r.sort === 'rank' ? undefined : r.dir });
   const rowLocals = rankingRowLocals(v, r);
   const bodyParts = () =>
     tableBodyParts(req.app, {
-      page: ['pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT)],
+      page: ['pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT, pager)],
       rowsView: 'pages/ranking/_rows',
-      size: r.size,
-      rowsLocals: (start, end) => ({ layout: false, r: { period }, rows: r.rows(start, end).map(rowLocals) }),
+      size: pg.end - pg.start,
+      rowsLocals: (start, end) => ({ layout: false, r: { period }, rows: r.rows(pg.start + start, Math.min(pg.end, pg.start + end)).map(rowLocals) }),
     });
 
   // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
@@ -234,7 +239,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   const printTitle = `${r.label}${UNIT_CATEGORY_LABELS[category]}政务数据共享考核排名（${r.status === 'final' ? '正式结果' : '暂定结果'}）`;
   const layout = await layoutOf(req, res, { title: '排名', printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
 
-  if (r.size > rankingBodies.aboveRows) {
+  if (pg.end - pg.start > rankingBodies.aboveRows) {
     await streamPage(req, res, layout, (async function* () {
       if (actions) yield actions;
       yield* bodyParts();
@@ -243,7 +248,7 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
   }
   const viewerKey = v.role === 'reporter' ? ['reporter', v.unit ?? null] : ['all'];
   const bodyKey = JSON.stringify([
-    period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir,
+    period, r.computeId, r.status, r.publishedAt, r.computedAt, r.schemeVersion, category, r.sort, r.dir, pg.start, pg.end, pg.pages,
     r.indicators.map((i) => i.id), periods.map((p) => [p.period, p.status]), viewerKey,
   ]);
   const { body } = await bodies.get(bodyKey, async () => {
@@ -273,7 +278,7 @@ export function annualRowLocals(v: Viewer, a: AnnualView): (r: AnnualView['rows'
 }
 
 /** The annual page template's locals (`rowsHtml`: the table's rendered rows). Exported for tests. */
-export function annualPageLocals(a: AnnualView, rowsHtml: string): Record<string, unknown> {
+export function annualPageLocals(a: AnnualView, rowsHtml: string, pager: PagerLocals | null = null): Record<string, unknown> {
   const top = a.grades[0];
   const second = a.grades[1];
   return {
@@ -289,6 +294,7 @@ export function annualPageLocals(a: AnnualView, rowsHtml: string): Record<string
       current: c === a.category,
     })),
     rowsHtml,
+    pager,
     excellent: { grade: top?.grade, min: top?.min, demoted: second?.grade, quota: quotaText(a) },
     quarterLink: (a.quarters.filter((x) => x.status !== 'none').at(-1) ?? null)?.period ?? null,
   };
@@ -301,17 +307,19 @@ export function annualPageLocals(a: AnnualView, rowsHtml: string): Record<string
 router.get('/annual', requireAuth, async (req: Request, res: Response) => {
   const v = viewerOf(req);
   const a = await annualPage(v, q(req, 'year'), q(req, 'category'));
+  const pg = tablePage(q(req, 'page'), a.rows.length, v.role === 'reporter' && v.unit ? pageWith(a.rows.findIndex((r) => r.unit === v.unit)) : 1);
+  const pager = pagerLocals(pg, '/annual', { year: String(a.year), category: a.category });
   const rowLocals = annualRowLocals(v, a);
   const bodyParts = () =>
     tableBodyParts(req.app, {
-      page: ['pages/ranking/annual', annualPageLocals(a, ROWS_SLOT)],
+      page: ['pages/ranking/annual', annualPageLocals(a, ROWS_SLOT, pager)],
       rowsView: 'pages/ranking/_annual_rows',
-      size: a.rows.length,
-      rowsLocals: (start, end) => ({ layout: false, rows: a.rows.slice(start, end).map(rowLocals) }),
+      size: pg.end - pg.start,
+      rowsLocals: (start, end) => ({ layout: false, rows: a.rows.slice(pg.start + start, Math.min(pg.end, pg.start + end)).map(rowLocals) }),
     });
   const printTitle = `${a.year}年度${UNIT_CATEGORY_LABELS[a.category]}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`;
   const layout = await layoutOf(req, res, { title: `${a.year} 年度排名`, printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
-  if (a.rows.length > rankingBodies.aboveRows) {
+  if (pg.end - pg.start > rankingBodies.aboveRows) {
     await streamPage(req, res, layout, bodyParts());
     return;
   }
