@@ -20,7 +20,7 @@ import { readRows, type ResultRowView } from '../../server/results/store.ts';
 import { annualPageLocals, annualRowLocals, rankingBodies, rankingPageLocals, rankingRowLocals } from '../../server/routes/web/ranking.ts';
 import { annualPage } from '../../server/pages/annual.ts';
 import { pagerLocals, paging, tablePage } from '../../server/pages/paging.ts';
-import { streaming } from '../../server/routes/api/results.ts';
+import { streaming } from '../../server/http/json-stream.ts';
 import { DEFAULT_SCHEME } from '../../server/domain/scoring/scheme.ts';
 import { listPeriods } from '../../server/services/periods.ts';
 import { startTestApp, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
@@ -237,9 +237,22 @@ describe('results: compact snapshot, chunked and streamed ranking page, results 
     const scheme = (await currentScheme()).scheme;
     const results = scoreYear(scheme, { year: 2026, units, quarters: rows, opened: periods, cases, now: clock.now() });
     expect(results.length).to.equal(N);
-    const r = await t.api(office.token).get('/api/v1/years/2026/results');
-    expect(r.status).to.equal(200);
-    expect(r.text).to.equal(JSON.stringify({ year: 2026, quarters, final: false, schemeVersion: scheme.version, results }));
+    // In one body and, above streaming.aboveRows rows, streamed (gzip and identity): the same bytes.
+    const want = JSON.stringify({ year: 2026, quarters, final: false, schemeVersion: scheme.version, results });
+    try {
+      for (const above of [5000, 100, 0]) {
+        streaming.aboveRows = above;
+        for (const encoding of ['gzip', 'identity']) {
+          const r = await t.api(office.token).get('/api/v1/years/2026/results', { 'accept-encoding': encoding });
+          expect(r.status).to.equal(200);
+          if (above < N) expect(r.headers.get('content-length'), `${above} ${encoding}`).to.equal(null);
+          if (above < N) expect(r.headers.get('content-encoding') ?? 'identity', `${above} ${encoding}`).to.equal(encoding);
+          expect(r.text, `streamed above ${above}, ${encoding}`).to.equal(want);
+        }
+      }
+    } finally {
+      streaming.aboveRows = 5000;
+    }
   });
 
   it('the ranking and annual pages a page of rows at a time: every row on one page, in the reference order, with the pager; a reporter lands on its own unit', async () => {

@@ -42,7 +42,7 @@ describe('scale: the results API streams large bodies', function () {
     const scores: Record<string, [number, number]> = { D01: [1, 2], D02: [9, 10], D03: [3, 4], D04: [3, 4], C02: [1, 1], C01: [1, 4], X02: [2, 3], X03: [1, 3], X04: [2, 5] };
     for (const [u, [n, d]] of Object.entries(scores)) await submit(a, P, u, uniform(n, d));
     await runJob(t, admin, 'score', P);
-    ({ streaming } = await import('../../server/routes/api/results.ts'));
+    ({ streaming } = await import('../../server/http/json-stream.ts'));
   });
   after(async () => {
     if (streaming) streaming.aboveRows = 5000;

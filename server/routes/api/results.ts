@@ -1,12 +1,10 @@
 import crypto from 'node:crypto';
-import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
 import { badRequest } from '../../domain/errors.ts';
 import { UNIT_CATEGORIES, type UnitCategory } from '../../domain/fields.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { cachedBody, ResponseCache, type CachedBody } from '../../http/response-cache.ts';
+import { acceptsGzip, sendJsonArray, streaming } from '../../http/json-stream.ts';
 import { explainUnit, readSet, viewOf } from '../../results/read.ts';
 import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
 import { snapshotOf, type Snapshot } from '../../results/snapshot.ts';
@@ -147,7 +145,7 @@ router.get('/results/:period', requireAuth, async (req, res) => {
     if (!b) {
       const page = pageOf(await snapshotOf(set), q, () => true);
       if (q.limit === null && page.positions.length > streaming.aboveRows) {
-        // A large body (e.g. a whole province): streamed row by row, not cached (see streamBody).
+        // A large body (≈ 25 MB for a whole province of 50 000 units): streamed row by row, not cached.
         await streamBody(req, res, set, page, `${key}|v1`);
         return;
       }
@@ -170,13 +168,6 @@ function bodyBytes(set: ResultSetPointer, q: PageQuery, page: Page): Buffer {
   return Buffer.from(JSON.stringify(q.limit !== null ? { ...view, next: page.next } : view));
 }
 
-/**
- * Bodies of more than `aboveRows` rows (≈ 2.5 MB at 5 000 rows; a whole province of 50 000 units is
- * ≈ 25 MB) are streamed and not cached: written ROWS_PER_CHUNK rows at a time as they are serialised,
- * at the pace the client reads (backpressure), gzip through a streaming deflater. Exported for tests.
- */
-export const streaming = { aboveRows: 5000 };
-const ROWS_PER_CHUNK = 500;
 
 /**
  * Writes `JSON.stringify(viewOf(set, rows))` — the very bytes a cached body holds — without ever holding
@@ -186,7 +177,7 @@ const ROWS_PER_CHUNK = 500;
  */
 async function streamBody(req: Request, res: Response, set: ResultSetPointer, page: Page, key: string): Promise<void> {
   const { snapshot, positions } = page;
-  const gzip = req.headers['accept-encoding'] !== undefined && req.acceptsEncodings('gzip', 'identity') === 'gzip';
+  const gzip = acceptsGzip(req);
   const etag = `"s${crypto.createHash('sha256').update(`${key}|${gzip ? 'gzip' : 'identity'}`).digest('base64url')}"`;
   res.vary('Accept-Encoding');
   res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: etag });
@@ -195,50 +186,7 @@ async function streamBody(req: Request, res: Response, set: ResultSetPointer, pa
     res.status(304).end();
     return;
   }
-  res.status(200);
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
-  // Head: the view with no rows, up to and including the results array's "[" (its last two characters are "]}").
-  const empty = JSON.stringify(viewOf(set, []));
-  const head = empty.slice(0, -2);
-  const out: Writable = gzip ? zlib.createGzip({ level: 6 }) : res;
-  const piped = gzip ? pipeline(out as zlib.Gzip, res) : null;
-  piped?.catch(() => undefined); // awaited below; a client gone mid-way is not an error of ours
-  // Backpressure: wait for the writer to drain — or for the response to close (client gone).
-  const drained = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        out.off('drain', done);
-        out.off('close', done);
-        res.off('close', done);
-        resolve();
-      };
-      out.on('drain', done);
-      out.on('close', done);
-      res.on('close', done);
-    });
-  const write = async (text: string) => {
-    if (res.destroyed || out.destroyed) throw new Error('client gone');
-    if (!out.write(text)) await drained();
-  };
-  try {
-    let chunk = head;
-    for (let i = 0; i < positions.length; i += ROWS_PER_CHUNK) {
-      const part: string[] = [];
-      for (let j = i; j < Math.min(i + ROWS_PER_CHUNK, positions.length); j++) part.push(JSON.stringify(snapshot.row(positions[j]!)));
-      chunk += (i === 0 ? '' : ',') + part.join(',');
-      await write(chunk);
-      chunk = '';
-    }
-    out.end(chunk + empty.slice(-2));
-    if (piped) await piped;
-  } catch (err) {
-    // Headers are gone: a failed stream can only be cut short (the client sees an incomplete body).
-    out.destroy();
-    res.destroy(err as Error);
-  }
+  await sendJsonArray(req, res, { empty: JSON.stringify(viewOf(set, [])), count: positions.length, item: (i) => JSON.stringify(snapshot.row(positions[i]!)) }, gzip);
 }
 
 /**
