@@ -10,6 +10,7 @@ import { finalPeriods, rowsOfPeriods, readPointers } from '../results/store.ts';
 import { currentScheme, schemeVersion } from '../services/scheme.ts';
 import { assertQuarter } from '../services/periods.ts';
 import { canSeeUnitData, CATEGORY_ORDER, caseView, unitIndex, type CaseLean, type CaseView, type Viewer } from './common.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 // ---------------------------------------------------------------------------------------------
 // 问责
@@ -42,7 +43,7 @@ export async function accountability(v: Viewer, q: { filter?: unknown; period?: 
   const base: Record<string, unknown> = {};
   if (v.role === 'reporter') base.unit = v.unit ?? '\u0000';
   if (period) base.period = period;
-  const [docs, names] = await Promise.all([Case.find(base).sort({ period: -1, rule: 1, unit: 1 }).lean<CaseLean[]>(), unitIndex()]);
+  const [docs, names] = await Promise.all([Case.find(base).sort({ period: -1, rule: 1, unit: 1 }).batchSize(DOCS_PER_COMMAND).lean<CaseLean[]>(), unitIndex()]);
   const now = clock.now();
   const all = docs.map((c) => caseView(c, names, now));
   const counts = { open: 0, rectifying: 0, overdue: 0, resolved: 0, total: all.length };

@@ -10,6 +10,7 @@ import { periodReturns } from '../services/returns.ts';
 import { listUnits } from '../services/units.ts';
 import { CATEGORY_ORDER, collectingPeriod, parseScope, type Scope, type Viewer } from './common.ts';
 import { ProgressTally, type ProgressSummary } from './overview.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export const PROGRESS_STATES = ['submitted', 'approved', 'rejected', 'late', 'missing', 'waiting'] as const;
 export type ProgressState = (typeof PROGRESS_STATES)[number];
@@ -59,7 +60,7 @@ export async function progress(v: Viewer, q: { period?: unknown; category?: unkn
     getPeriod(period),
     listUnits({ activeOnly: true }),
     periodReturns(period),
-    Notice.find({ period, kind: { $regex: 'remind' } }, { unit: 1, createdAt: 1 }).lean(),
+    Notice.find({ period, kind: { $regex: 'remind' } }, { unit: 1, createdAt: 1 }).batchSize(DOCS_PER_COMMAND).lean(),
   ]);
   // The summary from the same read as the rows (总览 counts it by cursor: the same figures).
   const tally = new ProgressTally(units.map((u) => u.code));

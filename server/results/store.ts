@@ -14,13 +14,13 @@ import { ResultRow, ResultSet, type ResultSetDoc } from '../models/result.ts';
 import { audit, type Actor } from '../services/audit.ts';
 import { markPublished } from '../services/periods.ts';
 import { packExplanations, unpackExplanation } from './explanation-store.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 const { ObjectId } = mongoose.Types;
 export type ObjectIdT = InstanceType<typeof ObjectId>;
 
 /** Rows of computations that never became current are removed once older than this. */
 const STRAY_AGE_MS = 3600 * 1000;
-const INSERT_BATCH = 1000;
 export const SYSTEM_ACTOR: Actor = { username: 'system', role: 'system' };
 
 /** What a reader needs of a period's pointer document (result_sets). */
@@ -130,7 +130,7 @@ export async function listResultSets(now: Date) {
 
 /** The rows of one computation, in result order. */
 export async function readRows(period: string, computeId: ObjectIdT): Promise<ResultRowView[]> {
-  const docs = await ResultRow.find({ period, computeId }, ROW_PROJECTION).sort({ order: 1 }).lean<StoredRow[]>();
+  const docs = await ResultRow.find({ period, computeId }, ROW_PROJECTION).sort({ order: 1 }).batchSize(DOCS_PER_COMMAND).lean<StoredRow[]>();
   return docs.map(rowView);
 }
 
@@ -194,7 +194,7 @@ export async function rowsOfPeriods(periods: readonly string[], opts: { finalOnl
 export async function placements(period: string): Promise<{ unit: string; category: UnitCategory; rank: number | null }[]> {
   const set = await readPointer(period);
   if (!set) return [];
-  const rows = await ResultRow.find({ period, computeId: set.computeId }, { _id: 0, unit: 1, category: 1, rank: 1 }).sort({ order: 1 }).lean();
+  const rows = await ResultRow.find({ period, computeId: set.computeId }, { _id: 0, unit: 1, category: 1, rank: 1 }).sort({ order: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return rows.map((r) => ({ unit: r.unit, category: r.category as UnitCategory, rank: r.rank ?? null }));
 }
 
@@ -232,13 +232,13 @@ export interface ComputationToStore {
   revisions: { get(unit: string): number | null | undefined };
 }
 
-/** Inserts the batches' rows (≤ INSERT_BATCH documents a command); the number of rows written. */
+/** Inserts the batches' rows (≤ DOCS_PER_COMMAND documents a command); the number of rows written. */
 async function insertRows(c: ComputationToStore, computeId: ObjectIdT): Promise<number> {
   let order = 0;
   for await (const batch of c.batches) {
-    for (let i = 0; i < batch.results.length; i += INSERT_BATCH) {
-      const results = batch.results.slice(i, i + INSERT_BATCH);
-      const explains = packExplanations(batch.explanations.slice(i, i + INSERT_BATCH));
+    for (let i = 0; i < batch.results.length; i += DOCS_PER_COMMAND) {
+      const results = batch.results.slice(i, i + DOCS_PER_COMMAND);
+      const explains = packExplanations(batch.explanations.slice(i, i + DOCS_PER_COMMAND));
       const docs = results.map((r, j) => ({
         period: c.period,
         computeId,

@@ -27,6 +27,7 @@ import { notify, notifyMany, onlyDuplicateKeys } from './notices.ts';
 import { finalPeriods, readPointer, recordPublication, resultSetOf, streamOutcomes, SYSTEM_ACTOR, type ObjectIdT, type RowOutcome } from '../results/store.ts';
 import { schemeVersion } from './scheme.ts';
 import { timeZone } from './periods.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export interface HistoryView {
   at: string;
@@ -175,11 +176,6 @@ function view(c: CaseDocLean, now: Date, files?: Map<string, AttachmentView>): C
   return v;
 }
 
-/** Cases written per command (a national publication opens tens of thousands). */
-// At most this many documents a command (cases, then their notices), so no command holds the database
-// for long; each batch that lands is progress a re-run keeps (it writes only what is still missing).
-const CASE_BATCH = 1000;
-
 /**
  * A published period's rows as accountability reads them: the outcomes of the current one (by cursor,
  * five fields a row) and, for A3, each earlier published quarter reduced row by row to its units last
@@ -238,19 +234,19 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   if (drafts.length === 0) return { opened: 0, evaluated: 0 };
   const now = clock.now();
 
-  // 1. The cases: inserts, ≤ CASE_BATCH a command, of the drafts that have no case yet (re-runs — the
+  // 1. The cases: inserts, ≤ DOCS_PER_COMMAND a command, of the drafts that have no case yet (re-runs — the
   //    daily job, a restart after a crash — find them all and write nothing). A concurrent run opening
   //    the same case meanwhile fails on the unique (period, unit, rule) index and changes nothing.
   const caseKey = (c: { period: string; unit: string; rule: string }) => `${c.period}\u0000${c.unit}\u0000${c.rule}`;
   const periods = [...new Set(drafts.map((d) => d.period))];
   const existing = new Set(
-    (await Case.find({ period: { $in: periods } }, { period: 1, unit: 1, rule: 1 }).lean()).map(caseKey),
+    (await Case.find({ period: { $in: periods } }, { period: 1, unit: 1, rule: 1 }).batchSize(DOCS_PER_COMMAND).lean()).map(caseKey),
   );
   const toOpen = drafts.filter((d) => !existing.has(caseKey(d)));
   let opened = 0;
-  for (let i = 0; i < toOpen.length; i += CASE_BATCH) {
+  for (let i = 0; i < toOpen.length; i += DOCS_PER_COMMAND) {
     const stamp = new Date();
-    const docs = toOpen.slice(i, i + CASE_BATCH).map((d) => newCaseDocument(d, now, stamp));
+    const docs = toOpen.slice(i, i + DOCS_PER_COMMAND).map((d) => newCaseDocument(d, now, stamp));
     try {
       opened += (await Case.collection.insertMany(docs, { ordered: false })).insertedCount;
     } catch (err) {
@@ -264,9 +260,9 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
   // 2. One notice per case, keyed by the case: notices are sent on every run for the cases that have
   //    none yet, so a process killed between the cases and their notices (or halfway through either)
   //    loses no notice, and the key makes a second notice impossible (test/faults/faults.test.ts).
-  for (let i = 0; i < drafts.length; i += CASE_BATCH) {
+  for (let i = 0; i < drafts.length; i += DOCS_PER_COMMAND) {
     await notifyMany(
-      drafts.slice(i, i + CASE_BATCH).map((d) => ({
+      drafts.slice(i, i + DOCS_PER_COMMAND).map((d) => ({
         unit: d.unit,
         kind: 'case',
         period: d.period,
@@ -283,7 +279,7 @@ export async function openCasesForPeriod(period: string): Promise<{ opened: numb
 /** Marks unresolved cases past their due date as overdue (history entry by system). */
 export async function markOverdue(): Promise<number> {
   const now = clock.now();
-  const candidates = await Case.find({ status: { $in: ['open', 'rectifying'] }, dueAt: { $ne: null, $lt: now } }).lean();
+  const candidates = await Case.find({ status: { $in: ['open', 'rectifying'] }, dueAt: { $ne: null, $lt: now } }).batchSize(DOCS_PER_COMMAND).lean();
   let marked = 0;
   for (const c of casesToMarkOverdue(candidates.map((x) => ({ ...x, status: x.status as CaseStatus, dueAt: x.dueAt ?? null })), now)) {
     const r = await Case.updateOne(
@@ -329,7 +325,7 @@ export async function listCases(filter: { period?: string; unit?: string; status
   if (filter.period) q.period = filter.period;
   if (filter.unit) q.unit = filter.unit;
   const now = clock.now();
-  const docs = await Case.find(q).sort({ period: -1, unit: 1, rule: 1 }).lean();
+  const docs = await Case.find(q).sort({ period: -1, unit: 1, rule: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   let out = docs.map((d) => view(d as CaseDocLean, now));
   if (filter.status) out = out.filter((c) => c.status === filter.status);
   return out;
@@ -611,7 +607,7 @@ export interface QueueItem extends CaseView {
 /** Rectifications awaiting 核查, oldest submission first (reviewers' queue). */
 export async function rectificationQueue(): Promise<QueueItem[]> {
   const now = clock.now();
-  const docs = (await Case.find({ status: { $ne: 'resolved' }, 'rectifications.0': { $exists: true } }).lean()) as unknown as CaseDocLean[];
+  const docs = (await Case.find({ status: { $ne: 'resolved' }, 'rectifications.0': { $exists: true } }).batchSize(DOCS_PER_COMMAND).lean()) as unknown as CaseDocLean[];
   const out: QueueItem[] = [];
   for (const d of docs) {
     const last = d.rectifications?.at(-1);
@@ -626,7 +622,7 @@ export async function rectificationQueue(): Promise<QueueItem[]> {
 /** Extension requests awaiting a decision, oldest first. */
 export async function pendingExtensions(): Promise<(CaseView & { extensionId: string; requestedAt: string; requestedBy: string; extensionReason: string })[]> {
   const now = clock.now();
-  const docs = (await Case.find({ status: { $ne: 'resolved' }, 'extensions.0': { $exists: true } }).lean()) as unknown as CaseDocLean[];
+  const docs = (await Case.find({ status: { $ne: 'resolved' }, 'extensions.0': { $exists: true } }).batchSize(DOCS_PER_COMMAND).lean()) as unknown as CaseDocLean[];
   const out = [];
   for (const d of docs) {
     for (const e of d.extensions ?? []) {

@@ -13,6 +13,7 @@ import { currentScheme } from './scheme.ts';
 import { listPeriods } from './periods.ts';
 import { snapshotsOf } from '../results/read.ts';
 import { freshShared } from './fresh-shared.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export interface YearView {
   year: number;
@@ -58,13 +59,13 @@ async function computeYear(year: number): Promise<YearView> {
     quarters[p] = s ? s.set.status : 'none';
     if (s) rowsByPeriod[p] = Array.from({ length: s.snapshot.size }, (_, i) => ({ unit: s.snapshot.unit(i), total: s.snapshot.total(i), grade: s.snapshot.grade(i) }));
   }
-  const units = (await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).lean()).map((u) => ({
+  const units = (await Unit.find({}, { code: 1, name: 1, category: 1, active: 1 }).batchSize(DOCS_PER_COMMAND).lean()).map((u) => ({
     unit: u.code,
     name: u.name,
     category: u.category as UnitCategory,
     active: u.active !== false,
   }));
-  const cases = (await Case.find({ period: { $in: periods } }, { _id: 0, unit: 1, period: 1, rule: 1, status: 1, dueAt: 1, resolvedAt: 1 }).lean()).map((c) => ({
+  const cases = (await Case.find({ period: { $in: periods } }, { _id: 0, unit: 1, period: 1, rule: 1, status: 1, dueAt: 1, resolvedAt: 1 }).batchSize(DOCS_PER_COMMAND).lean()).map((c) => ({
     unit: c.unit,
     period: c.period,
     rule: c.rule as 'A1' | 'A2' | 'A3',

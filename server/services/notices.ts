@@ -2,6 +2,7 @@
 import { clock } from '../clock.ts';
 import { Notice } from '../models/notice.ts';
 import { isDuplicateKey } from './audit.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export interface NewNotice {
   unit: string;
@@ -46,7 +47,7 @@ export async function notifyMany(list: readonly NewNotice[]): Promise<number> {
   const keys = [...new Set(list.flatMap((n) => (n.key ? [n.key] : [])))];
   const used = new Set<string>();
   if (keys.length > 0) {
-    for (const d of await Notice.find({ key: { $in: keys } }, { key: 1 }).lean()) if (d.key) used.add(d.key);
+    for (const d of await Notice.find({ key: { $in: keys } }, { key: 1 }).batchSize(DOCS_PER_COMMAND).lean()) if (d.key) used.add(d.key);
   }
   const now = clock.now();
   const docs = [];

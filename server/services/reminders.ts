@@ -7,6 +7,7 @@ import { Unit } from '../models/unit.ts';
 import { notify } from './notices.ts';
 import { getPeriod, listPeriods, timeZone } from './periods.ts';
 import { periodReturns } from './returns.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 function nextQuarter(period: string): string {
   const y = Number(period.slice(0, 4));
@@ -38,7 +39,7 @@ export async function runRemindJob(opts: { period?: string } = {}): Promise<{ pe
   const day = localDay(now);
   let units = 0;
   let notices = 0;
-  const active = await Unit.find({ active: { $ne: false } }, { code: 1 }).lean();
+  const active = await Unit.find({ active: { $ne: false } }, { code: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   for (const period of periods) {
     const view = await getPeriod(period);
     const reported = new Set<string>((await periodReturns(period)).keys());

@@ -44,6 +44,7 @@ import { getUnit } from './units.ts';
 import { pidAlive } from './process-alive.ts';
 import { plausibilityWarnings } from './plausibility.ts';
 import { previousQuarter } from '../domain/periods.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export type Source = 'web' | 'excel' | 'api';
 export type ReturnStatus = 'submitted' | 'approved' | 'rejected';
@@ -96,8 +97,6 @@ type RevisionLean = {
 };
 
 const LEASE_MS = 30_000;
-/** Documents (or units of an $in) per command of a batch commit: no command holds the server for long. */
-const COMMAND_DOCS = 1000;
 const INSTANCE = randomUUID();
 const HOST = hostname();
 const activeBatches = new Set<string>();
@@ -143,9 +142,9 @@ function toView(doc: RevisionLean, late: boolean): RevisionView {
 async function committedBatches(ids: (Types.ObjectId | null | undefined)[]): Promise<Set<string>> {
   const uniq = [...new Set(ids.filter((x): x is Types.ObjectId => !!x).map(String))];
   const out = new Set<string>();
-  // ≤ COMMAND_DOCS ids a read: a period's revisions may come from tens of thousands of web uploads.
-  for (let i = 0; i < uniq.length; i += COMMAND_DOCS) {
-    const docs = await UploadBatch.collection.find({ _id: { $in: uniq.slice(i, i + COMMAND_DOCS).map((x) => new Types.ObjectId(x)) }, status: 'committed' }, { projection: { _id: 1 } }).toArray();
+  // ≤ DOCS_PER_COMMAND ids a read: a period's revisions may come from tens of thousands of web uploads.
+  for (let i = 0; i < uniq.length; i += DOCS_PER_COMMAND) {
+    const docs = await UploadBatch.collection.find({ _id: { $in: uniq.slice(i, i + DOCS_PER_COMMAND).map((x) => new Types.ObjectId(x)) }, status: 'committed' }, { projection: { _id: 1 } }).toArray();
     for (const d of docs) out.add(String(d._id));
   }
   return out;
@@ -202,7 +201,7 @@ export async function periodReturns(period: string): Promise<Map<string, PeriodR
 export async function latestReturns(period: string, units?: readonly string[]): Promise<Map<string, PeriodReturn>> {
   const filter = units ? { period, unit: { $in: [...new Set(units)] } } : { period };
   // Everything a view needs; not the _id and version key (a period holds one document per revision).
-  const docs = (await ReturnRevision.find(filter, { _id: 0, __v: 0 }).sort({ unit: 1, revision: 1 }).lean()) as unknown as RevisionLean[];
+  const docs = (await ReturnRevision.find(filter, { _id: 0, __v: 0 }).sort({ unit: 1, revision: 1 }).batchSize(DOCS_PER_COMMAND).lean()) as unknown as RevisionLean[];
   const vis = await visibleOnly(docs);
   const deadline = await deadlineOf(period);
   const out = new Map<string, PeriodReturn>();
@@ -247,7 +246,7 @@ async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'committed' 
   units?: readonly string[],
 ): AsyncGenerator<{ first: D; last: D; count: number }> {
   const filter = units ? { period, unit: { $in: [...new Set(units)] } } : { period };
-  const cursor = ReturnRevision.collection.find<D>(filter, { projection, sort: { unit: 1, revision: 1 }, batchSize: COMMAND_DOCS });
+  const cursor = ReturnRevision.collection.find<D>(filter, { projection, sort: { unit: 1, revision: 1 }, batchSize: DOCS_PER_COMMAND });
   const batchOk = new Map<string, boolean>();
   let unit: string | null = null;
   let first: D | null = null;
@@ -277,7 +276,7 @@ async function* visibleByUnit<D extends Pick<RevisionLean, 'unit' | 'committed' 
   try {
     for await (const d of cursor) {
       page.push(d);
-      if (page.length >= COMMAND_DOCS) yield* drain();
+      if (page.length >= DOCS_PER_COMMAND) yield* drain();
     }
     yield* drain();
     if (last) yield { first: first!, last, count };
@@ -338,7 +337,7 @@ export interface TopRevision {
 }
 
 /**
- * The units' current tops in one period (all units of the period, or only `units`, ≤ COMMAND_DOCS a
+ * The units' current tops in one period (all units of the period, or only `units`, ≤ DOCS_PER_COMMAND a
  * read). An upload reads them while its file is parsed: a top that changed meanwhile only costs the
  * unit the one-by-one path (the unique index refuses a taken number).
  */
@@ -346,7 +345,7 @@ export async function currentTops(period: string, units?: readonly string[]): Pr
   const tops = new Map<string, TopRevision>();
   // Only each unit's highest revision comes back, whatever the number of revisions per unit (a
   // province re-uploaded five times on deadline day holds five revisions a unit): the database picks
-  // it ($sort + $group, `$first` of each field), ≤ COMMAND_DOCS results a reply.
+  // it ($sort + $group, `$first` of each field), ≤ DOCS_PER_COMMAND results a reply.
   const read = async (match: Record<string, unknown>) => {
     const pipeline = [
       { $match: match },
@@ -354,11 +353,11 @@ export async function currentTops(period: string, units?: readonly string[]): Pr
       { $sort: { unit: 1, revision: -1 } },
       { $group: { _id: '$unit', revision: { $first: '$revision' }, committed: { $first: '$committed' }, batch: { $first: '$batch' } } },
     ];
-    const cursor = ReturnRevision.collection.aggregate<{ _id: string; revision: number; committed: boolean | null; batch: Types.ObjectId | null }>(pipeline, { batchSize: COMMAND_DOCS });
+    const cursor = ReturnRevision.collection.aggregate<{ _id: string; revision: number; committed: boolean | null; batch: Types.ObjectId | null }>(pipeline, { batchSize: DOCS_PER_COMMAND });
     for await (const d of cursor) tops.set(d._id, { unit: d._id, revision: d.revision, committed: d.committed === true, batch: d.batch ?? null });
   };
   if (!units) await read({ period });
-  else for (let i = 0; i < units.length; i += COMMAND_DOCS) await read({ period, unit: { $in: units.slice(i, i + COMMAND_DOCS) } });
+  else for (let i = 0; i < units.length; i += DOCS_PER_COMMAND) await read({ period, unit: { $in: units.slice(i, i + DOCS_PER_COMMAND) } });
   return tops;
 }
 
@@ -468,12 +467,12 @@ async function fastInsert(
   const { source, submittedBy, batch, committed, file } = base;
   const docs = prefix.map((r) => ({ source, submittedBy, batch, committed, file, unit: r.unit, period, values: r.values, revision: (tops.get(r.unit)?.revision ?? 0) + 1, submittedAt, review: null, ...(r.warnings?.length ? { warnings: r.warnings } : {}) }));
   if (!docs.length) return done;
-  // ≤ COMMAND_DOCS documents a command, in code order; after a chunk with a lost race the later chunks
+  // ≤ DOCS_PER_COMMAND documents a command, in code order; after a chunk with a lost race the later chunks
   // are not inserted (they follow the first lost race: their units are numbered one by one below).
   let failed = new Set<number>();
-  for (let i = 0; i < docs.length && !failed.size; i += COMMAND_DOCS) {
+  for (let i = 0; i < docs.length && !failed.size; i += DOCS_PER_COMMAND) {
     try {
-      await ReturnRevision.collection.insertMany(docs.slice(i, i + COMMAND_DOCS) as never[], { ordered: false });
+      await ReturnRevision.collection.insertMany(docs.slice(i, i + DOCS_PER_COMMAND) as never[], { ordered: false });
     } catch (err) {
       const writeErrors = (err as { writeErrors?: { index?: number; err?: { index?: number } }[] }).writeErrors;
       if (!isDuplicateKey(err) || !Array.isArray(writeErrors)) throw err;
@@ -570,7 +569,7 @@ interface CommittedBatch {
 /** Each unit's values in a committed batch, from its revisions (a direct commit's record holds none). */
 async function batchValues(batchId: Types.ObjectId): Promise<Map<string, ReturnValues>> {
   const out = new Map<string, ReturnValues>();
-  const cursor = ReturnRevision.collection.find<{ unit: string; values: Record<string, unknown> }>({ batch: batchId }, { projection: { _id: 0, unit: 1, values: 1 }, batchSize: COMMAND_DOCS });
+  const cursor = ReturnRevision.collection.find<{ unit: string; values: Record<string, unknown> }>({ batch: batchId }, { projection: { _id: 0, unit: 1, values: 1 }, batchSize: DOCS_PER_COMMAND });
   for await (const d of cursor) out.set(d.unit, cleanValues(d.values));
   return out;
 }
@@ -595,13 +594,13 @@ async function finalizeBatch(batchId: Types.ObjectId, known?: CommittedBatch): P
       valuesOf: await batchValues(batchId),
     };
   }
-  // ≤ COMMAND_DOCS entries a command: idempotent, so a roll-forward cut short is simply done again by
+  // ≤ DOCS_PER_COMMAND entries a command: idempotent, so a roll-forward cut short is simply done again by
   // recovery. (The revisions need no write: the commit record made them visible.)
   const batch = String(batchId);
-  for (let i = 0; i < b.accepted.length; i += COMMAND_DOCS) {
+  for (let i = 0; i < b.accepted.length; i += DOCS_PER_COMMAND) {
     await auditMany(
       { username: b.createdBy },
-      b.accepted.slice(i, i + COMMAND_DOCS).map((a) => ({
+      b.accepted.slice(i, i + DOCS_PER_COMMAND).map((a) => ({
         action: 'return.submit',
         entity: 'return',
         entityId: `${b.period}/${a.unit}`,

@@ -6,6 +6,7 @@ import { UNIT_CATEGORIES, UNIT_CATEGORY_LABELS, type UnitCategory } from '../dom
 import { Unit } from '../models/unit.ts';
 import { audit, type Actor } from './audit.ts';
 import { markStale } from './periods.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export interface UnitView {
   code: string;
@@ -38,7 +39,7 @@ export async function listUnits(opts: { activeOnly?: boolean; category?: UnitCat
   const filter: Record<string, unknown> = {};
   if (opts.activeOnly) filter.active = { $ne: false };
   if (opts.category) filter.category = opts.category;
-  const docs = await Unit.find(filter).sort({ code: 1 }).lean();
+  const docs = await Unit.find(filter).sort({ code: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return docs.map(toUnitView);
 }
 
@@ -105,7 +106,7 @@ type NamedUnits = Map<string, { name: string; aliases?: string[] }>;
 /** Every unit's name and aliases by code (one projected read). */
 async function namedUnits(): Promise<NamedUnits> {
   const out: NamedUnits = new Map();
-  for (const u of await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1 }).lean()) out.set(u.code, { name: u.name, aliases: u.aliases ?? [] });
+  for (const u of await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1 }).batchSize(DOCS_PER_COMMAND).lean()) out.set(u.code, { name: u.name, aliases: u.aliases ?? [] });
   return out;
 }
 
@@ -302,6 +303,6 @@ async function upsertUnitUnchecked(actor: Actor, code: string, unit: CleanUnit):
 
 /** Every unit (active or not) as scoring takes it in: code, name, category, active — in stored order. */
 export async function listUnitInputs(): Promise<{ code: string; name: string; category: UnitCategory; active: boolean }[]> {
-  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, category: 1, active: 1 }).lean();
+  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, category: 1, active: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return docs.map((u) => ({ code: u.code, name: u.name, category: u.category as UnitCategory, active: u.active !== false }));
 }

@@ -13,6 +13,7 @@ import { assertOpen, assertQuarter } from './periods.ts';
 import { commitBatch, currentTops, latestReturns, newOwner, type BatchToCommit, type Submitter, type TopRevision } from './returns.ts';
 import { Unit } from '../models/unit.ts';
 import { historyBases, plausibilityWarnings, type HistoryBases } from './plausibility.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 export type { UploadError };
 
@@ -41,7 +42,7 @@ interface UnitState {
 
 /** Every unit's code, name, aliases and state, by code: all an upload checks (one projected read, no sort). */
 async function unitStates(): Promise<Map<string, UnitState>> {
-  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1, active: 1 }).lean();
+  const docs = await Unit.find({}, { _id: 0, code: 1, name: 1, aliases: 1, active: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   const out = new Map<string, UnitState>();
   for (const u of docs) out.set(u.code, { code: u.code, name: u.name, aliases: u.aliases ?? [], active: u.active !== false });
   return out;

@@ -13,6 +13,7 @@ import { User } from '../models/user.ts';
 import { log } from '../log.ts';
 import { audit, auditMany } from './audit.ts';
 import { checkPasswordPolicy, hashPassword, revokeTokensOfUser } from './auth.ts';
+import { DOCS_PER_COMMAND } from '../db/limits.ts';
 
 /** Who changes an account (for the audit trail); `id` guards against deactivating oneself. */
 export interface UserAdmin {
@@ -111,7 +112,7 @@ export async function createUser(input: NewUser, opts: { checkUnit?: boolean; ac
 
 export async function listUsers(): Promise<UserView[]> {
   // Accounts of an import still inserting (or that died half-way) are not accounts yet.
-  const users = await User.find({ pendingImport: null }).sort({ role: 1, username: 1 }).lean();
+  const users = await User.find({ pendingImport: null }).sort({ role: 1, username: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return users.map((u) => toView(u as UserLean));
 }
 
@@ -171,13 +172,13 @@ export async function ensureFirstAdmin(password: string | undefined): Promise<bo
 
 /** Units to choose from when creating a reporter. */
 export async function unitOptions(): Promise<{ code: string; name: string }[]> {
-  const units = await Unit.find({ active: true }, { code: 1, name: 1 }).sort({ code: 1 }).lean();
+  const units = await Unit.find({ active: true }, { code: 1, name: 1 }).sort({ code: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return units.map((u) => ({ code: u.code, name: u.name }));
 }
 
 /** Reporter units that have an active account, by code (for the import template). */
 async function unitsWithReporter(): Promise<Set<string>> {
-  const docs = await User.find({ role: 'reporter', active: true }, { _id: 0, unit: 1 }).lean();
+  const docs = await User.find({ role: 'reporter', active: true }, { _id: 0, unit: 1 }).batchSize(DOCS_PER_COMMAND).lean();
   return new Set(docs.map((d) => d.unit).filter((u): u is string => typeof u === 'string'));
 }
 
@@ -253,7 +254,7 @@ export async function importUsers(actor: UserAdmin, buffer: Buffer): Promise<Imp
 
   // Leftovers of an import that died between its insert and its activation (an hour old) free their names.
   await User.deleteMany({ pendingImport: { $ne: null }, createdAt: { $lt: new Date(clock.now().getTime() - PENDING_IMPORT_MS) } });
-  const units = new Map((await Unit.find({}, { _id: 0, code: 1, name: 1, active: 1 }).lean()).map((u) => [u.code, u]));
+  const units = new Map((await Unit.find({}, { _id: 0, code: 1, name: 1, active: 1 }).batchSize(DOCS_PER_COMMAND).lean()).map((u) => [u.code, u]));
   const names = rows.map((x) => x.username).filter((n) => USERNAME_RE.test(n));
   const taken = new Set((await User.find({ username: { $in: names } }, { _id: 0, username: 1 }).lean()).map((u) => u.username));
   const seenName = new Map<string, number>();
