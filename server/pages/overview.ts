@@ -12,7 +12,7 @@ import type { Snapshot } from '../results/snapshot.ts';
 import { improveView, type ImproveView } from './improve.ts';
 import { hasPublished as anyPublished, readPointers } from '../results/store.ts';
 import { getPeriod } from '../services/periods.ts';
-import { latestReturnFacts, latestUsableValues, revisionsOf } from '../services/returns.ts';
+import { latestReturnFacts, latestUsableValues, revisionsOf, usableValuesWithFacts } from '../services/returns.ts';
 import { getUnit, listUnits, type UnitView } from '../services/units.ts';
 import { freshShared } from '../services/fresh-shared.ts';
 import { CATEGORY_ORDER, collectingPeriod, periodLabel, type Row, type Scope, type Viewer } from './common.ts';
@@ -335,11 +335,21 @@ async function computeOverview(v: Viewer, period: string, scope: Scope): Promise
 
   const tPeriods = await trendPeriods(v, period, 6);
   const trendSnapshots = await snapshotsOf(tPeriods.map((t) => t.period));
+  // Staff see the 填报进度 of the period being collected: counted while its values are read, when it is
+  // one of the trend's periods (one read of its revisions instead of two).
+  const collecting = v.role === 'reporter' ? null : await collectingPeriod();
+  const tally = collecting ? new ProgressTally(units.map((u) => u.code)) : null;
+  let counted = false;
+  const valuesOf = (p: string) => {
+    if (p !== collecting || !tally || counted) return latestUsableValues(p);
+    counted = true;
+    return usableValuesWithFacts(p, (f) => tally.add(f));
+  };
   const trend: TrendPoint[] = [];
   let figures: Figures | null = null;
   let departments: Figures | null = null;
   for (const t of tPeriods) {
-    const values = await latestUsableValues(t.period);
+    const values = await valuesOf(t.period);
     const f = figuresOf(inScope, values);
     const snap = trendSnapshots.get(t.period)?.snapshot;
     trend.push({ ...f, period: t.period, status: t.status, averageTotal: snap ? averageOf(snap, scope) : null });
@@ -349,7 +359,7 @@ async function computeOverview(v: Viewer, period: string, scope: Scope): Promise
     }
   }
   if (!figures || !departments) {
-    const values = await latestUsableValues(period);
+    const values = await valuesOf(period);
     figures = figuresOf(inScope, values);
     departments = figuresOf(units.filter((u) => u.category === 'department'), values);
   }
@@ -362,9 +372,8 @@ async function computeOverview(v: Viewer, period: string, scope: Scope): Promise
       const ex = await explainUnit(period, own.unit.code).catch(() => null);
       own.improve = ex ? await improveView(ex, (await resultsOf(period)).snapshot) : null;
     }
-  } else {
-    const collecting = await collectingPeriod();
-    progress = collecting ? await progressSummary(collecting) : null;
+  } else if (collecting) {
+    progress = counted ? tally!.summary(collecting, (await getPeriod(collecting)).deadline) : await progressSummary(collecting);
   }
 
   return {

@@ -326,6 +326,20 @@ export async function latestUsableValues(period: string, units?: readonly string
   return out;
 }
 
+/**
+ * {@link latestUsableValues} of a whole period and, from the same read, each unit's
+ * {@link latestReturnFacts} handed to `onFacts` (总览 counts the collecting period's progress while it
+ * reads its values).
+ */
+export async function usableValuesWithFacts(period: string, onFacts: (f: LatestReturnFacts) => void): Promise<Map<string, ReturnValues>> {
+  const out = new Map<string, ReturnValues>();
+  for await (const f of latestReturnFacts(period)) {
+    onFacts(f);
+    if (!f.rejected) out.set(f.unit, cleanValues(f.values));
+  }
+  return out;
+}
+
 // ---- numbering and batches ----
 
 /** A unit's highest revision of a period, visible or not: where the next number comes from. */

@@ -5,10 +5,12 @@ import { expect } from 'chai';
 import ExcelJS from 'exceljs';
 import type { ReturnValues } from '../../server/domain/fields.ts';
 import { contentDisposition } from '../../server/routes/api/sheets.ts';
-import { boards, figuresOf, gradeDistribution, progressSummary } from '../../server/pages/overview.ts';
+import { boards, figuresOf, gradeDistribution, overview, progressSummary } from '../../server/pages/overview.ts';
 import { periodReturns } from '../../server/services/returns.ts';
 import { listUnits } from '../../server/services/units.ts';
 import { progress } from '../../server/pages/progress.ts';
+import { collectingPeriod } from '../../server/pages/common.ts';
+import { clock } from '../../server/clock.ts';
 import { sortRows } from '../../server/pages/ranking.ts';
 import { startTestApp, type ApiClient, type TestApp, type TestUser, type WebClient } from '../helpers/app.ts';
 
@@ -365,8 +367,19 @@ describe('dashboard pages and workbooks (real app)', function () {
         late: latest.filter((l) => l.late).length,
       });
       if (period === OPEN) expect(s).to.include({ submitted: 6, approved: 1, rejected: 1 });
-      // The 填报进度 page counts its summary from the rows it reads, to the same figures.
+      // 总览 of the period being collected counts its progress from the same read as its values.
+      clock.set(() => new Date('2027-01-05T02:00:00Z'));
+      try {
+        expect(await collectingPeriod()).to.equal(OPEN);
+        expect((await overview({ username: 'office', role: 'office' }, OPEN)).progress, '总览 of the collecting period').to.deep.equal(await progressSummary(OPEN));
+      } finally {
+        clock.set(null);
+      }
+      // The 填报进度 page counts its summary from the rows it reads, 总览 while it reads the collecting
+      // period's values (when it shows that period; otherwise by itself): the same figures.
       expect((await progress({ username: 'office', role: 'office' }, { period })).summary, period).to.deep.equal(s);
+      const collecting = (await collectingPeriod())!;
+      expect((await overview({ username: 'office', role: 'office' }, period)).progress, `总览 ${period}`).to.deep.equal(await progressSummary(collecting));
     }
   });
 
