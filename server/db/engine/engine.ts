@@ -12,13 +12,13 @@ import { pathValues } from './bsonutil.ts';
 import { CommandError, err } from './errors.ts';
 import { Store, WriteBatch } from './store.ts';
 import { Cursors } from './cursors.ts';
-import { drain, runInSlices } from '../../steps.ts';
+import { drain, runInSlices } from './steps.ts';
 import { COMMANDS } from './commands/index.ts';
 import { OP_MSG, OP_QUERY, opMsgReplyParts, opReply, parseMessage, parseMessageAsync, ProtocolError, type Request } from './wire.ts';
 
 const MAX_MESSAGE = 48_000_000 + 16 * 1024 * 1024;
 /** Work (ms) a long command does before the dispatcher lets the event loop run. */
-export { SLICE_MS } from '../../steps.ts';
+export { SLICE_MS } from './steps.ts';
 
 /**
  * Commands that read no stored data and change nothing (or only read a cursor's materialised,
