@@ -14,9 +14,21 @@ const ITEMS_PER_CHUNK = 500;
  */
 export const streaming = { aboveRows: 5000 };
 
-/** The client takes gzip (then the caller sets Content-Encoding: gzip before any status). */
+/** The client takes a gzipped body. */
 export function acceptsGzip(req: Request): boolean {
   return req.headers['accept-encoding'] !== undefined && req.acceptsEncodings('gzip', 'identity') === 'gzip';
+}
+
+/**
+ * The headers of a streamed JSON body — Vary, Content-Type and, when the client takes gzip,
+ * Content-Encoding: gzip — set before any status; whether it is gzipped.
+ */
+export function jsonStreamHeaders(req: Request, res: Response): boolean {
+  const gzip = acceptsGzip(req);
+  res.vary('Accept-Encoding');
+  res.set('Content-Type', 'application/json; charset=utf-8');
+  if (gzip) res.set('Content-Encoding', 'gzip');
+  return gzip;
 }
 
 /**
@@ -31,8 +43,7 @@ export interface JsonArrayBody {
 }
 
 /**
- * Answers 200 with `body`, gzipped when `gzip` (the caller has set its headers, Content-Encoding
- * included). A client gone mid-way ends the response (an incomplete body); never throws.
+ * Answers 200 with `body`, gzipped when `gzip` (the caller has set the headers: jsonStreamHeaders). A client gone mid-way ends the response (an incomplete body); never throws.
  */
 export async function sendJsonArray(req: Request, res: Response, body: JsonArrayBody, gzip: boolean): Promise<void> {
   if (!body.empty.endsWith('[]}')) throw new Error('sendJsonArray: the array must be the last property');

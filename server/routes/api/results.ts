@@ -4,7 +4,7 @@ import { badRequest } from '../../domain/errors.ts';
 import { UNIT_CATEGORIES, type UnitCategory } from '../../domain/fields.ts';
 import { assertCanSeeUnit, principalOf, requireAuth, requireRole } from '../../http/auth.ts';
 import { cachedBody, ResponseCache, type CachedBody } from '../../http/response-cache.ts';
-import { acceptsGzip, sendJsonArray, streaming } from '../../http/json-stream.ts';
+import { acceptsGzip, jsonStreamHeaders, sendJsonArray, streaming } from '../../http/json-stream.ts';
 import { explainUnit, readSet, viewOf } from '../../results/read.ts';
 import { publishPeriod, reopenPeriod } from '../../results/publication.ts';
 import { snapshotOf, type Snapshot } from '../../results/snapshot.ts';
@@ -154,7 +154,7 @@ router.get('/results/:period', requireAuth, async (req, res) => {
   }
   let { body, etag } = b;
   res.vary('Accept-Encoding');
-  if (b.gzipped && req.headers['accept-encoding'] && req.acceptsEncodings('gzip', 'identity') === 'gzip') {
+  if (b.gzipped && acceptsGzip(req)) {
     ({ body, etag } = await b.gzipped());
     res.set('Content-Encoding', 'gzip');
   }
@@ -177,11 +177,9 @@ function bodyBytes(set: ResultSetPointer, q: PageQuery, page: Page): Buffer {
  */
 async function streamBody(req: Request, res: Response, set: ResultSetPointer, page: Page, key: string): Promise<void> {
   const { snapshot, positions } = page;
-  const gzip = acceptsGzip(req);
+  const gzip = jsonStreamHeaders(req, res);
   const etag = `"s${crypto.createHash('sha256').update(`${key}|${gzip ? 'gzip' : 'identity'}`).digest('base64url')}"`;
-  res.vary('Accept-Encoding');
-  res.set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: etag });
-  if (gzip) res.set('Content-Encoding', 'gzip');
+  res.set({ 'Cache-Control': 'private, no-cache', ETag: etag });
   if (req.fresh) {
     res.status(304).end();
     return;

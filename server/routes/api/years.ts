@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { principalOf, requireAuth } from '../../http/auth.ts';
-import { acceptsGzip, sendJsonArray, streaming } from '../../http/json-stream.ts';
+import { jsonStreamHeaders, sendJsonArray, streaming } from '../../http/json-stream.ts';
 import { annualResults, assertYear } from '../../services/eligibility.ts';
 
 // /api/v1/years (SPEC §7): annual totals, grades, ranks and merit eligibility.
@@ -19,10 +19,7 @@ router.get('/years/:year/results', requireAuth, async (req, res) => {
     return;
   }
   // A national year (≈ 12 MB at 50 000 units): streamed, the same bytes as res.json.
-  const gzip = acceptsGzip(req);
-  res.vary('Accept-Encoding');
-  res.set('Content-Type', 'application/json; charset=utf-8');
-  if (gzip) res.set('Content-Encoding', 'gzip');
+  const gzip = jsonStreamHeaders(req, res);
   const rows = view.results;
   await sendJsonArray(req, res, { empty: JSON.stringify({ ...view, results: [] }), count: rows.length, item: (i) => JSON.stringify(rows[i]) }, gzip);
 });

@@ -10,7 +10,7 @@ import { ResponseCache } from '../../http/response-cache.ts';
 import { periodOptions, periodPointers, resolvePeriod, type PeriodOption, type Row, type Viewer } from '../../pages/common.ts';
 import { naturalDir, presentRanking, rankingCells, SCORE_BANDS, type RankingView } from '../../pages/ranking.ts';
 import { annualPage, type AnnualView } from '../../pages/annual.ts';
-import { pagerLocals, pageWith, tablePage, type PagerLocals } from '../../pages/paging.ts';
+import { pagerLocals, pageWith, tablePage, type PagerLocals, type TablePage } from '../../pages/paging.ts';
 import { compareUnits, parseCompareUnits } from '../../pages/compare.ts';
 import { resultsOf } from '../../results/read.ts';
 import { arrow, flagTags, periodQuery, q, STATUS_BADGE, viewerOf } from './_present.ts';
@@ -56,21 +56,23 @@ type Layout = { head: Buffer; tail: Buffer };
 
 /**
  * A page body with a long table, as bytes: the page template (rendered with ROWS_SLOT for its rows)
- * around the table's rows rendered `rankingBodies.rowsPerRender` at a time. An empty table renders its
- * rows template once (its "no results" row).
+ * around the table's rows `rows.start` … `rows.end - 1` (one table page) rendered
+ * `rankingBodies.rowsPerRender` at a time. An empty table renders its rows template once (its "no
+ * results" row).
  */
 async function* tableBodyParts(
   app: Request['app'],
-  t: { page: [view: string, locals: object]; rowsView: string; size: number; rowsLocals: (start: number, end: number) => object },
+  t: { page: [view: string, locals: object]; rowsView: string; rows: Pick<TablePage, 'start' | 'end'>; rowsLocals: (start: number, end: number) => object },
 ): AsyncGenerator<Buffer> {
   const html = await renderView(app, t.page[0], t.page[1]);
   const at = html.indexOf(ROWS_SLOT);
   if (at < 0) throw new Error(`${t.page[0]}: the rows slot is missing`);
   yield Buffer.from(html.slice(0, at), 'utf8');
   const step = Math.max(1, rankingBodies.rowsPerRender);
-  for (let start = 0; start === 0 || start < t.size; start += step) {
-    const rowsHtml = await renderView(app, t.rowsView, t.rowsLocals(start, start + step));
-    if (start > 0) yield ROW_JOIN;
+  const { start: first, end } = t.rows;
+  for (let start = first; start === first || start < end; start += step) {
+    const rowsHtml = await renderView(app, t.rowsView, t.rowsLocals(start, Math.min(end, start + step)));
+    if (start > first) yield ROW_JOIN;
     yield Buffer.from(rowsHtml, 'utf8');
   }
   yield Buffer.from(html.slice(at + ROWS_SLOT.length), 'utf8');
@@ -217,8 +219,8 @@ router.get('/ranking', requireAuth, async (req: Request, res: Response) => {
     tableBodyParts(req.app, {
       page: ['pages/ranking/index', rankingPageLocals(v, r, periods, ROWS_SLOT, pager)],
       rowsView: 'pages/ranking/_rows',
-      size: pg.end - pg.start,
-      rowsLocals: (start, end) => ({ layout: false, r: { period }, rows: r.rows(pg.start + start, Math.min(pg.end, pg.start + end)).map(rowLocals) }),
+      rows: pg,
+      rowsLocals: (start, end) => ({ layout: false, r: { period }, rows: r.rows(start, end).map(rowLocals) }),
     });
 
   // Reviewers and admins act on the period from here (publish, recompute; admins reopen): not cached.
@@ -314,8 +316,8 @@ router.get('/annual', requireAuth, async (req: Request, res: Response) => {
     tableBodyParts(req.app, {
       page: ['pages/ranking/annual', annualPageLocals(a, ROWS_SLOT, pager)],
       rowsView: 'pages/ranking/_annual_rows',
-      size: pg.end - pg.start,
-      rowsLocals: (start, end) => ({ layout: false, rows: a.rows.slice(pg.start + start, Math.min(pg.end, pg.start + end)).map(rowLocals) }),
+      rows: pg,
+      rowsLocals: (start, end) => ({ layout: false, rows: a.rows.slice(start, end).map(rowLocals) }),
     });
   const printTitle = `${a.year}年度${UNIT_CATEGORY_LABELS[a.category]}政务数据共享考核排名（${a.final ? '正式结果' : '暂定结果'}）`;
   const layout = await layoutOf(req, res, { title: `${a.year} 年度排名`, printTitle, styles: ['/public/css/pages.css'], scripts: ['/public/js/pages.js'] });
